@@ -1,0 +1,106 @@
+/* Matrix products through CLBlast. */
+#include <clblast_c.h>
+#include "core/blas.h"
+#include "core/ctx.h"
+#include "error.h"
+
+const char *agecl__clblast_error_name(int code)
+{
+    switch (code) {
+    case CLBlastNotImplemented: return "CLBlastNotImplemented";
+    case CLBlastInvalidMatrixA: return "CLBlastInvalidMatrixA";
+    case CLBlastInvalidMatrixB: return "CLBlastInvalidMatrixB";
+    case CLBlastInvalidMatrixC: return "CLBlastInvalidMatrixC";
+    case CLBlastInvalidDimension: return "CLBlastInvalidDimension";
+    case CLBlastInvalidLeadDimA: return "CLBlastInvalidLeadDimA";
+    case CLBlastInvalidLeadDimB: return "CLBlastInvalidLeadDimB";
+    case CLBlastInvalidLeadDimC: return "CLBlastInvalidLeadDimC";
+    case CLBlastInsufficientMemoryA: return "CLBlastInsufficientMemoryA";
+    case CLBlastInsufficientMemoryB: return "CLBlastInsufficientMemoryB";
+    case CLBlastInsufficientMemoryC: return "CLBlastInsufficientMemoryC";
+    case CLBlastInsufficientMemoryTemp: return "CLBlastInsufficientMemoryTemp";
+    case CLBlastInvalidBatchCount: return "CLBlastInvalidBatchCount";
+    case CLBlastInvalidOverrideKernel: return "CLBlastInvalidOverrideKernel";
+    case CLBlastMissingOverrideParameter: return "CLBlastMissingOverrideParameter";
+    case CLBlastInvalidLocalMemUsage: return "CLBlastInvalidLocalMemUsage";
+    case CLBlastUnknownError: return "CLBlastUnknownError";
+    case CLBlastUnexpectedError: return "CLBlastUnexpectedError";
+    default: return code > -1000 ? agecl__cl_error_name(code) : "CLBlast error";
+    }
+}
+
+static agecl_status blas_fail(int code, const char *what)
+{
+    agecl_status s = (code == CLBlastTempBufferAllocFailure || code == CL_OUT_OF_HOST_MEMORY ||
+                      code == CL_MEM_OBJECT_ALLOCATION_FAILURE)
+                         ? AGECL_E_OUT_OF_MEMORY
+                         : AGECL_E_BLAS;
+    return agecl__fail(s, "%s: CLBlast: %s (%d)", what, agecl__clblast_error_name(code), code);
+}
+
+/* Grow the context's GEMM temporary buffer to at least `bytes`. */
+static agecl_status ensure_temp(agecl_ctx *ctx, size_t bytes, const char *what)
+{
+    if (bytes <= ctx->gemm_temp_bytes && ctx->gemm_temp) return AGECL_OK;
+    if (ctx->gemm_temp) clReleaseMemObject(ctx->gemm_temp);
+    ctx->gemm_temp = NULL;
+    ctx->gemm_temp_bytes = 0;
+    cl_int err = 0;
+    cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &err);
+    if (err != CL_SUCCESS) {
+        char detail[200];
+        snprintf(detail, sizeof detail, "%s: GEMM temporary buffer of %zu bytes", what, bytes);
+        return agecl__cl_fail(err, detail);
+    }
+    ctx->gemm_temp = m;
+    ctx->gemm_temp_bytes = bytes;
+    return AGECL_OK;
+}
+
+static CLBlastTranspose tr(int t) { return t ? CLBlastTransposeYes : CLBlastTransposeNo; }
+
+static agecl_status finish_event(agecl_ctx *ctx, cl_event ev, const char *name)
+{
+    return ev ? agecl__profile_add(ctx, name, ev) : AGECL_OK;
+}
+
+agecl_status agecl__gemm(agecl_ctx *ctx, const char *what, size_t m, size_t n, size_t k,
+                         float alpha, agecl__matrix a, agecl__matrix b, float beta,
+                         agecl__matrix c)
+{
+    if (!m || !n) return AGECL_OK;
+    size_t temp = 0;
+    int code = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, tr(a.trans), tr(b.trans), m, n, k,
+                                          a.offset, a.ld, b.offset, b.ld, c.offset, c.ld,
+                                          &ctx->queue, &temp);
+    if (code != CLBlastSuccess) return blas_fail(code, what);
+    AGECL_TRY(ensure_temp(ctx, temp, what));
+    cl_event ev = NULL;
+    int profiling = (ctx->flags & AGECL_CTX_PROFILING) != 0;
+    code = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tr(a.trans), tr(b.trans), m, n, k,
+                                      alpha, a.buf, a.offset, a.ld, b.buf, b.offset, b.ld, beta,
+                                      c.buf, c.offset, c.ld, &ctx->queue,
+                                      profiling ? &ev : NULL, ctx->gemm_temp);
+    if (code != CLBlastSuccess) return blas_fail(code, what);
+    return finish_event(ctx, ev, "clblast_sgemm");
+}
+
+agecl_status agecl__gemm_batched(agecl_ctx *ctx, const char *what, size_t m, size_t n, size_t k,
+                                 float alpha, agecl__matrix a, size_t a_stride, agecl__matrix b,
+                                 size_t b_stride, float beta, agecl__matrix c, size_t c_stride,
+                                 size_t batch)
+{
+    if (!m || !n || !batch) return AGECL_OK;
+    if (c_stride == 0 && batch > 1)
+        return agecl__fail(AGECL_E_UNSUPPORTED,
+                           "%s: a batched GEMM with a C stride of 0 (CLBlast 1.5.3 computes it "
+                           "wrongly)", what);
+    cl_event ev = NULL;
+    int profiling = (ctx->flags & AGECL_CTX_PROFILING) != 0;
+    int code = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, tr(a.trans), tr(b.trans), m, n,
+                                          k, alpha, a.buf, a.offset, a.ld, a_stride, b.buf,
+                                          b.offset, b.ld, b_stride, beta, c.buf, c.offset, c.ld,
+                                          c_stride, batch, &ctx->queue, profiling ? &ev : NULL);
+    if (code != CLBlastSuccess) return blas_fail(code, what);
+    return finish_event(ctx, ev, "clblast_sgemm_batched");
+}

@@ -1,0 +1,56 @@
+/* tests/common.h - what every test shares: the device, random data, poison, comparison.
+ * Include after <setjmp.h>, <stdarg.h>, <stddef.h> and <cmocka.h>. */
+#ifndef AGECL_TESTS_COMMON_H
+#define AGECL_TESTS_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "agecl.h"
+
+/* The value written into output buffers before a kernel runs: a NaN with a
+ * recognisable payload, so an element the kernel never wrote fails any comparison. */
+#define TEST_POISON_BITS 0x7fc0dea1u
+float test_poison_value(void);
+
+/* A context on AGECL_DEVICE (default: the first device); fails the test if none. */
+agecl_ctx *test_ctx(void);
+void test_ctx_release(void);
+
+/* A deterministic generator (splitmix64) for test data. */
+typedef struct test_rng { uint64_t s; } test_rng;
+test_rng test_rng_seed(uint64_t seed);
+uint64_t test_rng_u64(test_rng *r);
+float test_rng_uniform(test_rng *r, float lo, float hi); /* in [lo, hi) */
+double test_rng_normal(test_rng *r);
+
+/* Fill with uniform values in [lo, hi); returns a malloc'd array. */
+float *test_random(test_rng *r, size_t n, float lo, float hi);
+
+/* Allocate a device tensor, upload host data (or poison it when host is NULL). */
+agecl_tensor test_upload(agecl_ctx *ctx, int n, int c, int h, int w, const float *host);
+/* Poison an existing device tensor. */
+void test_poison(agecl_ctx *ctx, agecl_tensor *t);
+/* Read a whole tensor into a malloc'd array. */
+float *test_download(agecl_ctx *ctx, const agecl_tensor *t);
+
+/* max_i |a_i - b_i| / max(max_i |b_i|, floor): fails on any NaN or Inf in a. */
+double test_rel_error(const float *a, const float *b, size_t n, double floor);
+/* Assert test_rel_error(got, want) <= tol, naming what in the failure message. */
+void test_assert_close(const char *what, const float *got, const float *want, size_t n,
+                       double tol);
+
+/* A path under the shared data folder ($AGECL_SHARED_DATA, default ../shared/data);
+ * NULL (and the test is failed) when the folder does not exist. */
+const char *test_shared_data(const char *rel, char *buf, size_t len);
+/* A path under tests/fixtures ($AGECL_FIXTURES). */
+const char *test_fixture(const char *rel, char *buf, size_t len);
+
+/* Assert a status is AGECL_OK, printing agecl_last_error() otherwise. */
+#define TEST_OK(expr)                                                         \
+    do {                                                                      \
+        agecl_status test__s = (expr);                                        \
+        if (test__s != AGECL_OK)                                              \
+            fail_msg("%s: %s: %s", #expr, agecl_strerror(test__s), agecl_last_error()); \
+    } while (0)
+
+#endif

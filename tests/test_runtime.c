@@ -1,0 +1,273 @@
+/* Device selection, contexts, the program cache, build errors, profiling. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "common.h"
+#include "core/launch.h"
+
+static void test_device_listing(void **state)
+{
+    (void)state;
+    int count = 0;
+    TEST_OK(agecl_device_count(&count));
+    assert_true(count > 0);
+    agecl_device_info info;
+    TEST_OK(agecl_device_query(0, &info));
+    assert_true(strlen(info.name) > 0);
+    assert_true(info.compute_units > 0);
+    assert_true(info.global_mem_bytes > 0);
+    assert_int_equal(agecl_device_query(count, &info), AGECL_E_NO_DEVICE);
+}
+
+static void test_select_by_index_name_type(void **state)
+{
+    (void)state;
+    int count = 0, idx = -1;
+    TEST_OK(agecl_device_count(&count));
+    TEST_OK(agecl_device_select("0", &idx));
+    assert_int_equal(idx, 0);
+
+    agecl_device_info info;
+    TEST_OK(agecl_device_query(count - 1, &info));
+    /* A piece of the last device's name, in the other case, finds a device of that name. */
+    char piece[8] = {0};
+    for (int i = 0; i < 6 && info.name[i]; i++) piece[i] = (char)toupper((unsigned char)info.name[i]);
+    TEST_OK(agecl_device_select(piece, &idx));
+    agecl_device_info found;
+    TEST_OK(agecl_device_query(idx, &found));
+    assert_true(strncasecmp(found.name, piece, strlen(piece)) == 0);
+
+    TEST_OK(agecl_device_select(agecl_device_type_name(info.type), &idx));
+    TEST_OK(agecl_device_query(idx, &found));
+    assert_true((found.type & info.type) != 0);
+    TEST_OK(agecl_device_select("any", &idx));
+    assert_int_equal(idx, 0);
+}
+
+static void test_select_errors(void **state)
+{
+    (void)state;
+    int idx = -1;
+    assert_int_equal(agecl_device_select("no-such-device-xyz", &idx), AGECL_E_NO_DEVICE);
+    assert_non_null(strstr(agecl_last_error(), "no-such-device-xyz"));
+    assert_int_equal(agecl_device_select("999", &idx), AGECL_E_NO_DEVICE);
+    assert_non_null(strstr(agecl_last_error(), "999"));
+
+    /* AGECL_DEVICE applies when no selector is given. */
+    char *old = getenv("AGECL_DEVICE") ? strdup(getenv("AGECL_DEVICE")) : NULL;
+    setenv("AGECL_DEVICE", "no-such-device-xyz", 1);
+    agecl_ctx *ctx = NULL;
+    assert_int_equal(agecl_ctx_create(&ctx, NULL, 0), AGECL_E_NO_DEVICE);
+    assert_null(ctx);
+    if (old) setenv("AGECL_DEVICE", old, 1);
+    else unsetenv("AGECL_DEVICE");
+    free(old);
+}
+
+static void test_status_names(void **state)
+{
+    (void)state;
+    for (int s = 0; s < AGECL_STATUS_COUNT; s++)
+        for (int t = s + 1; t < AGECL_STATUS_COUNT; t++)
+            assert_string_not_equal(agecl_strerror(s), agecl_strerror(t));
+}
+
+/* A fresh cache folder of our own for the cache tests. */
+static char cache_dir[256];
+static char *saved_cache_env;
+
+static int cache_setup(void **state)
+{
+    (void)state;
+    const char *old = getenv("AGECL_CACHE_DIR");
+    saved_cache_env = old ? strdup(old) : NULL;
+    snprintf(cache_dir, sizeof cache_dir, "/tmp/agecl-test-cache-XXXXXX");
+    if (!mkdtemp(cache_dir)) return -1;
+    setenv("AGECL_CACHE_DIR", cache_dir, 1);
+    return 0;
+}
+
+static int cache_teardown(void **state)
+{
+    (void)state;
+    DIR *d = opendir(cache_dir);
+    struct dirent *e;
+    char path[512];
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            snprintf(path, sizeof path, "%s/%s", cache_dir, e->d_name);
+            unlink(path);
+        }
+    if (d) closedir(d);
+    rmdir(cache_dir);
+    if (saved_cache_env) setenv("AGECL_CACHE_DIR", saved_cache_env, 1);
+    else unsetenv("AGECL_CACHE_DIR");
+    free(saved_cache_env);
+    saved_cache_env = NULL;
+    return 0;
+}
+
+static agecl_cache_stats build_selfcheck(void)
+{
+    agecl_ctx *ctx = NULL;
+    TEST_OK(agecl_ctx_create(&ctx, NULL, 0));
+    assert_string_equal(agecl_ctx_cache_dir(ctx), cache_dir);
+    TEST_OK(agecl_selfcheck(ctx));
+    agecl_cache_stats st = agecl_ctx_cache_stats(ctx);
+    agecl_ctx_destroy(ctx);
+    return st;
+}
+
+/* Damage every cache file: mode 0 flips a byte of the payload, 1 truncates. */
+static int damage_cache(int mode)
+{
+    DIR *d = opendir(cache_dir);
+    struct dirent *e;
+    int n = 0;
+    char path[512];
+    while (d && (e = readdir(d))) {
+        if (!strstr(e->d_name, ".clbin")) continue;
+        snprintf(path, sizeof path, "%s/%s", cache_dir, e->d_name);
+        if (mode == 1) {
+            assert_int_equal(truncate(path, 20), 0);
+        } else {
+            FILE *f = fopen(path, "r+b");
+            assert_non_null(f);
+            fseek(f, 40, SEEK_SET);
+            int c = fgetc(f);
+            fseek(f, 40, SEEK_SET);
+            fputc(c ^ 0x5a, f);
+            fclose(f);
+        }
+        n++;
+    }
+    if (d) closedir(d);
+    return n;
+}
+
+static void test_cache_cold_then_warm(void **state)
+{
+    (void)state;
+    agecl_cache_stats cold = build_selfcheck();
+    assert_int_equal(cold.hits, 0);
+    assert_true(cold.misses >= 1);
+    agecl_cache_stats warm = build_selfcheck();
+    assert_true(warm.hits >= 1);
+    assert_int_equal(warm.misses, 0);
+    assert_int_equal(warm.rejected, 0);
+    print_message("program build: cold %.3f s, warm (from cache) %.3f s\n", cold.build_seconds,
+                  warm.build_seconds);
+}
+
+static void test_cache_corrupt_and_truncated_rebuilt(void **state)
+{
+    (void)state;
+    build_selfcheck();
+    assert_true(damage_cache(0) >= 1);
+    agecl_cache_stats st = build_selfcheck();
+    assert_true(st.rejected >= 1);
+    assert_int_equal(st.hits, 0);
+    /* The rebuilt file is good again. */
+    st = build_selfcheck();
+    assert_true(st.hits >= 1);
+    assert_int_equal(st.rejected, 0);
+
+    assert_true(damage_cache(1) >= 1);
+    st = build_selfcheck();
+    assert_true(st.rejected >= 1);
+    st = build_selfcheck();
+    assert_int_equal(st.rejected, 0);
+}
+
+static void test_two_contexts(void **state)
+{
+    (void)state;
+    agecl_ctx *a = NULL, *b = NULL;
+    TEST_OK(agecl_ctx_create(&a, NULL, 0));
+    TEST_OK(agecl_ctx_create(&b, "0", 0));
+    TEST_OK(agecl_selfcheck(a));
+    TEST_OK(agecl_selfcheck(b));
+    agecl_ctx_destroy(a);
+    TEST_OK(agecl_selfcheck(b));
+    agecl_ctx_destroy(b);
+}
+
+static void test_build_error_gives_log(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    cl_program p = NULL;
+    const char *bad = "__kernel void broken(__global float *x) { x[0] = undeclared_name + ; }\n";
+    assert_int_equal(agecl_program_build(ctx, bad, "", &p), AGECL_E_BUILD);
+    assert_null(p);
+    assert_true(strlen(agecl_last_build_log()) > 0);
+    assert_non_null(strstr(agecl_last_build_log(), "undeclared_name"));
+    assert_non_null(strstr(agecl_last_error(), "clBuildProgram"));
+
+    /* A good program still builds afterwards. */
+    TEST_OK(agecl_program_build(ctx, "__kernel void ok(__global float *x) { x[0] = 1.0f; }", "", &p));
+    clReleaseProgram(p);
+}
+
+static void test_unknown_kernel_names(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    cl_kernel k;
+    assert_int_equal(agecl__kernel(ctx, "no_such_program", "", "x", &k), AGECL_E_INVALID_ARG);
+    assert_non_null(strstr(agecl_last_error(), "no_such_program"));
+    assert_int_equal(agecl__kernel(ctx, "fill", "", "no_such_kernel", &k), AGECL_E_OPENCL);
+    assert_non_null(strstr(agecl_last_error(), "no_such_kernel"));
+}
+
+static void test_profiling(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = NULL;
+    TEST_OK(agecl_ctx_create(&ctx, NULL, AGECL_CTX_PROFILING));
+    TEST_OK(agecl_selfcheck(ctx));
+    TEST_OK(agecl_selfcheck(ctx));
+    const agecl_profile_entry *e;
+    int n = 0;
+    TEST_OK(agecl_ctx_profile(ctx, &e, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(e[0].name, "saxpy");
+    assert_int_equal(e[0].calls, 2);
+    assert_true(e[0].ms >= 0.0);
+    agecl_ctx_profile_reset(ctx);
+    TEST_OK(agecl_ctx_profile(ctx, &e, &n));
+    assert_int_equal(n, 0);
+    agecl_ctx_destroy(ctx);
+
+    TEST_OK(agecl_ctx_create(&ctx, NULL, 0));
+    assert_int_equal(agecl_ctx_profile(ctx, &e, &n), AGECL_E_INVALID_ARG);
+    agecl_ctx_destroy(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_device_listing),
+        cmocka_unit_test(test_select_by_index_name_type),
+        cmocka_unit_test(test_select_errors),
+        cmocka_unit_test(test_status_names),
+        cmocka_unit_test_setup_teardown(test_cache_cold_then_warm, cache_setup, cache_teardown),
+        cmocka_unit_test_setup_teardown(test_cache_corrupt_and_truncated_rebuilt, cache_setup,
+                                        cache_teardown),
+        cmocka_unit_test(test_two_contexts),
+        cmocka_unit_test(test_build_error_gives_log),
+        cmocka_unit_test(test_unknown_kernel_names),
+        cmocka_unit_test(test_profiling),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    test_ctx_release();
+    return failed;
+}

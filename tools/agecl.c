@@ -1,0 +1,56 @@
+/* agecl: the command-line front end. `agecl --help` lists the subcommands. */
+#include <stdio.h>
+#include <string.h>
+#include "agecl.h"
+#include "commands.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"devices", cmd_devices, "list the OpenCL platforms and devices"},
+    {"selfcheck", cmd_selfcheck, "run a small kernel on each device and check its result"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: agecl [--version] [--help] <command> [<args>]\n\n"
+                 "Face-based age estimation (IR50 + relative age position learning) on OpenCL.\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`agecl <command> --help` describes a command.\n"
+                 "Environment: AGECL_DEVICE selects the device (index, name or gpu/cpu/any);\n"
+                 "AGECL_CACHE_DIR holds compiled programs (default ~/.cache/agecl).\n");
+}
+
+int cli_fail(const char *what, int status)
+{
+    fprintf(stderr, "agecl: %s: %s", what, agecl_strerror((agecl_status)status));
+    if (*agecl_last_error()) fprintf(stderr, ": %s", agecl_last_error());
+    fputc('\n', stderr);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("agecl %s\n", agecl_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "agecl: '%s' is not a command; see `agecl --help`\n", argv[1]);
+    return 2;
+}
