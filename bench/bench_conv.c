@@ -1,0 +1,167 @@
+/* bench_conv: time the convolution plans at the IR-50 shapes (MODEL.md section 2).
+ *
+ *   bench_conv [batch]      (default 8; the device: AGECL_DEVICE, as everywhere)
+ *
+ * For each shape, forward, backward_data and backward_filter each run once to warm
+ * up, then 3 times; each run is timed from its enqueue to agecl_ctx_finish, and the
+ * median is printed with its rate, 2*N*C_out*OH*OW*C_in*K*K flops per call. The last
+ * line adds the shapes up as often as a forward and backward pass of the backbone
+ * uses them ("uses" column). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "agecl.h"
+#include "agecl/conv.h"
+
+typedef struct shape {
+    const char *name;
+    int c_in, hw, c_out, kernel, stride;
+    int uses; /* convolutions of this shape in one pass of the backbone */
+} shape;
+
+static const shape ir50[] = {
+    {"stem 3->64 @112", 3, 112, 64, 3, 1, 1},
+    {"s1u1 64->64 @112", 64, 112, 64, 3, 1, 1},
+    {"s1u1 64->64 112->56 s2", 64, 112, 64, 3, 2, 1},
+    {"s1 64->64 @56", 64, 56, 64, 3, 1, 4},
+    {"s2u1 64->128 @56", 64, 56, 128, 3, 1, 1},
+    {"s2u1 128->128 56->28 s2", 128, 56, 128, 3, 2, 1},
+    {"s2 1x1 64->128 56->28 s2", 64, 56, 128, 1, 2, 1},
+    {"s2 128->128 @28", 128, 28, 128, 3, 1, 6},
+    {"s3u1 128->256 @28", 128, 28, 256, 3, 1, 1},
+    {"s3u1 256->256 28->14 s2", 256, 28, 256, 3, 2, 1},
+    {"s3 1x1 128->256 28->14 s2", 128, 28, 256, 1, 2, 1},
+    {"s3 256->256 @14", 256, 14, 256, 3, 1, 26},
+};
+
+enum { FORWARD, BACKWARD_DATA, BACKWARD_FILTER, CALLS };
+static const char *call_names[CALLS] = {"forward", "bwd_data", "bwd_filter"};
+
+typedef struct buffers {
+    agecl_tensor x, wt, y, dx, dw, dy, ws;
+} buffers;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static agecl_status run(agecl_conv2d_plan *p, buffers *b, int call)
+{
+    const agecl_tensor *ws = b->ws.buf ? &b->ws : NULL;
+    switch (call) {
+    case FORWARD: return agecl_conv2d_forward(p, &b->x, &b->wt, 0.0f, &b->y, ws);
+    case BACKWARD_DATA: return agecl_conv2d_backward_data(p, &b->dy, &b->wt, 0.0f, &b->dx, ws);
+    default: return agecl_conv2d_backward_filter(p, &b->x, &b->dy, 0.0f, &b->dw, ws);
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of 3 timed runs after one warm-up, in ms; negative on failure. */
+static double time_call(agecl_ctx *ctx, agecl_conv2d_plan *p, buffers *b, int call)
+{
+    double t[3];
+    if (run(p, b, call) != AGECL_OK || agecl_ctx_finish(ctx) != AGECL_OK) return -1;
+    for (int i = 0; i < 3; i++) {
+        double t0 = now();
+        if (run(p, b, call) != AGECL_OK || agecl_ctx_finish(ctx) != AGECL_OK) return -1;
+        t[i] = (now() - t0) * 1e3;
+    }
+    qsort(t, 3, sizeof t[0], cmp_double);
+    return t[1];
+}
+
+static agecl_status alloc_buffers(agecl_ctx *ctx, agecl_conv2d_plan *p, const agecl_conv2d_desc *d,
+                                  buffers *b)
+{
+    int n, c, oh, ow, k = d->kernel;
+    agecl_conv2d_plan_out_shape(p, &n, &c, &oh, &ow);
+    agecl_tensor *all[] = {&b->x, &b->wt, &b->y, &b->dx, &b->dw, &b->dy};
+    int shapes[][4] = {{n, d->c_in, d->h, d->w}, {c, d->c_in, k, k}, {n, c, oh, ow},
+                       {n, d->c_in, d->h, d->w}, {c, d->c_in, k, k}, {n, c, oh, ow}};
+    for (int i = 0; i < 6; i++) {
+        agecl_status s = agecl_tensor_alloc(ctx, all[i], shapes[i][0], shapes[i][1],
+                                            shapes[i][2], shapes[i][3]);
+        if (s == AGECL_OK) s = agecl_tensor_fill(ctx, all[i], 0.01f * (i + 1));
+        if (s != AGECL_OK) return s;
+    }
+    size_t ws = agecl_conv2d_plan_workspace_bytes(p) / sizeof(float);
+    return ws ? agecl_tensor_alloc(ctx, &b->ws, 1, 1, 1, (int)ws) : AGECL_OK;
+}
+
+static void free_buffers(buffers *b)
+{
+    agecl_tensor *all[] = {&b->x, &b->wt, &b->y, &b->dx, &b->dw, &b->dy, &b->ws};
+    for (int i = 0; i < 7; i++) agecl_tensor_free(all[i]);
+}
+
+int main(int argc, char **argv)
+{
+    int batch = argc > 1 ? atoi(argv[1]) : 8;
+    if (batch <= 0) {
+        fprintf(stderr, "usage: bench_conv [batch]   (batch > 0, default 8)\n");
+        return 2;
+    }
+    agecl_ctx *ctx;
+    if (agecl_ctx_create(&ctx, NULL, 0) != AGECL_OK) {
+        fprintf(stderr, "bench_conv: %s\n", agecl_last_error());
+        return 1;
+    }
+    printf("device: %s\nbatch %d; median of 3 runs after a warm-up; ms and GFLOP/s\n",
+           agecl_ctx_device(ctx)->name, batch);
+    printf("%-27s %4s %7s %9s %8s %9s %8s %9s %8s\n", "shape", "uses", "ws MB", "fwd ms",
+           "GF/s", "bwd_d ms", "GF/s", "bwd_f ms", "GF/s");
+    double pass_ms[CALLS] = {0}, pass_flops = 0;
+    int status = 0;
+    for (size_t i = 0; i < sizeof ir50 / sizeof ir50[0] && !status; i++) {
+        const shape *s = &ir50[i];
+        agecl_conv2d_desc d = {batch, s->c_in, s->hw, s->hw, s->c_out, s->kernel, s->stride,
+                               s->kernel == 3 ? 1 : 0};
+        agecl_conv2d_plan *p = NULL;
+        buffers b = {0};
+        if (agecl_conv2d_plan_create(ctx, &d, AGECL_CONV_AUTO, &p) != AGECL_OK ||
+            alloc_buffers(ctx, p, &d, &b) != AGECL_OK) {
+            fprintf(stderr, "bench_conv: %s: %s\n", s->name, agecl_last_error());
+            free_buffers(&b);
+            agecl_conv2d_plan_destroy(p);
+            status = 1;
+            break;
+        }
+        int oh, ow;
+        agecl_conv2d_plan_out_shape(p, NULL, NULL, &oh, &ow);
+        double flops = 2.0 * batch * s->c_out * oh * ow * s->c_in * s->kernel * s->kernel;
+        printf("%-27s %4d %7.1f", s->name, s->uses, agecl_conv2d_plan_workspace_bytes(p) / 1e6);
+        for (int call = 0; call < CALLS && !status; call++) {
+            double ms = time_call(ctx, p, &b, call);
+            if (ms < 0) {
+                fprintf(stderr, "\nbench_conv: %s %s: %s\n", s->name, call_names[call],
+                        agecl_last_error());
+                status = 1;
+                break;
+            }
+            printf(" %9.2f %8.1f", ms, flops / ms * 1e-6);
+            fflush(stdout);
+            pass_ms[call] += ms * s->uses;
+        }
+        printf("\n");
+        pass_flops += flops * s->uses;
+        free_buffers(&b);
+        agecl_conv2d_plan_destroy(p);
+    }
+    if (!status) {
+        double total = pass_ms[0] + pass_ms[1] + pass_ms[2];
+        printf("backbone convolutions, one pass (%.2f GFLOP forward per image): forward %.1f ms, "
+               "backward_data %.1f ms, backward_filter %.1f ms; %.1f ms per batch, %.1f ms per "
+               "image, %.1f GFLOP/s\n", pass_flops / batch * 1e-9, pass_ms[0], pass_ms[1],
+               pass_ms[2], total, total / batch, 3 * pass_flops / total * 1e-6);
+    }
+    agecl_ctx_destroy(ctx);
+    return status;
+}

@@ -1,0 +1,119 @@
+/* agecl/conv.h - 2-D convolution (forward, backward to the input, backward to the weights).
+ *
+ * WHAT IS COMPUTED
+ *   x [n, c_in, h, w], weights wt [c_out, c_in, k, k], y [n, c_out, out_h, out_w], all
+ *   packed NCHW float32 tensors (the weights as an agecl_tensor of shape
+ *   c_out x c_in x k x k); no bias, no dilation, no groups:
+ *     y[b,o,i,j] = sum_{c,u,v} wt[o,c,u,v] * x[b, c, i*stride + u - pad, j*stride + v - pad]
+ *   with x read as 0 outside the image, and out_h = (h + 2*pad - k) / stride + 1 (same for w).
+ *   The backward calls give the gradients of a loss L through y, from dy = dL/dy:
+ *     dx = dL/dx  (backward_data)     dw = dL/dwt  (backward_filter)
+ *   Supported: k = 3 with pad 1, or k = 1 with pad 0; stride 1 or 2; any sizes
+ *   (anything else is AGECL_E_UNSUPPORTED).
+ *
+ * BETA
+ *   Every call writes out = computed + beta * out. With beta = 0 the old contents are
+ *   never read (they may be garbage or NaN); beta = 1 accumulates, e.g. a weight
+ *   gradient summed over the steps of a batch, or an input gradient added to the one
+ *   a residual shortcut already left there.
+ *
+ * PLANS
+ *   A plan is made once per shape (desc) and run any number of times:
+ *
+ *     agecl_conv2d_desc d = {.n = 64, .c_in = 64, .h = 112, .w = 112,
+ *                            .c_out = 64, .kernel = 3, .stride = 2, .pad = 1};
+ *     agecl_conv2d_plan *p;
+ *     AGECL_TRY(agecl_conv2d_plan_create(ctx, &d, AGECL_CONV_AUTO, &p));
+ *     size_t ws = agecl_conv2d_plan_workspace_bytes(p);   // carve ws / 4 floats
+ *     AGECL_TRY(agecl_conv2d_forward(p, &x, &wt, 0.0f, &y, ws ? &work : NULL));
+ *     ...
+ *     agecl_conv2d_plan_destroy(p);
+ *
+ *   Creating a plan checks the description, picks the algorithm, builds its kernels
+ *   and sizes the workspace; running one only enqueues work (no device allocation,
+ *   no waiting). A plan keeps its context, which must outlive it, and like the
+ *   context is used from one thread at a time. The tensors given to a call must have
+ *   exactly the plan's shapes (AGECL_E_SHAPE otherwise, naming the tensor).
+ *
+ * WORKSPACE
+ *   The caller lends each call a scratch tensor of at least
+ *   agecl_conv2d_plan_workspace_bytes / 4 elements (any shape; e.g. one view of an
+ *   arena shared by all the layers of a model, sized by the largest plan). It may be
+ *   NULL when that size is 0, and must not overlap the call's other tensors. Its
+ *   contents are undefined after a call.
+ *
+ * ALGORITHMS
+ *   AGECL_CONV_AUTO          the best available for the shape (now: IM2COL_GEMM).
+ *   AGECL_CONV_IM2COL_GEMM   unrolls the input patches of a chunk of samples into
+ *     a matrix (im2col) and does one CLBlast GEMM per chunk and call. A chunk is as
+ *     many samples as fit in AGECL_CONV2D_WORKSPACE_LIMIT bytes of workspace (at
+ *     least one), so the workspace stays bounded whatever the batch:
+ *     (c_in*k*k + c_out) * out_h * out_w floats per sample of the chunk. A 1x1
+ *     stride-1 convolution needs no workspace (products straight on x). At the IR-50
+ *     shapes the largest need is 64 channels at 112 x 112 with k = 3, 32.1 MB per
+ *     sample: chunks of 2; every IR-50 plan asks for at most 64 MiB. (CLBlast also
+ *     keeps a temporary buffer in the context, grown once, up to about 70 MB at these
+ *     shapes.) The weight gradient of a multi-chunk batch is summed chunk by chunk,
+ *     which changes only its float rounding. */
+#ifndef AGECL_CONV_H
+#define AGECL_CONV_H
+
+#include <stddef.h>
+#include "agecl/status.h"
+#include "agecl/runtime.h"
+#include "agecl/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The most workspace an im2col plan asks for, unless one sample alone needs more. */
+#define AGECL_CONV2D_WORKSPACE_LIMIT ((size_t)64 << 20)
+
+typedef struct agecl_conv2d_desc {
+    int n, c_in, h, w;   /* input x: n x c_in x h x w */
+    int c_out;           /* output channels */
+    int kernel;          /* 3 (pad 1) or 1 (pad 0) */
+    int stride;          /* 1 or 2 */
+    int pad;
+} agecl_conv2d_desc;
+
+typedef enum agecl_conv2d_algo {
+    AGECL_CONV_AUTO = 0,
+    AGECL_CONV_IM2COL_GEMM,
+    AGECL_CONV_ALGO_COUNT
+} agecl_conv2d_algo;
+
+typedef struct agecl_conv2d_plan agecl_conv2d_plan;
+
+/* Check d (sizes <= 0 or an unknown algo: AGECL_E_INVALID_ARG; a kernel, pad or stride
+ * outside the supported set: AGECL_E_UNSUPPORTED), build the kernels, size the output
+ * and the workspace. */
+agecl_status agecl_conv2d_plan_create(agecl_ctx *ctx, const agecl_conv2d_desc *d,
+                                      agecl_conv2d_algo algo, agecl_conv2d_plan **out);
+void agecl_conv2d_plan_destroy(agecl_conv2d_plan *p);
+
+/* The workspace each call of this plan needs, in bytes (0: none). */
+size_t agecl_conv2d_plan_workspace_bytes(const agecl_conv2d_plan *p);
+/* The shape of y (and dy); any pointer may be NULL. */
+void agecl_conv2d_plan_out_shape(const agecl_conv2d_plan *p, int *n, int *c, int *h, int *w);
+/* The algorithm the plan runs (AUTO resolved). */
+agecl_conv2d_algo agecl_conv2d_plan_algo(const agecl_conv2d_plan *p);
+
+/* y = conv(x, wt) + beta * y. */
+agecl_status agecl_conv2d_forward(agecl_conv2d_plan *p, const agecl_tensor *x,
+                                  const agecl_tensor *wt, float beta, agecl_tensor *y,
+                                  const agecl_tensor *workspace);
+/* dx = dL/dx + beta * dx, from dy and the weights. */
+agecl_status agecl_conv2d_backward_data(agecl_conv2d_plan *p, const agecl_tensor *dy,
+                                        const agecl_tensor *wt, float beta, agecl_tensor *dx,
+                                        const agecl_tensor *workspace);
+/* dw = dL/dwt + beta * dw, summed over the batch, from x and dy. */
+agecl_status agecl_conv2d_backward_filter(agecl_conv2d_plan *p, const agecl_tensor *x,
+                                          const agecl_tensor *dy, float beta, agecl_tensor *dw,
+                                          const agecl_tensor *workspace);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
