@@ -1,0 +1,134 @@
+/* agecl/layers.h - the IR50 layers other than convolution: batch normalisation,
+ * PReLU, the residual add, the strided subsample of the 1x1 max-pool shortcut,
+ * global average pooling and the fully connected layer; forward and backward.
+ *
+ * TENSORS
+ * All tensors are packed NCHW float32 (agecl/tensor.h), any batch size. A
+ * per-channel parameter or statistic (BN gamma, beta, running and saved
+ * statistics, PReLU slopes, their gradients) is any tensor with exactly C
+ * elements; (1, C, 1, 1) is the recommended shape. Outputs must not overlap
+ * inputs unless said otherwise.
+ *
+ * ACCUMULATION ("acc")
+ * Every backward output takes an accumulation factor, called `acc` here (the
+ * project's "beta", renamed so as not to clash with BN's shift parameter beta):
+ *     out = computed + acc * out
+ * acc = 0 overwrites and never reads the old contents (they may be garbage or
+ * NaN); acc = 1 adds to them, which is how parameter gradients accumulate and
+ * how a tensor used twice (the input of a residual unit) sums its gradients.
+ * Where an op has both an input gradient and parameter gradients, they take
+ * separate factors (dx_acc, dparam_acc), since a step may accumulate one and
+ * overwrite the other. Forward outputs are always overwritten.
+ *
+ * Reductions (BN statistics, parameter gradients, pooling) run in a fixed
+ * order, without atomics, so results are deterministic (bit for bit on one
+ * device and work-group size). The per-channel ones (BN, the PReLU backward)
+ * run one work-group per channel: short sums over the batch per spatial
+ * position, folded into Kahan-compensated totals (the BN statistics: shifted
+ * sums merged by Chan's formula, exact for a large mean), then a pairwise tree
+ * across the work-group. Pooling and the bias gradient use Kahan sums. */
+#ifndef AGECL_LAYERS_H
+#define AGECL_LAYERS_H
+
+#include "agecl/runtime.h"
+#include "agecl/status.h"
+#include "agecl/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- BatchNorm2d (affine), statistics per channel over N, H, W ----
+ *
+ * Training mode: with M = N*H*W, mean and biased variance var of each channel,
+ *     y = (x - mean) / sqrt(var + eps) * gamma + beta
+ *     running_mean = (1 - momentum) running_mean + momentum mean
+ *     running_var  = (1 - momentum) running_var  + momentum var * M / (M - 1)
+ * (PyTorch's BatchNorm2d: momentum 0.1, eps 1e-5), and keeps for the backward
+ *     save_mean = mean, save_invstd = 1 / sqrt(var + eps).
+ * M == 1 has no unbiased variance: AGECL_E_SHAPE, as PyTorch refuses it.
+ * y has x's shape; every other tensor has C elements. */
+agecl_status agecl_batchnorm_forward_train(agecl_ctx *ctx, const agecl_tensor *x,
+                                           const agecl_tensor *gamma, const agecl_tensor *beta,
+                                           agecl_tensor *running_mean, agecl_tensor *running_var,
+                                           float momentum, float eps, agecl_tensor *y,
+                                           agecl_tensor *save_mean, agecl_tensor *save_invstd);
+
+/* Inference mode: y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta. */
+agecl_status agecl_batchnorm_forward_infer(agecl_ctx *ctx, const agecl_tensor *x,
+                                           const agecl_tensor *gamma, const agecl_tensor *beta,
+                                           const agecl_tensor *running_mean,
+                                           const agecl_tensor *running_var, float eps,
+                                           agecl_tensor *y);
+
+/* Training-mode backward, from the x and the saved statistics of the forward:
+ *     xhat = (x - save_mean) * save_invstd
+ *     dgamma = sum(dy * xhat) + dparam_acc * dgamma,  dbeta = sum(dy) + dparam_acc * dbeta
+ *     dx = gamma * save_invstd / M * (M dy - sum(dy) - xhat sum(dy * xhat)) + dx_acc * dx
+ * (sums per channel over N, H, W). dy and dx have x's shape. */
+agecl_status agecl_batchnorm_backward(agecl_ctx *ctx, const agecl_tensor *x,
+                                      const agecl_tensor *dy, const agecl_tensor *gamma,
+                                      const agecl_tensor *save_mean,
+                                      const agecl_tensor *save_invstd, float dx_acc,
+                                      agecl_tensor *dx, float dparam_acc, agecl_tensor *dgamma,
+                                      agecl_tensor *dbeta);
+
+/* ---- PReLU, one slope per channel ----
+ * y = x > 0 ? x : slope[c] * x. Backward, as PyTorch (at x == 0 the slope side):
+ *     dx = (x > 0 ? dy : slope[c] * dy) + dx_acc * dx
+ *     dslope[c] = sum over n, h, w of (x > 0 ? 0 : x * dy) + dslope_acc * dslope[c]
+ * y, dy, dx have x's shape; slope and dslope have C elements. y may be x. */
+agecl_status agecl_prelu_forward(agecl_ctx *ctx, const agecl_tensor *x, const agecl_tensor *slope,
+                                 agecl_tensor *y);
+agecl_status agecl_prelu_backward(agecl_ctx *ctx, const agecl_tensor *x, const agecl_tensor *dy,
+                                  const agecl_tensor *slope, float dx_acc, agecl_tensor *dx,
+                                  float dslope_acc, agecl_tensor *dslope);
+
+/* ---- Residual add ----
+ * y = a + b, all of one shape; y may be a or b. Its backward passes dy to both
+ * inputs unchanged, so a caller may simply reuse dy; agecl_add_backward
+ * materialises it where the gradients must land in (or add to) other tensors:
+ *     da = dy + da_acc * da,  db = dy + db_acc * db   (da and db distinct). */
+agecl_status agecl_add_forward(agecl_ctx *ctx, const agecl_tensor *a, const agecl_tensor *b,
+                               agecl_tensor *y);
+agecl_status agecl_add_backward(agecl_ctx *ctx, const agecl_tensor *dy, float da_acc,
+                                agecl_tensor *da, float db_acc, agecl_tensor *db);
+
+/* ---- Strided subsample (max-pool of kernel 1, stride s; PyTorch x[:, :, ::s, ::s]) ----
+ * y[n,c,i,j] = x[n,c,i*s,j*s]; y is N x C x ceil(H/s) x ceil(W/s); s >= 1.
+ * Backward: dx = (dy at the positions (i*s, j*s), 0 elsewhere) + acc * dx. */
+agecl_status agecl_subsample_forward(agecl_ctx *ctx, const agecl_tensor *x, int stride,
+                                     agecl_tensor *y);
+agecl_status agecl_subsample_backward(agecl_ctx *ctx, const agecl_tensor *dy, int stride,
+                                      float acc, agecl_tensor *dx);
+
+/* ---- Global average pooling ----
+ * y[n,c] = mean over h, w of x[n,c,h,w]; y is N x C x 1 x 1.
+ * Backward: dx[n,c,h,w] = dy[n,c] / (H*W) + acc * dx. */
+agecl_status agecl_avgpool_forward(agecl_ctx *ctx, const agecl_tensor *x, agecl_tensor *y);
+agecl_status agecl_avgpool_backward(agecl_ctx *ctx, const agecl_tensor *dy, float acc,
+                                    agecl_tensor *dx);
+
+/* ---- Linear (fully connected, with bias), PyTorch's nn.Linear ----
+ * x is read as a [N, in] matrix (in = C*H*W of x, so a N x C x H x W map is
+ * flattened as PyTorch's flatten(1) does), y as [N, out] (out = C*H*W of y;
+ * N x out x 1 x 1 recommended). weight holds [out, in] row-major (PyTorch's
+ * layout; shape (out, in, 1, 1) recommended, any shape of out*in elements
+ * accepted), bias holds out elements.
+ *     y[b,o] = sum_i x[b,i] weight[o,i] + bias[o]
+ * Backward:
+ *     dx = dy weight + dx_acc * dx                  ([N, in])
+ *     dweight = dy^T x + dparam_acc * dweight       ([out, in])
+ *     dbias[o] = sum_b dy[b,o] + dparam_acc * dbias[o]
+ * The products run on CLBlast (through the context's temporary buffer). */
+agecl_status agecl_linear_forward(agecl_ctx *ctx, const agecl_tensor *x,
+                                  const agecl_tensor *weight, const agecl_tensor *bias,
+                                  agecl_tensor *y);
+agecl_status agecl_linear_backward(agecl_ctx *ctx, const agecl_tensor *x, const agecl_tensor *dy,
+                                   const agecl_tensor *weight, float dx_acc, agecl_tensor *dx,
+                                   float dparam_acc, agecl_tensor *dweight, agecl_tensor *dbias);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,71 @@
+/* Argument checks and launch sizes shared by the layer operations. */
+#include "layers/layer_util.h"
+#include "core/launch.h"
+#include "error.h"
+
+agecl_status agecl__layer_tensor(const agecl_tensor *t, const char *op, const char *name,
+                                 cl_uint *offset)
+{
+    AGECL_TRY(agecl__check_tensor(t, op, name));
+    return agecl__offset(t, name, offset);
+}
+
+agecl_status agecl__layer_count(const agecl_tensor *t, const char *op, const char *name,
+                                size_t count, const char *what, cl_uint *offset)
+{
+    AGECL_TRY(agecl__layer_tensor(t, op, name, offset));
+    if (agecl_tensor_numel(t) != count)
+        return agecl__fail(AGECL_E_SHAPE, "%s: %s (%dx%dx%dx%d) has %zu elements, but %s is %zu",
+                           op, name, t->n, t->c, t->h, t->w, agecl_tensor_numel(t), what, count);
+    return AGECL_OK;
+}
+
+agecl_status agecl__layer_like(const agecl_tensor *t, const char *op, const char *name,
+                               const agecl_tensor *ref, const char *ref_name, cl_uint *offset)
+{
+    AGECL_TRY(agecl__layer_tensor(t, op, name, offset));
+    if (t->n != ref->n || t->c != ref->c || t->h != ref->h || t->w != ref->w)
+        return agecl__fail(AGECL_E_SHAPE, "%s: %s is %dx%dx%dx%d but %s is %dx%dx%dx%d", op, name,
+                           t->n, t->c, t->h, t->w, ref_name, ref->n, ref->c, ref->h, ref->w);
+    return AGECL_OK;
+}
+
+agecl_status agecl__layer_group(agecl_ctx *ctx, const char *program, const char *kernel,
+                                size_t want, size_t *local)
+{
+    cl_kernel k;
+    AGECL_TRY(agecl__kernel(ctx, program, "", kernel, &k));
+    size_t limit = 0;
+    cl_int err = clGetKernelWorkGroupInfo(k, agecl_ctx_cl_device(ctx), CL_KERNEL_WORK_GROUP_SIZE,
+                                          sizeof limit, &limit, NULL);
+    if (err != CL_SUCCESS) return agecl__cl_fail(err, kernel);
+    size_t size = want;
+    while (size > 1 && size > limit) size /= 2;
+    *local = size;
+    return AGECL_OK;
+}
+
+agecl_status agecl__layer_run(agecl_ctx *ctx, const char *program, const char *kernel,
+                              size_t count, int nargs, const agecl__arg *args)
+{
+    size_t local;
+    AGECL_TRY(agecl__layer_group(ctx, program, kernel, 256, &local));
+    return agecl__run(ctx, program, "", kernel, 1, &count, &local, nargs, args);
+}
+
+agecl_status agecl__layer_run_grid(agecl_ctx *ctx, const char *program, const char *kernel,
+                                   const size_t size[3], int nargs, const agecl__arg *args)
+{
+    size_t want = 1;
+    while (want < 64 && want < size[0]) want *= 2;
+    size_t local[3] = {1, 1, 1};
+    AGECL_TRY(agecl__layer_group(ctx, program, kernel, want, &local[0]));
+    return agecl__run(ctx, program, "", kernel, 3, size, local, nargs, args);
+}
+
+agecl_status agecl__layer_reduce_group(agecl_ctx *ctx, const char *program, const char *kernel,
+                                       size_t *local)
+{
+    size_t want = (agecl_ctx_device(ctx)->type & CL_DEVICE_TYPE_CPU) ? 64 : 256;
+    return agecl__layer_group(ctx, program, kernel, want, local);
+}

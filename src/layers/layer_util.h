@@ -1,0 +1,49 @@
+/* src/layers/layer_util.h - argument checks and launch sizes shared by the
+ * layer operations (not installed). Every check fails with a message that
+ * starts with the operation's name. */
+#ifndef AGECL_LAYERS_LAYER_UTIL_H
+#define AGECL_LAYERS_LAYER_UTIL_H
+
+#include <stddef.h>
+#include "agecl/runtime.h"
+#include "agecl/tensor.h"
+#include "core/launch.h"
+
+/* A valid tensor (agecl__check_tensor) whose offset fits a kernel argument;
+ * gives that offset. */
+agecl_status agecl__layer_tensor(const agecl_tensor *t, const char *op, const char *name,
+                                 cl_uint *offset);
+
+/* A valid tensor of exactly `count` elements (a per-channel parameter, say):
+ * AGECL_E_SHAPE otherwise, naming `what` the count is ("x's channels"). */
+agecl_status agecl__layer_count(const agecl_tensor *t, const char *op, const char *name,
+                                size_t count, const char *what, cl_uint *offset);
+
+/* A valid tensor with the shape of `ref`. */
+agecl_status agecl__layer_like(const agecl_tensor *t, const char *op, const char *name,
+                               const agecl_tensor *ref, const char *ref_name, cl_uint *offset);
+
+/* The local size for `kernel`: `want` (a power of two) or, when the device
+ * allows less for that kernel, the largest power of two it allows. */
+agecl_status agecl__layer_group(agecl_ctx *ctx, const char *program, const char *kernel,
+                                size_t want, size_t *local);
+
+/* The work-group size of a per-channel reduction kernel: 64 on CPUs (PoCL
+ * runs a block of 64 columns as vectors), 256 elsewhere; less when the device
+ * allows less for that kernel. */
+agecl_status agecl__layer_reduce_group(agecl_ctx *ctx, const char *program, const char *kernel,
+                                       size_t *local);
+
+/* Run a 1-D kernel of one work-item per element (`count` of them), with a
+ * work-group of up to 256 items. */
+agecl_status agecl__layer_run(agecl_ctx *ctx, const char *program, const char *kernel,
+                              size_t count, int nargs, const agecl__arg *args);
+
+/* Run a 3-D kernel over size[0] x size[1] x size[2] work-items (e.g. width,
+ * height, planes), with work-groups along dimension 0 only (up to 64 items), so
+ * that the indices of dimensions 1 and 2 are uniform in a work-group and no
+ * work-item divides to find its row or channel. */
+agecl_status agecl__layer_run_grid(agecl_ctx *ctx, const char *program, const char *kernel,
+                                   const size_t size[3], int nargs, const agecl__arg *args);
+
+#endif

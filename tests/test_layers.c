@@ -1,0 +1,1031 @@
+/* The layers of agecl/layers.h: BatchNorm2d, PReLU, residual add, subsample,
+ * global average pooling, linear. Each is checked (1) against the double
+ * references of ref_layers.c at awkward sizes, (2) the references' gradients
+ * against central finite differences, (3) the OpenCL gradients against the
+ * references', with outputs poisoned before each run and accumulation checked,
+ * (4) against PyTorch (tests/fixtures/layers.safetensors), and (5) bad
+ * arguments are refused with a message naming the operation.
+ *
+ * Tolerance: 1e-5 relative (max abs difference / max abs reference) for every
+ * output, float32 against double, PyTorch fixtures included (the errors seen
+ * are below 1.1e-6). Two documented refinements: the BN input gradient of the
+ * fixture with 2 values per channel is measured against the size of the terms
+ * it cancels (bn_dx_scale), and the BN test with a mean of 1000 compares y and
+ * the backward with references evaluated at the float32 statistics. Finite
+ * differences on the references: 1e-6 relative. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common.h"
+#include "agecl/layers.h"
+#include "agecl/safetensors.h"
+#include "ref_layers.h"
+
+#define TOL 1e-5
+#define FD_TOL 1e-6
+#define EPS 1e-5
+#define MOMENTUM 0.1
+
+typedef struct shape {
+    int n, c, h, w;
+} shape;
+
+static size_t numel(shape s) { return (size_t)s.n * s.c * s.h * s.w; }
+
+/* Shapes for the per-channel layers: batch 1, 3, 64; channels 3, 5, 64, 130;
+ * spatial 1, 7, 14, 15, 112, and one long reduction (M = 64*112*112). */
+static const shape channel_shapes[] = {
+    {1, 3, 7, 7},    {3, 5, 14, 14}, {3, 130, 1, 1},  {1, 64, 15, 15},  {64, 5, 7, 7},
+    {2, 3, 112, 112}, {1, 130, 14, 14}, {64, 64, 1, 1}, {64, 2, 112, 112},
+};
+#define N_CHANNEL_SHAPES (sizeof channel_shapes / sizeof channel_shapes[0])
+
+/* Random data kept in float (for the device) and double (for the references). */
+typedef struct host {
+    float *f;
+    double *d;
+    size_t n;
+} host;
+
+static host host_uniform(test_rng *r, size_t n, double lo, double hi)
+{
+    host h = {test_random(r, n, (float)lo, (float)hi), malloc(n * sizeof(double)), n};
+    assert_non_null(h.d);
+    for (size_t i = 0; i < n; i++) h.d[i] = h.f[i];
+    return h;
+}
+
+/* Uniform in [-1, 1) plus a different offset per channel (stresses the variance). */
+static host host_channel_offsets(test_rng *r, shape s)
+{
+    host h = host_uniform(r, numel(s), -1, 1);
+    size_t hw = (size_t)s.h * s.w;
+    for (size_t i = 0; i < h.n; i++) {
+        int ch = (int)(i / hw % (size_t)s.c);
+        h.f[i] += (float)(ch % 4) * 2.5f - 2.0f;
+        h.d[i] = h.f[i];
+    }
+    return h;
+}
+
+static void host_free(host *h)
+{
+    free(h->f);
+    free(h->d);
+}
+
+static double *dalloc(size_t n)
+{
+    double *p = calloc(n ? n : 1, sizeof *p);
+    assert_non_null(p);
+    return p;
+}
+
+static agecl_tensor upload(agecl_ctx *ctx, shape s, const host *h)
+{
+    return test_upload(ctx, s.n, s.c, s.h, s.w, h ? h->f : NULL);
+}
+
+/* A (1, C, 1, 1) per-channel tensor. */
+static agecl_tensor upload_channels(agecl_ctx *ctx, int c, const host *h)
+{
+    return test_upload(ctx, 1, c, 1, 1, h ? h->f : NULL);
+}
+
+/* Assert that device tensor t matches want (double) within tol. */
+static void expect(agecl_ctx *ctx, const agecl_tensor *t, const double *want, double tol,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void expect(agecl_ctx *ctx, const agecl_tensor *t, const double *want, double tol,
+                   const char *fmt, ...)
+{
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    size_t n = agecl_tensor_numel(t);
+    float *got = test_download(ctx, t), *ref = malloc(n * sizeof *ref);
+    assert_non_null(ref);
+    for (size_t i = 0; i < n; i++) ref[i] = (float)want[i];
+    test_assert_close(what, got, ref, n, tol);
+    free(got);
+    free(ref);
+}
+
+/* want = ref + acc * old, for checking accumulation. */
+static double *accumulated(const double *ref, double acc, const host *old)
+{
+    double *p = dalloc(old->n);
+    for (size_t i = 0; i < old->n; i++) p[i] = ref[i] + acc * old->d[i];
+    return p;
+}
+
+/* The message of the last error names the operation. */
+static void expect_error(agecl_status got, agecl_status want, const char *op)
+{
+    if (got != want)
+        fail_msg("%s: status %s, expected %s (%s)", op, agecl_strerror(got),
+                 agecl_strerror(want), agecl_last_error());
+    if (!strstr(agecl_last_error(), op))
+        fail_msg("%s: the message \"%s\" does not name the operation", op, agecl_last_error());
+}
+
+/* ---- finite differences on the references ---- */
+
+typedef double (*loss_fn)(const void *state);
+
+/* Compare analytic (the reference's gradient of loss with respect to p[0..n))
+ * with central differences, changing each p[i] in place and restoring it. */
+static void fd_check(const char *what, loss_fn loss, const void *state, double *p, size_t n,
+                     const double *analytic)
+{
+    const double h = 1e-6;
+    double max_diff = 0, max_ref = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double keep = p[i];
+        p[i] = keep + h;
+        double up = loss(state);
+        p[i] = keep - h;
+        double down = loss(state);
+        p[i] = keep;
+        double fd = (up - down) / (2 * h);
+        max_diff = fmax(max_diff, fabs(fd - analytic[i]));
+        max_ref = fmax(max_ref, fabs(analytic[i]));
+    }
+    if (max_diff / max_ref > FD_TOL)
+        fail_msg("%s: finite differences differ by %.3g relative", what, max_diff / max_ref);
+}
+
+static double dot(const double *a, const double *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* ---- BatchNorm2d ---- */
+
+typedef struct bn_case {
+    shape s;
+    host x, gamma, beta, rmean, rvar, dy;
+} bn_case;
+
+static bn_case bn_make(test_rng *r, shape s)
+{
+    bn_case b = {s,
+                 host_channel_offsets(r, s),
+                 host_uniform(r, (size_t)s.c, 0.5, 1.5),
+                 host_uniform(r, (size_t)s.c, -1, 1),
+                 host_uniform(r, (size_t)s.c, -1, 1),
+                 host_uniform(r, (size_t)s.c, 0.5, 2),
+                 host_uniform(r, numel(s), -1, 1)};
+    return b;
+}
+
+static void bn_free(bn_case *b)
+{
+    host *all[] = {&b->x, &b->gamma, &b->beta, &b->rmean, &b->rvar, &b->dy};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) host_free(all[i]);
+}
+
+/* Device tensors of one BN case, outputs poisoned. */
+typedef struct bn_dev {
+    agecl_tensor x, gamma, beta, rmean, rvar, y, mean, invstd, dy, dx, dgamma, dbeta;
+} bn_dev;
+
+static bn_dev bn_upload(agecl_ctx *ctx, const bn_case *b)
+{
+    int c = b->s.c;
+    bn_dev d = {upload(ctx, b->s, &b->x),          upload_channels(ctx, c, &b->gamma),
+                upload_channels(ctx, c, &b->beta), upload_channels(ctx, c, &b->rmean),
+                upload_channels(ctx, c, &b->rvar), upload(ctx, b->s, NULL),
+                upload_channels(ctx, c, NULL),     upload_channels(ctx, c, NULL),
+                upload(ctx, b->s, &b->dy),         upload(ctx, b->s, NULL),
+                upload_channels(ctx, c, NULL),     upload_channels(ctx, c, NULL)};
+    return d;
+}
+
+static void bn_dev_free(bn_dev *d)
+{
+    agecl_tensor *all[] = {&d->x, &d->gamma, &d->beta, &d->rmean, &d->rvar, &d->y,
+                           &d->mean, &d->invstd, &d->dy, &d->dx, &d->dgamma, &d->dbeta};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) agecl_tensor_free(all[i]);
+}
+
+static agecl_status bn_train(agecl_ctx *ctx, bn_dev *d)
+{
+    return agecl_batchnorm_forward_train(ctx, &d->x, &d->gamma, &d->beta, &d->rmean, &d->rvar,
+                                         (float)MOMENTUM, (float)EPS, &d->y, &d->mean,
+                                         &d->invstd);
+}
+
+static void test_batchnorm_train_forward(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(10);
+    for (size_t k = 0; k < N_CHANNEL_SHAPES; k++) {
+        shape s = channel_shapes[k];
+        bn_case b = bn_make(&r, s);
+        bn_dev d = bn_upload(ctx, &b);
+        TEST_OK(bn_train(ctx, &d));
+
+        int c = s.c, hw = s.h * s.w;
+        double *y = dalloc(numel(s)), *mean = dalloc(c), *var = dalloc(c), *invstd = dalloc(c);
+        ref_batchnorm_forward_train(b.x.d, s.n, c, hw, b.gamma.d, b.beta.d, EPS, y, mean, var);
+        for (int ch = 0; ch < c; ch++) invstd[ch] = 1 / sqrt(var[ch] + EPS);
+        ref_batchnorm_update_running(c, mean, var, (double)s.n * hw, MOMENTUM, b.rmean.d,
+                                     b.rvar.d);
+        expect(ctx, &d.y, y, TOL, "bn train y %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.mean, mean, TOL, "bn save_mean %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.invstd, invstd, TOL, "bn save_invstd %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.rmean, b.rmean.d, TOL, "bn running_mean %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.rvar, b.rvar.d, TOL, "bn running_var %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+
+        /* Deterministic: a second run gives the same bits. */
+        float *y1 = test_download(ctx, &d.y), *inv1 = test_download(ctx, &d.invstd);
+        test_poison(ctx, &d.y);
+        test_poison(ctx, &d.invstd);
+        TEST_OK(bn_train(ctx, &d));
+        float *y2 = test_download(ctx, &d.y), *inv2 = test_download(ctx, &d.invstd);
+        assert_memory_equal(y1, y2, numel(s) * sizeof(float));
+        assert_memory_equal(inv1, inv2, (size_t)c * sizeof(float));
+        free(y1), free(y2), free(inv1), free(inv2);
+        free(y), free(mean), free(var), free(invstd);
+        bn_dev_free(&d);
+        bn_free(&b);
+    }
+}
+
+/* Data that defeats naive statistics: a large mean with a small spread
+ * (channel 0), an outlier as the channel's first element (channel 1), a
+ * variance far below eps (channel 2); forward and backward. */
+static void test_batchnorm_hard_statistics(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(14);
+    shape s = {8, 3, 14, 14};
+    int c = s.c, hw = s.h * s.w;
+    bn_case b = bn_make(&r, s);
+    for (int n = 0; n < s.n; n++)
+        for (int i = 0; i < hw; i++) {
+            size_t k0 = ((size_t)n * c + 0) * hw + i, k2 = ((size_t)n * c + 2) * hw + i;
+            b.x.f[k0] = 1000.0f + 0.01f * test_rng_uniform(&r, -1, 1);
+            b.x.f[k2] = 1e-3f * test_rng_uniform(&r, -1, 1);
+        }
+    b.x.f[(size_t)hw] = 50.0f;
+    for (size_t i = 0; i < b.x.n; i++) b.x.d[i] = b.x.f[i];
+    bn_dev d = bn_upload(ctx, &b);
+    TEST_OK(bn_train(ctx, &d));
+    double *y = dalloc(numel(s)), *mean = dalloc(c), *var = dalloc(c), *invstd = dalloc(c);
+    ref_batchnorm_forward_train(b.x.d, s.n, c, hw, b.gamma.d, b.beta.d, EPS, y, mean, var);
+    for (int ch = 0; ch < c; ch++) invstd[ch] = 1 / sqrt(var[ch] + EPS);
+    expect(ctx, &d.mean, mean, TOL, "bn hard save_mean");
+    expect(ctx, &d.invstd, invstd, TOL, "bn hard save_invstd");
+    /* A float32 mean near 1000 is off by up to 3e-5, which moves y by up to
+     * 2e-3 relative in channel 0: y is checked against the reference evaluated
+     * at the float32 mean, the best any float32 batch norm can do. */
+    for (int ch = 0; ch < c; ch++) {
+        double mu = (float)mean[ch];
+        for (int n = 0; n < s.n; n++)
+            for (int i = 0; i < hw; i++) {
+                size_t k = ((size_t)n * c + ch) * hw + i;
+                y[k] = (b.x.d[k] - mu) * invstd[ch] * b.gamma.d[ch] + b.beta.d[ch];
+            }
+    }
+    expect(ctx, &d.y, y, TOL, "bn hard y");
+    /* Likewise the backward, whose xhat moves by up to 5e-3 in channel 0 with
+     * the float32 mean: against the reference at the saved float32 statistics. */
+    float *mean_f = test_download(ctx, &d.mean), *invstd_f = test_download(ctx, &d.invstd);
+    for (int ch = 0; ch < c; ch++) mean[ch] = mean_f[ch], invstd[ch] = invstd_f[ch];
+    double *dx = dalloc(numel(s)), *dgamma = dalloc(c), *dbeta = dalloc(c);
+    ref_batchnorm_backward_saved(b.x.d, b.dy.d, s.n, c, hw, b.gamma.d, mean, invstd, dx, dgamma,
+                                 dbeta);
+    TEST_OK(agecl_batchnorm_backward(ctx, &d.x, &d.dy, &d.gamma, &d.mean, &d.invstd, 0, &d.dx, 0,
+                                     &d.dgamma, &d.dbeta));
+    expect(ctx, &d.dx, dx, TOL, "bn hard dx");
+    expect(ctx, &d.dgamma, dgamma, TOL, "bn hard dgamma");
+    expect(ctx, &d.dbeta, dbeta, TOL, "bn hard dbeta");
+    free(y), free(mean), free(var), free(invstd), free(dx), free(dgamma), free(dbeta);
+    free(mean_f), free(invstd_f);
+    bn_dev_free(&d);
+    bn_free(&b);
+}
+
+static void test_batchnorm_infer(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(11);
+    const shape shapes[] = {{1, 3, 1, 1}, {3, 5, 7, 7}, {1, 130, 14, 14}, {2, 64, 15, 15}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        shape s = shapes[k];
+        bn_case b = bn_make(&r, s);
+        bn_dev d = bn_upload(ctx, &b);
+        TEST_OK(agecl_batchnorm_forward_infer(ctx, &d.x, &d.gamma, &d.beta, &d.rmean, &d.rvar,
+                                              (float)EPS, &d.y));
+        double *y = dalloc(numel(s));
+        ref_batchnorm_forward_infer(b.x.d, s.n, s.c, s.h * s.w, b.gamma.d, b.beta.d, b.rmean.d,
+                                    b.rvar.d, EPS, y);
+        expect(ctx, &d.y, y, TOL, "bn infer y %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        /* Inference reads the running statistics and leaves them alone. */
+        expect(ctx, &d.rvar, b.rvar.d, 0, "bn infer running_var");
+        free(y);
+        bn_dev_free(&d);
+        bn_free(&b);
+    }
+}
+
+static void test_batchnorm_backward(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(12);
+    for (size_t k = 0; k < N_CHANNEL_SHAPES; k++) {
+        shape s = channel_shapes[k];
+        int c = s.c, hw = s.h * s.w;
+        bn_case b = bn_make(&r, s);
+        bn_dev d = bn_upload(ctx, &b);
+        TEST_OK(bn_train(ctx, &d));
+        double *dx = dalloc(numel(s)), *dgamma = dalloc(c), *dbeta = dalloc(c);
+        ref_batchnorm_backward(b.x.d, b.dy.d, s.n, c, hw, b.gamma.d, EPS, dx, dgamma, dbeta);
+
+        TEST_OK(agecl_batchnorm_backward(ctx, &d.x, &d.dy, &d.gamma, &d.mean, &d.invstd, 0, &d.dx,
+                                         0, &d.dgamma, &d.dbeta));
+        expect(ctx, &d.dx, dx, TOL, "bn dx %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.dgamma, dgamma, TOL, "bn dgamma %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.dbeta, dbeta, TOL, "bn dbeta %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+
+        /* Accumulation: each factor on its own (dx 1 with parameters 0, then the reverse). */
+        host old_dx = host_uniform(&r, numel(s), -1, 1), old_dg = host_uniform(&r, c, -1, 1),
+             old_db = host_uniform(&r, c, -1, 1);
+        double *want_dx = accumulated(dx, 1, &old_dx), *want_dg = accumulated(dgamma, 1, &old_dg),
+               *want_db = accumulated(dbeta, 1, &old_db);
+        TEST_OK(agecl_tensor_write(ctx, &d.dx, old_dx.f));
+        test_poison(ctx, &d.dgamma);
+        test_poison(ctx, &d.dbeta);
+        TEST_OK(agecl_batchnorm_backward(ctx, &d.x, &d.dy, &d.gamma, &d.mean, &d.invstd, 1, &d.dx,
+                                         0, &d.dgamma, &d.dbeta));
+        expect(ctx, &d.dx, want_dx, TOL, "bn dx acc 1 %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.dgamma, dgamma, TOL, "bn dgamma acc 0 %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        test_poison(ctx, &d.dx);
+        TEST_OK(agecl_tensor_write(ctx, &d.dgamma, old_dg.f));
+        TEST_OK(agecl_tensor_write(ctx, &d.dbeta, old_db.f));
+        TEST_OK(agecl_batchnorm_backward(ctx, &d.x, &d.dy, &d.gamma, &d.mean, &d.invstd, 0, &d.dx,
+                                         1, &d.dgamma, &d.dbeta));
+        expect(ctx, &d.dx, dx, TOL, "bn dx acc 0 %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.dgamma, want_dg, TOL, "bn dgamma acc 1 %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.dbeta, want_db, TOL, "bn dbeta acc 1 %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+
+        host_free(&old_dx), host_free(&old_dg), host_free(&old_db);
+        free(want_dx), free(want_dg), free(want_db);
+        free(dx), free(dgamma), free(dbeta);
+        bn_dev_free(&d);
+        bn_free(&b);
+    }
+}
+
+typedef struct bn_fd_state {
+    shape s;
+    double *x, *gamma, *beta;
+    const double *g;
+} bn_fd_state;
+
+static double bn_loss(const void *p)
+{
+    const bn_fd_state *st = p;
+    size_t n = numel(st->s);
+    double *y = dalloc(n);
+    ref_batchnorm_forward_train(st->x, st->s.n, st->s.c, st->s.h * st->s.w, st->gamma, st->beta,
+                                EPS, y, NULL, NULL);
+    double l = dot(y, st->g, n);
+    free(y);
+    return l;
+}
+
+static void test_batchnorm_reference_gradients(void **state)
+{
+    (void)state;
+    test_rng r = test_rng_seed(13);
+    const shape shapes[] = {{2, 3, 3, 3}, {3, 2, 1, 1}, {1, 2, 2, 3}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        shape s = shapes[k];
+        bn_case b = bn_make(&r, s);
+        bn_fd_state st = {s, b.x.d, b.gamma.d, b.beta.d, b.dy.d};
+        double *dx = dalloc(numel(s)), *dgamma = dalloc(s.c), *dbeta = dalloc(s.c);
+        ref_batchnorm_backward(b.x.d, b.dy.d, s.n, s.c, s.h * s.w, b.gamma.d, EPS, dx, dgamma,
+                               dbeta);
+        fd_check("ref bn dx", bn_loss, &st, b.x.d, numel(s), dx);
+        fd_check("ref bn dgamma", bn_loss, &st, b.gamma.d, s.c, dgamma);
+        fd_check("ref bn dbeta", bn_loss, &st, b.beta.d, s.c, dbeta);
+        free(dx), free(dgamma), free(dbeta);
+        bn_free(&b);
+    }
+}
+
+/* ---- PReLU ---- */
+
+/* Uniform in [-1, 1) with every 11th element exactly 0 (PyTorch's convention there). */
+static host prelu_input(test_rng *r, shape s)
+{
+    host x = host_uniform(r, numel(s), -1, 1);
+    for (size_t i = 0; i < x.n; i += 11) x.f[i] = 0.0f, x.d[i] = 0.0;
+    return x;
+}
+
+static void test_prelu(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(20);
+    for (size_t k = 0; k < N_CHANNEL_SHAPES; k++) {
+        shape s = channel_shapes[k];
+        int c = s.c, hw = s.h * s.w;
+        host x = prelu_input(&r, s), slope = host_uniform(&r, c, -0.5, 0.5),
+             dy = host_uniform(&r, numel(s), -1, 1);
+        agecl_tensor tx = upload(ctx, s, &x), ta = upload_channels(ctx, c, &slope),
+                     ty = upload(ctx, s, NULL), tdy = upload(ctx, s, &dy),
+                     tdx = upload(ctx, s, NULL), tda = upload_channels(ctx, c, NULL);
+        double *y = dalloc(numel(s)), *dx = dalloc(numel(s)), *da = dalloc(c);
+        ref_prelu_forward(x.d, s.n, c, hw, slope.d, y);
+        ref_prelu_backward(x.d, dy.d, s.n, c, hw, slope.d, dx, da);
+
+        TEST_OK(agecl_prelu_forward(ctx, &tx, &ta, &ty));
+        expect(ctx, &ty, y, TOL, "prelu y %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        TEST_OK(agecl_prelu_backward(ctx, &tx, &tdy, &ta, 0, &tdx, 0, &tda));
+        expect(ctx, &tdx, dx, TOL, "prelu dx %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &tda, da, TOL, "prelu dslope %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+
+        /* Accumulation into both outputs, then in place: y = prelu(y). */
+        host old_dx = host_uniform(&r, numel(s), -1, 1), old_da = host_uniform(&r, c, -1, 1);
+        double *want_dx = accumulated(dx, 1, &old_dx), *want_da = accumulated(da, 1, &old_da);
+        TEST_OK(agecl_tensor_write(ctx, &tdx, old_dx.f));
+        TEST_OK(agecl_tensor_write(ctx, &tda, old_da.f));
+        TEST_OK(agecl_prelu_backward(ctx, &tx, &tdy, &ta, 1, &tdx, 1, &tda));
+        expect(ctx, &tdx, want_dx, TOL, "prelu dx acc 1 %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &tda, want_da, TOL, "prelu dslope acc 1 %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        TEST_OK(agecl_prelu_forward(ctx, &tx, &ta, &tx));
+        expect(ctx, &tx, y, TOL, "prelu in place %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+
+        host_free(&x), host_free(&slope), host_free(&dy), host_free(&old_dx),
+            host_free(&old_da);
+        free(y), free(dx), free(da), free(want_dx), free(want_da);
+        agecl_tensor *all[] = {&tx, &ta, &ty, &tdy, &tdx, &tda};
+        for (size_t i = 0; i < 6; i++) agecl_tensor_free(all[i]);
+    }
+}
+
+typedef struct prelu_fd_state {
+    shape s;
+    double *x, *slope;
+    const double *g;
+} prelu_fd_state;
+
+static double prelu_loss(const void *p)
+{
+    const prelu_fd_state *st = p;
+    size_t n = numel(st->s);
+    double *y = dalloc(n);
+    ref_prelu_forward(st->x, st->s.n, st->s.c, st->s.h * st->s.w, st->slope, y);
+    double l = dot(y, st->g, n);
+    free(y);
+    return l;
+}
+
+static void test_prelu_reference_gradients(void **state)
+{
+    (void)state;
+    test_rng r = test_rng_seed(21);
+    shape s = {2, 3, 3, 4};
+    /* Away from the kink at 0, where the loss is not differentiable. */
+    host x = host_uniform(&r, numel(s), 0.1, 1), slope = host_uniform(&r, s.c, -0.5, 0.5),
+         g = host_uniform(&r, numel(s), -1, 1);
+    for (size_t i = 0; i < x.n; i += 2) x.d[i] = -x.d[i];
+    prelu_fd_state st = {s, x.d, slope.d, g.d};
+    double *dx = dalloc(numel(s)), *da = dalloc(s.c);
+    ref_prelu_backward(x.d, g.d, s.n, s.c, s.h * s.w, slope.d, dx, da);
+    fd_check("ref prelu dx", prelu_loss, &st, x.d, numel(s), dx);
+    fd_check("ref prelu dslope", prelu_loss, &st, slope.d, s.c, da);
+    free(dx), free(da);
+    host_free(&x), host_free(&slope), host_free(&g);
+}
+
+/* ---- residual add ---- */
+
+static void test_add(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(30);
+    const shape shapes[] = {{1, 3, 1, 1}, {3, 64, 7, 7}, {2, 5, 112, 112}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        shape s = shapes[k];
+        size_t n = numel(s);
+        host a = host_uniform(&r, n, -1, 1), b = host_uniform(&r, n, -1, 1),
+             old = host_uniform(&r, n, -1, 1);
+        agecl_tensor ta = upload(ctx, s, &a), tb = upload(ctx, s, &b), ty = upload(ctx, s, NULL);
+        double *y = dalloc(n);
+        ref_add_forward(a.d, b.d, n, y);
+        TEST_OK(agecl_add_forward(ctx, &ta, &tb, &ty));
+        expect(ctx, &ty, y, 0, "add y %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+
+        /* Backward: y = a + b passes dy (here a) to both; one accumulates, one overwrites. */
+        agecl_tensor tda = upload(ctx, s, &old), tdb = upload(ctx, s, NULL);
+        double *want = accumulated(a.d, 1, &old);
+        TEST_OK(agecl_add_backward(ctx, &ta, 1, &tda, 0, &tdb));
+        expect(ctx, &tda, want, TOL, "add da acc 1 %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &tdb, a.d, 0, "add db acc 0 %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+
+        /* In place: a = a + b. */
+        TEST_OK(agecl_add_forward(ctx, &ta, &tb, &ta));
+        expect(ctx, &ta, y, 0, "add in place %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        host_free(&a), host_free(&b), host_free(&old);
+        free(y), free(want);
+        agecl_tensor *all[] = {&ta, &tb, &ty, &tda, &tdb};
+        for (size_t i = 0; i < 5; i++) agecl_tensor_free(all[i]);
+    }
+}
+
+/* ---- strided subsample ---- */
+
+typedef struct sub_fd_state {
+    shape s;
+    int stride;
+    double *x;
+    const double *g;
+} sub_fd_state;
+
+static double sub_loss(const void *p)
+{
+    const sub_fd_state *st = p;
+    shape s = st->s;
+    size_t n = (size_t)s.n * s.c * ref_subsample_size(s.h, st->stride) *
+               ref_subsample_size(s.w, st->stride);
+    double *y = dalloc(n);
+    ref_subsample_forward(st->x, s.n, s.c, s.h, s.w, st->stride, y);
+    double l = dot(y, st->g, n);
+    free(y);
+    return l;
+}
+
+static void test_subsample(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(40);
+    const shape shapes[] = {{1, 3, 1, 1}, {3, 5, 7, 7}, {2, 64, 14, 14}, {1, 130, 15, 15},
+                            {2, 3, 112, 112}, {3, 5, 15, 14}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        for (int stride = 1; stride <= 3; stride++) {
+            shape s = shapes[k];
+            shape o = {s.n, s.c, ref_subsample_size(s.h, stride), ref_subsample_size(s.w, stride)};
+            host x = host_uniform(&r, numel(s), -1, 1), dy = host_uniform(&r, numel(o), -1, 1),
+                 old = host_uniform(&r, numel(s), -1, 1);
+            agecl_tensor tx = upload(ctx, s, &x), ty = upload(ctx, o, NULL),
+                         tdy = upload(ctx, o, &dy), tdx = upload(ctx, s, NULL);
+            double *y = dalloc(numel(o)), *dx = dalloc(numel(s));
+            ref_subsample_forward(x.d, s.n, s.c, s.h, s.w, stride, y);
+            ref_subsample_backward(dy.d, s.n, s.c, s.h, s.w, stride, dx);
+            TEST_OK(agecl_subsample_forward(ctx, &tx, stride, &ty));
+            expect(ctx, &ty, y, 0, "subsample y %dx%dx%dx%d /%d", s.n, s.c, s.h, s.w, stride);
+            TEST_OK(agecl_subsample_backward(ctx, &tdy, stride, 0, &tdx));
+            expect(ctx, &tdx, dx, 0, "subsample dx %dx%dx%dx%d /%d", s.n, s.c, s.h, s.w, stride);
+            /* Accumulation: acc 1 leaves dx alone before adding, other factors scale it. */
+            float acc = stride == 2 ? 0.5f : 1.0f;
+            double *want = accumulated(dx, acc, &old);
+            TEST_OK(agecl_tensor_write(ctx, &tdx, old.f));
+            TEST_OK(agecl_subsample_backward(ctx, &tdy, stride, acc, &tdx));
+            expect(ctx, &tdx, want, TOL, "subsample dx acc %g %dx%dx%dx%d /%d", acc, s.n, s.c,
+                   s.h, s.w, stride);
+            if (numel(s) < 1000) {
+                sub_fd_state st = {s, stride, x.d, dy.d};
+                fd_check("ref subsample dx", sub_loss, &st, x.d, numel(s), dx);
+            }
+            host_free(&x), host_free(&dy), host_free(&old);
+            free(y), free(dx), free(want);
+            agecl_tensor *all[] = {&tx, &ty, &tdy, &tdx};
+            for (size_t i = 0; i < 4; i++) agecl_tensor_free(all[i]);
+        }
+}
+
+/* ---- global average pooling ---- */
+
+typedef struct pool_fd_state {
+    shape s;
+    double *x;
+    const double *g;
+} pool_fd_state;
+
+static double pool_loss(const void *p)
+{
+    const pool_fd_state *st = p;
+    size_t n = (size_t)st->s.n * st->s.c;
+    double *y = dalloc(n);
+    ref_avgpool_forward(st->x, st->s.n, st->s.c, st->s.h * st->s.w, y);
+    double l = dot(y, st->g, n);
+    free(y);
+    return l;
+}
+
+static void test_avgpool(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(50);
+    const shape shapes[] = {{1, 3, 1, 1},    {3, 5, 7, 7},   {64, 64, 14, 14}, {1, 130, 15, 15},
+                            {2, 3, 112, 112}, {3, 256, 14, 14}, {2, 3, 2, 3}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        shape s = shapes[k], o = {s.n, s.c, 1, 1};
+        int hw = s.h * s.w;
+        host x = host_channel_offsets(&r, s), dy = host_uniform(&r, numel(o), -1, 1),
+             old = host_uniform(&r, numel(s), -1, 1);
+        agecl_tensor tx = upload(ctx, s, &x), ty = upload(ctx, o, NULL), tdy = upload(ctx, o, &dy),
+                     tdx = upload(ctx, s, NULL);
+        double *y = dalloc(numel(o)), *dx = dalloc(numel(s));
+        ref_avgpool_forward(x.d, s.n, s.c, hw, y);
+        ref_avgpool_backward(dy.d, s.n, s.c, hw, dx);
+        TEST_OK(agecl_avgpool_forward(ctx, &tx, &ty));
+        expect(ctx, &ty, y, TOL, "avgpool y %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        TEST_OK(agecl_avgpool_backward(ctx, &tdy, 0, &tdx));
+        expect(ctx, &tdx, dx, TOL, "avgpool dx %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        double *want = accumulated(dx, 1, &old);
+        TEST_OK(agecl_tensor_write(ctx, &tdx, old.f));
+        TEST_OK(agecl_avgpool_backward(ctx, &tdy, 1, &tdx));
+        expect(ctx, &tdx, want, TOL, "avgpool dx acc 1 %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        if (numel(s) < 1000) {
+            pool_fd_state st = {s, x.d, dy.d};
+            fd_check("ref avgpool dx", pool_loss, &st, x.d, numel(s), dx);
+        }
+        host_free(&x), host_free(&dy), host_free(&old);
+        free(y), free(dx), free(want);
+        agecl_tensor *all[] = {&tx, &ty, &tdy, &tdx};
+        for (size_t i = 0; i < 4; i++) agecl_tensor_free(all[i]);
+    }
+}
+
+/* ---- linear ---- */
+
+typedef struct linear_fd_state {
+    int rows, in, out;
+    double *x, *w, *bias;
+    const double *g;
+} linear_fd_state;
+
+static double linear_loss(const void *p)
+{
+    const linear_fd_state *st = p;
+    size_t n = (size_t)st->rows * st->out;
+    double *y = dalloc(n);
+    ref_linear_forward(st->x, st->rows, st->in, st->out, st->w, st->bias, y);
+    double l = dot(y, st->g, n);
+    free(y);
+    return l;
+}
+
+static void test_linear(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(60);
+    /* x's shape (flattened to [n, c*h*w]) and the output size. */
+    const struct { shape x; int out; } cases[] = {
+        {{3, 5, 1, 1}, 7},    {{1, 64, 1, 1}, 130}, {{64, 256, 1, 1}, 100},
+        {{3, 5, 7, 7}, 3},    {{8, 256, 1, 1}, 2},  {{2, 3, 14, 14}, 5},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        shape s = cases[k].x;
+        int rows = s.n, in = s.c * s.h * s.w, out = cases[k].out;
+        shape so = {rows, out, 1, 1}, sw = {out, in, 1, 1};
+        host x = host_uniform(&r, numel(s), -1, 1), w = host_uniform(&r, numel(sw), -1, 1),
+             bias = host_uniform(&r, out, -1, 1), dy = host_uniform(&r, numel(so), -1, 1);
+        agecl_tensor tx = upload(ctx, s, &x), tw = upload(ctx, sw, &w),
+                     tb = upload_channels(ctx, out, &bias), ty = upload(ctx, so, NULL),
+                     tdy = upload(ctx, so, &dy), tdx = upload(ctx, s, NULL),
+                     tdw = upload(ctx, sw, NULL), tdb = upload_channels(ctx, out, NULL);
+        double *y = dalloc(numel(so)), *dx = dalloc(numel(s)), *dw = dalloc(numel(sw)),
+               *db = dalloc(out);
+        ref_linear_forward(x.d, rows, in, out, w.d, bias.d, y);
+        ref_linear_backward(x.d, dy.d, rows, in, out, w.d, dx, dw, db);
+
+        TEST_OK(agecl_linear_forward(ctx, &tx, &tw, &tb, &ty));
+        expect(ctx, &ty, y, TOL, "linear y %dx%d -> %d", rows, in, out);
+        TEST_OK(agecl_linear_backward(ctx, &tx, &tdy, &tw, 0, &tdx, 0, &tdw, &tdb));
+        expect(ctx, &tdx, dx, TOL, "linear dx %dx%d -> %d", rows, in, out);
+        expect(ctx, &tdw, dw, TOL, "linear dweight %dx%d -> %d", rows, in, out);
+        expect(ctx, &tdb, db, TOL, "linear dbias %dx%d -> %d", rows, in, out);
+
+        host old_dx = host_uniform(&r, numel(s), -1, 1),
+             old_dw = host_uniform(&r, numel(sw), -1, 1), old_db = host_uniform(&r, out, -1, 1);
+        double *want_dx = accumulated(dx, 1, &old_dx), *want_dw = accumulated(dw, 1, &old_dw),
+               *want_db = accumulated(db, 1, &old_db);
+        TEST_OK(agecl_tensor_write(ctx, &tdx, old_dx.f));
+        TEST_OK(agecl_tensor_write(ctx, &tdw, old_dw.f));
+        TEST_OK(agecl_tensor_write(ctx, &tdb, old_db.f));
+        TEST_OK(agecl_linear_backward(ctx, &tx, &tdy, &tw, 1, &tdx, 1, &tdw, &tdb));
+        expect(ctx, &tdx, want_dx, TOL, "linear dx acc 1 %dx%d -> %d", rows, in, out);
+        expect(ctx, &tdw, want_dw, TOL, "linear dweight acc 1 %dx%d -> %d", rows, in, out);
+        expect(ctx, &tdb, want_db, TOL, "linear dbias acc 1 %dx%d -> %d", rows, in, out);
+
+        if ((size_t)rows * in * out < 2000) {
+            linear_fd_state st = {rows, in, out, x.d, w.d, bias.d, dy.d};
+            fd_check("ref linear dx", linear_loss, &st, x.d, numel(s), dx);
+            fd_check("ref linear dweight", linear_loss, &st, w.d, numel(sw), dw);
+            fd_check("ref linear dbias", linear_loss, &st, bias.d, out, db);
+        }
+        host *hosts[] = {&x, &w, &bias, &dy, &old_dx, &old_dw, &old_db};
+        for (size_t i = 0; i < 7; i++) host_free(hosts[i]);
+        double *refs[] = {y, dx, dw, db, want_dx, want_dw, want_db};
+        for (size_t i = 0; i < 7; i++) free(refs[i]);
+        agecl_tensor *all[] = {&tx, &tw, &tb, &ty, &tdy, &tdx, &tdw, &tdb};
+        for (size_t i = 0; i < 8; i++) agecl_tensor_free(all[i]);
+    }
+}
+
+/* ---- PyTorch fixtures ---- */
+
+typedef struct fixture {
+    agecl_st_file *f;
+    agecl_ctx *ctx;
+    const char *case_name;
+} fixture;
+
+/* Upload tensor CASE.key of the fixture with shape s. */
+static agecl_tensor fx_upload(const fixture *fx, const char *key, shape s)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.%s", fx->case_name, key);
+    float *p = malloc(numel(s) * sizeof *p);
+    assert_non_null(p);
+    TEST_OK(agecl_st_read_f32(fx->f, name, p, numel(s), NULL, AGECL_ST_ANY_SHAPE));
+    agecl_tensor t = upload(fx->ctx, s, &(host){p, NULL, numel(s)});
+    free(p);
+    return t;
+}
+
+/* Compare device tensor t with CASE.key of the fixture: the max abs difference
+ * over max(scale, max abs value) within TOL. */
+static void fx_expect_scaled(const fixture *fx, const agecl_tensor *t, const char *key,
+                             double scale)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.%s", fx->case_name, key);
+    size_t n = agecl_tensor_numel(t);
+    float *want = malloc(n * sizeof *want), *got = test_download(fx->ctx, t);
+    assert_non_null(want);
+    TEST_OK(agecl_st_read_f32(fx->f, name, want, n, NULL, AGECL_ST_ANY_SHAPE));
+    double e = test_rel_error(got, want, n, scale);
+    if (!(e <= TOL)) fail_msg("%s: relative error %.3g > %.3g", name, e, TOL);
+    free(want);
+    free(got);
+}
+
+static void fx_expect(const fixture *fx, const agecl_tensor *t, const char *key)
+{
+    fx_expect_scaled(fx, t, key, 1e-30);
+}
+
+/* max |gamma[c] * invstd[c] * dy|: the size of the terms that the BN input
+ * gradient cancels. With 2 values per channel dx is O(eps) while its terms are
+ * O(1), so dx is compared relative to this scale. */
+static double bn_dx_scale(agecl_ctx *ctx, const bn_dev *d)
+{
+    float *g = test_download(ctx, &d->gamma), *is = test_download(ctx, &d->invstd),
+          *dy = test_download(ctx, &d->dy);
+    size_t n = agecl_tensor_numel(&d->dy), hw = (size_t)d->dy.h * d->dy.w;
+    double scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = i / hw % (size_t)d->dy.c;
+        scale = fmax(scale, fabs((double)g[c] * is[c] * dy[i]));
+    }
+    free(g), free(is), free(dy);
+    return scale;
+}
+
+static void fixture_batchnorm(fixture *fx, const char *case_name, shape s)
+{
+    fx->case_name = case_name;
+    agecl_ctx *ctx = fx->ctx;
+    shape sc = {1, s.c, 1, 1};
+    bn_dev d = {fx_upload(fx, "x", s),         fx_upload(fx, "gamma", sc),
+                fx_upload(fx, "beta", sc),     fx_upload(fx, "running_mean0", sc),
+                fx_upload(fx, "running_var0", sc), upload(ctx, s, NULL),
+                upload(ctx, sc, NULL),         upload(ctx, sc, NULL),
+                fx_upload(fx, "dy", s),        upload(ctx, s, NULL),
+                upload(ctx, sc, NULL),         upload(ctx, sc, NULL)};
+    TEST_OK(bn_train(ctx, &d));
+    fx_expect(fx, &d.y, "y");
+    fx_expect(fx, &d.rmean, "running_mean");
+    fx_expect(fx, &d.rvar, "running_var");
+    TEST_OK(agecl_batchnorm_backward(ctx, &d.x, &d.dy, &d.gamma, &d.mean, &d.invstd, 0, &d.dx, 0,
+                                     &d.dgamma, &d.dbeta));
+    fx_expect_scaled(fx, &d.dx, "dx", bn_dx_scale(ctx, &d));
+    fx_expect(fx, &d.dgamma, "dgamma");
+    fx_expect(fx, &d.dbeta, "dbeta");
+    agecl_tensor x_eval = fx_upload(fx, "x_eval", s);
+    TEST_OK(agecl_batchnorm_forward_infer(ctx, &x_eval, &d.gamma, &d.beta, &d.rmean, &d.rvar,
+                                          (float)EPS, &d.y));
+    fx_expect(fx, &d.y, "y_eval");
+    agecl_tensor_free(&x_eval);
+    bn_dev_free(&d);
+}
+
+static void fixture_subsample(fixture *fx, const char *case_name, shape s, int stride)
+{
+    fx->case_name = case_name;
+    char key[64];
+    snprintf(key, sizeof key, "%s.stride", case_name);
+    const char *meta = agecl_st_meta(fx->f, key);
+    assert_non_null(meta);
+    assert_int_equal(atoi(meta), stride);
+    shape o = {s.n, s.c, ref_subsample_size(s.h, stride), ref_subsample_size(s.w, stride)};
+    agecl_tensor x = fx_upload(fx, "x", s), dy = fx_upload(fx, "dy", o),
+                 y = upload(fx->ctx, o, NULL), dx = upload(fx->ctx, s, NULL);
+    TEST_OK(agecl_subsample_forward(fx->ctx, &x, stride, &y));
+    fx_expect(fx, &y, "y");
+    TEST_OK(agecl_subsample_backward(fx->ctx, &dy, stride, 0, &dx));
+    fx_expect(fx, &dx, "dx");
+    agecl_tensor *all[] = {&x, &dy, &y, &dx};
+    for (size_t i = 0; i < 4; i++) agecl_tensor_free(all[i]);
+}
+
+static void fixture_linear(fixture *fx, const char *case_name, shape s, int out)
+{
+    fx->case_name = case_name;
+    shape so = {s.n, out, 1, 1}, sw = {out, s.c * s.h * s.w, 1, 1}, sb = {1, out, 1, 1};
+    agecl_tensor x = fx_upload(fx, "x", s), w = fx_upload(fx, "weight", sw),
+                 b = fx_upload(fx, "bias", sb), dy = fx_upload(fx, "dy", so),
+                 y = upload(fx->ctx, so, NULL), dx = upload(fx->ctx, s, NULL),
+                 dw = upload(fx->ctx, sw, NULL), db = upload(fx->ctx, sb, NULL);
+    TEST_OK(agecl_linear_forward(fx->ctx, &x, &w, &b, &y));
+    fx_expect(fx, &y, "y");
+    TEST_OK(agecl_linear_backward(fx->ctx, &x, &dy, &w, 0, &dx, 0, &dw, &db));
+    fx_expect(fx, &dx, "dx");
+    fx_expect(fx, &dw, "dweight");
+    fx_expect(fx, &db, "dbias");
+    agecl_tensor *all[] = {&x, &w, &b, &dy, &y, &dx, &dw, &db};
+    for (size_t i = 0; i < 8; i++) agecl_tensor_free(all[i]);
+}
+
+static void test_pytorch_fixtures(void **state)
+{
+    (void)state;
+    char path[1024];
+    fixture fx = {NULL, test_ctx(), NULL};
+    TEST_OK(agecl_st_open(test_fixture("layers.safetensors", path, sizeof path), &fx.f));
+    assert_float_equal(atof(agecl_st_meta(fx.f, "bn.eps")), EPS, 1e-12);
+    assert_float_equal(atof(agecl_st_meta(fx.f, "bn.momentum")), MOMENTUM, 1e-12);
+    fixture_batchnorm(&fx, "bn", (shape){3, 5, 4, 6});
+    fixture_batchnorm(&fx, "bn_m2", (shape){2, 3, 1, 1});
+
+    fx.case_name = "prelu";
+    shape sp = {2, 4, 3, 5}, sc = {1, 4, 1, 1};
+    agecl_tensor x = fx_upload(&fx, "x", sp), a = fx_upload(&fx, "slope", sc),
+                 dy = fx_upload(&fx, "dy", sp), y = upload(fx.ctx, sp, NULL),
+                 dx = upload(fx.ctx, sp, NULL), da = upload(fx.ctx, sc, NULL);
+    TEST_OK(agecl_prelu_forward(fx.ctx, &x, &a, &y));
+    fx_expect(&fx, &y, "y");
+    TEST_OK(agecl_prelu_backward(fx.ctx, &x, &dy, &a, 0, &dx, 0, &da));
+    fx_expect(&fx, &dx, "dx");
+    fx_expect(&fx, &da, "dslope");
+    agecl_tensor *prelu[] = {&x, &a, &dy, &y, &dx, &da};
+    for (size_t i = 0; i < 6; i++) agecl_tensor_free(prelu[i]);
+
+    fixture_subsample(&fx, "sub2", (shape){2, 3, 7, 6}, 2);
+    fixture_subsample(&fx, "sub3", (shape){1, 2, 5, 5}, 3);
+
+    fx.case_name = "pool";
+    shape s = {2, 3, 5, 7}, o = {2, 3, 1, 1};
+    agecl_tensor px = fx_upload(&fx, "x", s), pdy = fx_upload(&fx, "dy", o),
+                 py = upload(fx.ctx, o, NULL), pdx = upload(fx.ctx, s, NULL);
+    TEST_OK(agecl_avgpool_forward(fx.ctx, &px, &py));
+    fx_expect(&fx, &py, "y");
+    TEST_OK(agecl_avgpool_backward(fx.ctx, &pdy, 0, &pdx));
+    fx_expect(&fx, &pdx, "dx");
+    agecl_tensor *pool[] = {&px, &pdy, &py, &pdx};
+    for (size_t i = 0; i < 4; i++) agecl_tensor_free(pool[i]);
+
+    fixture_linear(&fx, "linear", (shape){3, 3, 2, 2}, 5);
+    fixture_linear(&fx, "linear1", (shape){1, 7, 1, 1}, 3);
+    agecl_st_close(fx.f);
+}
+
+/* ---- bad arguments ---- */
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(70);
+    shape s = {2, 4, 3, 3};
+    bn_case b = bn_make(&r, s);
+    bn_dev d = bn_upload(ctx, &b);
+    agecl_tensor c3 = upload_channels(ctx, 3, NULL),
+                 other = upload(ctx, (shape){2, 4, 3, 2}, NULL), none = {0};
+    const char *op = "batchnorm_forward_train";
+    expect_error(agecl_batchnorm_forward_train(ctx, &d.x, &c3, &d.beta, &d.rmean, &d.rvar, 0.1f,
+                                               1e-5f, &d.y, &d.mean, &d.invstd),
+                 AGECL_E_SHAPE, op);
+    assert_non_null(strstr(agecl_last_error(), "gamma"));
+    expect_error(agecl_batchnorm_forward_train(ctx, &d.x, &d.gamma, &d.beta, &d.rmean, &d.rvar,
+                                               0.1f, 1e-5f, &other, &d.mean, &d.invstd),
+                 AGECL_E_SHAPE, op);
+    expect_error(agecl_batchnorm_forward_train(ctx, &d.x, &d.gamma, &d.beta, NULL, &d.rvar, 0.1f,
+                                               1e-5f, &d.y, &d.mean, &d.invstd),
+                 AGECL_E_INVALID_ARG, op);
+    expect_error(agecl_batchnorm_forward_train(ctx, &d.x, &d.gamma, &d.beta, &d.rmean, &d.rvar,
+                                               1.5f, 1e-5f, &d.y, &d.mean, &d.invstd),
+                 AGECL_E_INVALID_ARG, op);
+    expect_error(agecl_batchnorm_forward_train(NULL, &d.x, &d.gamma, &d.beta, &d.rmean, &d.rvar,
+                                               0.1f, 1e-5f, &d.y, &d.mean, &d.invstd),
+                 AGECL_E_INVALID_ARG, op);
+    /* One value per channel: no unbiased variance, as PyTorch refuses. */
+    agecl_tensor x1 = upload(ctx, (shape){1, 4, 1, 1}, &b.x),
+                 y1 = upload(ctx, (shape){1, 4, 1, 1}, NULL);
+    expect_error(agecl_batchnorm_forward_train(ctx, &x1, &d.gamma, &d.beta, &d.rmean, &d.rvar,
+                                               0.1f, 1e-5f, &y1, &d.mean, &d.invstd),
+                 AGECL_E_SHAPE, op);
+    assert_non_null(strstr(agecl_last_error(), "more than 1 value per channel"));
+    expect_error(agecl_batchnorm_forward_infer(ctx, &d.x, &d.gamma, &d.beta, &d.rmean, &c3, 1e-5f,
+                                               &d.y),
+                 AGECL_E_SHAPE, "batchnorm_forward_infer");
+    expect_error(agecl_batchnorm_backward(ctx, &d.x, &other, &d.gamma, &d.mean, &d.invstd, 0,
+                                          &d.dx, 0, &d.dgamma, &d.dbeta),
+                 AGECL_E_SHAPE, "batchnorm_backward");
+    expect_error(agecl_batchnorm_backward(ctx, &d.x, &d.dy, &d.gamma, &d.mean, &d.invstd, 0,
+                                          &d.dx, 0, &none, &d.dbeta),
+                 AGECL_E_INVALID_ARG, "batchnorm_backward");
+
+    expect_error(agecl_prelu_forward(ctx, &d.x, &c3, &d.y), AGECL_E_SHAPE, "prelu_forward");
+    expect_error(agecl_prelu_forward(ctx, NULL, &d.gamma, &d.y), AGECL_E_INVALID_ARG,
+                 "prelu_forward");
+    expect_error(agecl_prelu_backward(ctx, &d.x, &d.dy, &d.gamma, 0, &other, 0, &d.dgamma),
+                 AGECL_E_SHAPE, "prelu_backward");
+
+    expect_error(agecl_add_forward(ctx, &d.x, &other, &d.y), AGECL_E_SHAPE, "add_forward");
+    expect_error(agecl_add_backward(ctx, &d.dy, 0, &d.dx, 0, &d.dx), AGECL_E_INVALID_ARG,
+                 "add_backward");
+    expect_error(agecl_add_backward(ctx, &d.dy, 0, &d.dx, 0, &none), AGECL_E_INVALID_ARG,
+                 "add_backward");
+
+    agecl_tensor half = upload(ctx, (shape){2, 4, 2, 2}, NULL);
+    TEST_OK(agecl_subsample_forward(ctx, &d.x, 2, &half));
+    expect_error(agecl_subsample_forward(ctx, &d.x, 0, &half), AGECL_E_INVALID_ARG,
+                 "subsample_forward");
+    expect_error(agecl_subsample_forward(ctx, &d.x, 3, &half), AGECL_E_SHAPE,
+                 "subsample_forward");
+    expect_error(agecl_subsample_backward(ctx, &half, 1, 0, &d.dx), AGECL_E_SHAPE,
+                 "subsample_backward");
+
+    agecl_tensor pooled = upload(ctx, (shape){2, 4, 1, 1}, NULL);
+    TEST_OK(agecl_avgpool_forward(ctx, &d.x, &pooled));
+    expect_error(agecl_avgpool_forward(ctx, &d.x, &half), AGECL_E_SHAPE, "avgpool_forward");
+    expect_error(agecl_avgpool_backward(ctx, &pooled, 0, &c3), AGECL_E_SHAPE, "avgpool_backward");
+
+    /* Linear 36 -> 4 on x (2, 4, 3, 3), y (2, 4, 1, 1): the weight must hold 4*36. */
+    agecl_tensor w = upload(ctx, (shape){4, 36, 1, 1}, NULL),
+                 wrong = upload(ctx, (shape){4, 35, 1, 1}, NULL);
+    expect_error(agecl_linear_forward(ctx, &d.x, &wrong, &d.gamma, &pooled), AGECL_E_SHAPE,
+                 "linear_forward");
+    expect_error(agecl_linear_forward(ctx, &d.x, &w, &c3, &pooled), AGECL_E_SHAPE,
+                 "linear_forward");
+    expect_error(agecl_linear_forward(ctx, &d.x, &w, &d.gamma, &x1), AGECL_E_SHAPE,
+                 "linear_forward");
+    expect_error(agecl_linear_backward(ctx, &d.x, &pooled, &w, 0, &other, 0, &w, &d.dbeta),
+                 AGECL_E_SHAPE, "linear_backward");
+    expect_error(agecl_linear_backward(ctx, &d.x, &pooled, &wrong, 0, &d.dx, 0, &w, &d.dbeta),
+                 AGECL_E_SHAPE, "linear_backward");
+
+    agecl_tensor *all[] = {&c3, &other, &x1, &y1, &half, &pooled, &w, &wrong};
+    for (size_t i = 0; i < 8; i++) agecl_tensor_free(all[i]);
+    bn_dev_free(&d);
+    bn_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batchnorm_reference_gradients),
+        cmocka_unit_test(test_batchnorm_train_forward),
+        cmocka_unit_test(test_batchnorm_hard_statistics),
+        cmocka_unit_test(test_batchnorm_infer),
+        cmocka_unit_test(test_batchnorm_backward),
+        cmocka_unit_test(test_prelu_reference_gradients),
+        cmocka_unit_test(test_prelu),
+        cmocka_unit_test(test_add),
+        cmocka_unit_test(test_subsample),
+        cmocka_unit_test(test_avgpool),
+        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_pytorch_fixtures),
+        cmocka_unit_test(test_bad_arguments),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    test_ctx_release();
+    return failed;
+}
