@@ -20,6 +20,14 @@
 #include "agecl/status.h"
 #include "agecl/runtime.h"
 #include "agecl/tensor.h"
+#include "agecl/conv.h"
+#include "agecl/layers.h"
+#include "agecl/heads.h"
+#include "agecl/safetensors.h"
+#include "agecl/data.h"
+#include "agecl/model.h"
+#include "agecl/train.h"
+#include "agecl/predict.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -13,6 +13,9 @@ typedef struct command {
 static const command commands[] = {
     {"devices", cmd_devices, "list the OpenCL platforms and devices"},
     {"selfcheck", cmd_selfcheck, "run a small kernel on each device and check its result"},
+    {"train", cmd_train, "train the model on a face data set (the paper's schedule)"},
+    {"eval", cmd_eval, "evaluate a trained model: MAE, CS5, gender accuracy, confidence"},
+    {"predict", cmd_predict, "age and gender of face images"},
 };
 
 static void usage(FILE *out)

@@ -21,6 +21,9 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120 /* agecl needs OpenCL 1.2 and nothing newer */
+#endif
 #include <CL/cl.h>
 #include "agecl/status.h"
 
@@ -31,7 +34,8 @@ extern "C" {
 typedef struct agecl_ctx agecl_ctx;
 
 enum {
-    AGECL_CTX_PROFILING = 1 << 0, /* time every kernel the library enqueues */
+    AGECL_CTX_PROFILING = 1 << 0, /* time every kernel the library enqueues; also set by
+                                     the variable AGECL_PROFILE=1 */
 };
 
 /* A description of one OpenCL device, as `agecl devices` prints it. */

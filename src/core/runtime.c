@@ -22,6 +22,8 @@ agecl_status agecl_ctx_create(agecl_ctx **out, const char *selector, unsigned fl
     AGECL_TRY(agecl_device_select(selector, &index));
     agecl_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_ctx_create");
+    const char *profile = getenv("AGECL_PROFILE");
+    if (profile && *profile && strcmp(profile, "0")) flags |= AGECL_CTX_PROFILING;
     ctx->flags = flags;
     agecl_status s = agecl__device_ids(index, &ctx->platform, &ctx->device);
     if (s == AGECL_OK) s = agecl__device_describe(ctx->platform, ctx->device, index, &ctx->info);

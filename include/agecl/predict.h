@@ -1,0 +1,47 @@
+/* agecl/predict.h - age and gender of single faces, for applications.
+ *
+ *   agecl_predictor *p;
+ *   agecl_predictor_open(&p, "runs/utk/best.safetensors", NULL);
+ *   agecl_prediction r;
+ *   agecl_predictor_rgb(p, pixels, width, height, AGECL_CROP_CENTER_SQUARE, &r);
+ *   printf("%.1f years\n", r.age);
+ *   agecl_predictor_close(p);
+ *
+ * The image is an aligned face crop (as the training data were), 8-bit RGB,
+ * rows packed (3 * width bytes each). */
+#ifndef AGECL_PREDICT_H
+#define AGECL_PREDICT_H
+
+#include <stdint.h>
+#include "agecl/data.h"
+#include "agecl/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct agecl_prediction {
+    float age;          /* expected-value age (years) */
+    float position_age; /* the age at the argmax of the position head; NaN without references */
+    int gender;         /* 0 male, 1 female; -1 when the model has no gender head */
+    float gender_p;     /* probability of that gender */
+} agecl_prediction;
+
+typedef struct agecl_predictor agecl_predictor;
+
+/* Load a checkpoint (best.safetensors of agecl train) on a device (selector as
+ * agecl_ctx_create; NULL: AGECL_DEVICE or the first device). */
+agecl_status agecl_predictor_open(agecl_predictor **out, const char *model_path,
+                                  const char *device);
+void agecl_predictor_close(agecl_predictor *p);
+const agecl_model_config *agecl_predictor_config(const agecl_predictor *p);
+
+agecl_status agecl_predictor_rgb(agecl_predictor *p, const uint8_t *rgb, int width, int height,
+                                 agecl_crop crop, agecl_prediction *out);
+agecl_status agecl_predictor_file(agecl_predictor *p, const char *path, agecl_crop crop,
+                                  agecl_prediction *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

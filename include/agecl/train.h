@@ -1,0 +1,94 @@
+/* agecl/train.h - training with the paper's schedule, and evaluation.
+ *
+ * agecl_train runs MODEL.md section 5 end to end: a data set split 60/20/20
+ * (agecl/data.h), Adam with L2 weight decay, the learning rate divided by 10
+ * after the given epochs, the position loss from the second epoch on with
+ * references selected (section 4) from the training features of the best epoch
+ * so far, validation every epoch, the best model kept, the test split run once
+ * with it at the end.
+ *
+ * The output folder holds:
+ *   last.safetensors   the model, Adam's state and the trainer's state after the
+ *                      last finished epoch (what --resume continues from)
+ *   best.safetensors   the model of the epoch with the lowest validation MAE,
+ *                      with its references (what eval and predict use)
+ *   log.jsonl          one JSON object per epoch: epoch, lr, train losses,
+ *                      val_mae, val_cs5, val_gender_acc, images_per_s, seconds
+ *   curves.svg         the learning curves of log.jsonl
+ * Checkpoints are written atomically, so a run killed at any point resumes from
+ * its last finished epoch; epochs are reproducible from the seed, so a resumed
+ * run ends with the same weights as one that was never interrupted. */
+#ifndef AGECL_TRAIN_H
+#define AGECL_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "agecl/data.h"
+#include "agecl/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Metrics of a set (MODEL.md section 7). Percentages are 0..100; NaN where a
+ * metric does not apply (no gender labels; no references for the confidence). */
+typedef struct agecl_eval_result {
+    int n;                   /* samples evaluated */
+    double mae, cs5;
+    double gender_acc;
+    int gender_n;            /* samples with a gender label */
+    double confidence[3];    /* t = 1, 2, 3 years */
+    double decade_mae[10];   /* by true age: 0-9, ..., 80-89, 90+ (NaN: none) */
+    int decade_n[10];
+} agecl_eval_result;
+
+/* Evaluate a model (any batch size; the last batch is padded) on count samples
+ * indices[] of ds (NULL: all), without augmentation. */
+agecl_status agecl_evaluate(agecl_model *m, const agecl_dataset *ds, const int *indices,
+                            int count, int threads, agecl_eval_result *out);
+
+/* Write a result as one JSON object (keys n, mae, cs5, gender_acc, confidence_t1..3,
+ * decade_mae) or as a table for people. */
+void agecl_eval_print_json(const agecl_eval_result *r, FILE *f);
+void agecl_eval_print_table(const agecl_eval_result *r, FILE *f);
+
+typedef struct agecl_train_options {
+    const char *data;        /* "KIND:PATH" (agecl/data.h) */
+    const char *preset;      /* default "ir50" */
+    const char *device;      /* selector; NULL: AGECL_DEVICE or the first device */
+    const char *out_dir;     /* required */
+    int epochs;              /* 30 */
+    int batch;               /* 64 */
+    double lr;               /* 1e-3 (from random weights; the paper fine-tunes at 1e-5) */
+    double weight_decay;     /* 1e-2 */
+    int lr_drops[4];         /* epochs after which lr is multiplied by 0.1: 10, 20 */
+    int n_lr_drops;
+    uint64_t seed;           /* 123 */
+    int threads;             /* loader worker threads (2) */
+    int resume;              /* continue from out_dir/last.safetensors */
+    int gender;              /* -1: when the data set has gender labels; 0 off; 1 on */
+    int rapl;                /* 1: the relative age position branch */
+    int limit;               /* > 0: use at most this many samples of each split */
+    int max_steps;           /* > 0: at most this many steps an epoch */
+    int stop_after;          /* > 0: return after this many epochs (as if killed) */
+    const char *cache;       /* path of a pre-decoded image cache, or NULL */
+    int strict;              /* any bad sample is an error */
+    FILE *progress;          /* progress lines and reports; NULL: silent */
+} agecl_train_options;
+
+void agecl_train_defaults(agecl_train_options *opt);
+
+typedef struct agecl_train_result {
+    int epochs_done;         /* epochs finished, resumed ones included */
+    int best_epoch;
+    double best_val_mae;
+    agecl_eval_result test;  /* n = 0 unless the run finished every epoch */
+    long long steps;
+} agecl_train_result;
+
+agecl_status agecl_train(const agecl_train_options *opt, agecl_train_result *result);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,135 @@
+/* The IR backbone, forward and backward (MODEL.md section 2). */
+#include "agecl/layers.h"
+#include "error.h"
+#include "model/model_internal.h"
+
+#define BN_MOMENTUM 0.1f
+#define BN_EPS 1e-5f
+
+static agecl_status bn_forward(agecl_model *m, agecl__bn *bn, const agecl_tensor *x,
+                               agecl_tensor *y, int training)
+{
+    if (training)
+        return agecl_batchnorm_forward_train(m->ctx, x, agecl__P(m, bn->gamma),
+                                             agecl__P(m, bn->beta), agecl__P(m, bn->mean),
+                                             agecl__P(m, bn->var), BN_MOMENTUM, BN_EPS, y,
+                                             &bn->save_mean, &bn->save_invstd);
+    return agecl_batchnorm_forward_infer(m->ctx, x, agecl__P(m, bn->gamma), agecl__P(m, bn->beta),
+                                         agecl__P(m, bn->mean), agecl__P(m, bn->var), BN_EPS, y);
+}
+
+/* Parameter gradients accumulate (acc 1): the step zeroes them once. */
+static agecl_status bn_backward(agecl_model *m, agecl__bn *bn, const agecl_tensor *x,
+                                const agecl_tensor *dy, float dx_acc, agecl_tensor *dx)
+{
+    return agecl_batchnorm_backward(m->ctx, x, dy, agecl__P(m, bn->gamma), &bn->save_mean,
+                                    &bn->save_invstd, dx_acc, dx, 1.0f, agecl__G(m, bn->gamma),
+                                    agecl__G(m, bn->beta));
+}
+
+static agecl_status conv_forward(agecl_model *m, agecl__conv *cv, const agecl_tensor *x,
+                                 agecl_tensor *y)
+{
+    return agecl_conv2d_forward(cv->plan, x, agecl__P(m, cv->weight), 0.0f, y, &m->workspace);
+}
+
+static agecl_status conv_backward(agecl_model *m, agecl__conv *cv, const agecl_tensor *x,
+                                  const agecl_tensor *dy, float dx_acc, agecl_tensor *dx)
+{
+    AGECL_TRY(agecl_conv2d_backward_filter(cv->plan, x, dy, 1.0f, agecl__G(m, cv->weight),
+                                           &m->workspace));
+    return agecl_conv2d_backward_data(cv->plan, dy, agecl__P(m, cv->weight), dx_acc, dx,
+                                      &m->workspace);
+}
+
+static agecl_status unit_forward(agecl_model *m, agecl__unit *u, const agecl_tensor *x,
+                                 int training)
+{
+    AGECL_TRY(bn_forward(m, &u->bn1, x, &u->t_bn1, training));
+    AGECL_TRY(conv_forward(m, &u->conv1, &u->t_bn1, &u->t_conv1));
+    AGECL_TRY(agecl_prelu_forward(m->ctx, &u->t_conv1, agecl__P(m, u->prelu), &u->t_prelu));
+    AGECL_TRY(conv_forward(m, &u->conv2, &u->t_prelu, &u->t_conv2));
+    AGECL_TRY(bn_forward(m, &u->bn2, &u->t_conv2, &u->out, training));
+    const agecl_tensor *sc = x;
+    if (u->sc_conv) {
+        AGECL_TRY(conv_forward(m, &u->sc, x, &u->t_sc_conv));
+        AGECL_TRY(bn_forward(m, &u->sc_bn, &u->t_sc_conv, &u->t_sc, training));
+        sc = &u->t_sc;
+    } else if (u->stride > 1) {
+        AGECL_TRY(agecl_subsample_forward(m->ctx, x, u->stride, &u->t_sc));
+        sc = &u->t_sc;
+    }
+    return agecl_add_forward(m->ctx, &u->out, sc, &u->out);
+}
+
+/* Gradient buffers: dout comes in g[0]; dx leaves in g[3]; g[1], g[2] are scratch. */
+static agecl_status unit_backward(agecl_model *m, agecl__unit *u, const agecl_tensor *x,
+                                  agecl_tensor *const g[4])
+{
+    int B = m->batch;
+    agecl_tensor dout, dconv2, dprelu, dconv1, dbn1, dx, dsc;
+    AGECL_TRY(agecl_tensor_view(g[0], 0, B, u->d, u->out_hw, u->out_hw, &dout));
+    AGECL_TRY(agecl_tensor_view(g[1], 0, B, u->d, u->out_hw, u->out_hw, &dconv2));
+    AGECL_TRY(agecl_tensor_view(g[2], 0, B, u->d, u->in_hw, u->in_hw, &dprelu));
+    AGECL_TRY(agecl_tensor_view(g[1], 0, B, u->d, u->in_hw, u->in_hw, &dconv1));
+    AGECL_TRY(agecl_tensor_view(g[2], 0, B, u->cin, u->in_hw, u->in_hw, &dbn1));
+    AGECL_TRY(agecl_tensor_view(g[3], 0, B, u->cin, u->in_hw, u->in_hw, &dx));
+
+    /* Residual branch: bn2 <- conv2 <- prelu <- conv1 <- bn1. */
+    AGECL_TRY(bn_backward(m, &u->bn2, &u->t_conv2, &dout, 0.0f, &dconv2));
+    AGECL_TRY(conv_backward(m, &u->conv2, &u->t_prelu, &dconv2, 0.0f, &dprelu));
+    AGECL_TRY(agecl_prelu_backward(m->ctx, &u->t_conv1, &dprelu, agecl__P(m, u->prelu), 0.0f,
+                                   &dconv1, 1.0f, agecl__G(m, u->prelu)));
+    AGECL_TRY(conv_backward(m, &u->conv1, &u->t_bn1, &dconv1, 0.0f, &dbn1));
+    AGECL_TRY(bn_backward(m, &u->bn1, x, &dbn1, 0.0f, &dx));
+
+    /* Shortcut: its gradient adds into dx. */
+    if (u->sc_conv) {
+        AGECL_TRY(agecl_tensor_view(g[1], 0, B, u->d, u->out_hw, u->out_hw, &dsc));
+        AGECL_TRY(bn_backward(m, &u->sc_bn, &u->t_sc_conv, &dout, 0.0f, &dsc));
+        return conv_backward(m, &u->sc, x, &dsc, 1.0f, &dx);
+    }
+    return agecl_subsample_backward(m->ctx, &dout, u->stride, 1.0f, &dx);
+}
+
+agecl_status agecl__backbone_forward(agecl_model *m, int training)
+{
+    agecl__stem *st = &m->stem;
+    AGECL_TRY(conv_forward(m, &st->conv, &m->input, &st->t_conv));
+    AGECL_TRY(bn_forward(m, &st->bn, &st->t_conv, &st->t_bn, training));
+    AGECL_TRY(agecl_prelu_forward(m->ctx, &st->t_bn, agecl__P(m, st->prelu), &st->out));
+    const agecl_tensor *x = &st->out;
+    for (int i = 0; i < m->n_units; i++) {
+        AGECL_TRY(unit_forward(m, &m->units[i], x, training));
+        x = &m->units[i].out;
+    }
+    return agecl_avgpool_forward(m->ctx, x, &m->heads.feat);
+}
+
+agecl_status agecl__backbone_backward(agecl_model *m)
+{
+    agecl_tensor *g[4] = {&m->grad[0], &m->grad[1], &m->grad[2], &m->grad[3]};
+    const agecl__unit *last = &m->units[m->n_units - 1];
+    agecl_tensor dlast;
+    AGECL_TRY(agecl_tensor_view(g[0], 0, m->batch, last->d, last->out_hw, last->out_hw, &dlast));
+    AGECL_TRY(agecl_avgpool_backward(m->ctx, &m->heads.dfeat, 0.0f, &dlast));
+    for (int i = m->n_units - 1; i >= 0; i--) {
+        const agecl_tensor *x = i ? &m->units[i - 1].out : &m->stem.out;
+        AGECL_TRY(unit_backward(m, &m->units[i], x, g));
+        agecl_tensor *t = g[0]; /* this unit's dx is the next one's dout */
+        g[0] = g[3];
+        g[3] = t;
+    }
+    agecl__stem *st = &m->stem;
+    int B = m->batch, c0 = m->cfg.channels[0], S = m->cfg.input_size;
+    agecl_tensor dout, dbn, dconv;
+    AGECL_TRY(agecl_tensor_view(g[0], 0, B, c0, S, S, &dout));
+    AGECL_TRY(agecl_tensor_view(g[1], 0, B, c0, S, S, &dbn));
+    AGECL_TRY(agecl_tensor_view(g[2], 0, B, c0, S, S, &dconv));
+    AGECL_TRY(agecl_prelu_backward(m->ctx, &st->t_bn, &dout, agecl__P(m, st->prelu), 0.0f, &dbn,
+                                   1.0f, agecl__G(m, st->prelu)));
+    AGECL_TRY(bn_backward(m, &st->bn, &st->t_conv, &dbn, 0.0f, &dconv));
+    /* The input needs no gradient: only the stem's weight gradient. */
+    return agecl_conv2d_backward_filter(st->conv.plan, &m->input, &dconv, 1.0f,
+                                        agecl__G(m, st->conv.weight), &m->workspace);
+}

@@ -1,0 +1,202 @@
+/* Checkpoints: a model's tensors in a safetensors file, with PyTorch's shapes.
+ *
+ * Tensors: every parameter and buffer under its name (agecl/model.h), and with
+ * the optimizer state "adam.m.<name>" and "adam.v.<name>". Metadata: "format"
+ * (agecl-checkpoint-1), the config ("preset", "stages", "units", "channels",
+ * "input_size", "gender", "rapl", "ages"), "references" (1 when rapl.R holds
+ * selected references), and whatever the caller adds (the trainer's state). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agecl/safetensors.h"
+#include "error.h"
+#include "model/model_internal.h"
+
+#define FORMAT "agecl-checkpoint-1"
+
+/* (1,C,1,1) -> [C]; (N,C,1,1) -> [N,C]; else [N,C,H,W]. */
+static int st_shape(const agecl__param *e, int shape[4])
+{
+    if (e->h == 1 && e->w == 1) {
+        if (e->n == 1) {
+            shape[0] = e->c;
+            return 1;
+        }
+        shape[0] = e->n, shape[1] = e->c;
+        return 2;
+    }
+    shape[0] = e->n, shape[1] = e->c, shape[2] = e->h, shape[3] = e->w;
+    return 4;
+}
+
+static void join_ints(char *buf, size_t len, const int *v, int n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%d", i ? "," : "", v[i]);
+}
+
+static agecl_status add_config(agecl_st_writer *w, const agecl_model_config *cfg,
+                               int references)
+{
+    char buf[4096];
+    int ages[AGECL_MAX_AGES];
+    for (int i = 0; i < cfg->n_ages; i++) ages[i] = (int)cfg->ages[i];
+    AGECL_TRY(agecl_st_writer_meta(w, "format", FORMAT));
+    AGECL_TRY(agecl_st_writer_meta(w, "preset", cfg->preset));
+    snprintf(buf, sizeof buf, "%d", cfg->stages);
+    AGECL_TRY(agecl_st_writer_meta(w, "stages", buf));
+    join_ints(buf, sizeof buf, cfg->units, cfg->stages);
+    AGECL_TRY(agecl_st_writer_meta(w, "units", buf));
+    join_ints(buf, sizeof buf, cfg->channels, cfg->stages);
+    AGECL_TRY(agecl_st_writer_meta(w, "channels", buf));
+    snprintf(buf, sizeof buf, "%d", cfg->input_size);
+    AGECL_TRY(agecl_st_writer_meta(w, "input_size", buf));
+    AGECL_TRY(agecl_st_writer_meta(w, "gender", cfg->gender ? "1" : "0"));
+    AGECL_TRY(agecl_st_writer_meta(w, "rapl", cfg->rapl ? "1" : "0"));
+    join_ints(buf, sizeof buf, ages, cfg->n_ages);
+    AGECL_TRY(agecl_st_writer_meta(w, "ages", buf));
+    return agecl_st_writer_meta(w, "references", references ? "1" : "0");
+}
+
+agecl_status agecl_model_save(agecl_model *m, const char *path, int with_optimizer,
+                              const char *const *meta)
+{
+    if (!m || !path) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_save: NULL argument");
+    agecl__params *p = &m->params;
+    size_t per = with_optimizer ? 3 : 1;
+    size_t total = 0;
+    for (int i = 0; i < p->count; i++)
+        total += agecl_tensor_numel(&p->items[i].value) * (p->items[i].kind == AGECL__PARAM ? per : 1);
+    float *host = malloc((total ? total : 1) * sizeof *host);
+    char (*names)[80] = calloc((size_t)p->count * 3, sizeof *names);
+    agecl_st_writer *w = NULL;
+    agecl_status s = host && names ? agecl_st_writer_create(&w)
+                                   : agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_model_save");
+    float *at = host;
+    for (int i = 0; i < p->count && s == AGECL_OK; i++) {
+        agecl__param *e = &p->items[i];
+        int shape[4], nd = st_shape(e, shape);
+        agecl_tensor *t[3] = {&e->value, &e->m, &e->v};
+        const char *prefix[3] = {"", "adam.m.", "adam.v."};
+        int copies = e->kind == AGECL__PARAM ? (int)per : 1;
+        for (int k = 0; k < copies && s == AGECL_OK; k++) {
+            snprintf(names[3 * i + k], sizeof names[0], "%s%s", prefix[k], e->name);
+            s = agecl_tensor_read(m->ctx, t[k], at);
+            if (s == AGECL_OK) s = agecl_st_writer_add(w, names[3 * i + k], AGECL_ST_F32, nd, shape, at);
+            at += agecl_tensor_numel(t[k]);
+        }
+    }
+    if (s == AGECL_OK) s = add_config(w, &m->cfg, m->heads.refs_set);
+    for (int i = 0; meta && meta[i] && meta[i + 1] && s == AGECL_OK; i += 2)
+        s = agecl_st_writer_meta(w, meta[i], meta[i + 1]);
+    if (s == AGECL_OK) s = agecl_st_writer_save(w, path);
+    agecl_st_writer_free(w);
+    free(names);
+    free(host);
+    return s;
+}
+
+static agecl_status parse_ints(const char *path, const char *key, const char *text, int *v,
+                               int max, int *n)
+{
+    *n = 0;
+    const char *p = text;
+    while (p && *p) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || *n == max || x < 0 || x > 1000000)
+            return agecl__fail(AGECL_E_FORMAT, "%s: metadata '%s' is not a list of at most %d "
+                               "numbers: '%.60s'", path, key, max, text);
+        v[(*n)++] = (int)x;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',')
+            return agecl__fail(AGECL_E_FORMAT, "%s: metadata '%s' is malformed: '%.60s'", path,
+                               key, text);
+    }
+    return AGECL_OK;
+}
+
+static agecl_status need_meta(const agecl_st_file *f, const char *path, const char *key,
+                              const char **value)
+{
+    *value = agecl_st_meta(f, key);
+    if (!*value)
+        return agecl__fail(AGECL_E_FORMAT, "%s: not an agecl checkpoint (no '%s' in its metadata)",
+                           path, key);
+    return AGECL_OK;
+}
+
+agecl_status agecl_model_config_read(const char *path, agecl_model_config *cfg)
+{
+    if (!path || !cfg) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_config_read: NULL argument");
+    agecl_st_file *f;
+    AGECL_TRY(agecl_st_open(path, &f));
+    const char *v;
+    int n = 0, ages[AGECL_MAX_AGES];
+    memset(cfg, 0, sizeof *cfg);
+    agecl_status s = need_meta(f, path, "format", &v);
+    if (s == AGECL_OK && strcmp(v, FORMAT))
+        s = agecl__fail(AGECL_E_FORMAT, "%s: not an agecl checkpoint (format '%s', expected '%s')",
+                        path, v, FORMAT);
+    if (s == AGECL_OK) s = need_meta(f, path, "preset", &v);
+    if (s == AGECL_OK) snprintf(cfg->preset, sizeof cfg->preset, "%s", v);
+    if (s == AGECL_OK) s = need_meta(f, path, "units", &v);
+    if (s == AGECL_OK) s = parse_ints(path, "units", v, cfg->units, AGECL_MAX_STAGES, &cfg->stages);
+    if (s == AGECL_OK) s = need_meta(f, path, "channels", &v);
+    if (s == AGECL_OK) s = parse_ints(path, "channels", v, cfg->channels, AGECL_MAX_STAGES, &n);
+    if (s == AGECL_OK && n != cfg->stages)
+        s = agecl__fail(AGECL_E_FORMAT, "%s: %d stages of units but %d of channels", path,
+                        cfg->stages, n);
+    if (s == AGECL_OK) s = need_meta(f, path, "input_size", &v);
+    if (s == AGECL_OK) cfg->input_size = atoi(v);
+    if (s == AGECL_OK) s = need_meta(f, path, "gender", &v);
+    if (s == AGECL_OK) cfg->gender = atoi(v) != 0;
+    if (s == AGECL_OK) s = need_meta(f, path, "rapl", &v);
+    if (s == AGECL_OK) cfg->rapl = atoi(v) != 0;
+    if (s == AGECL_OK) s = need_meta(f, path, "ages", &v);
+    if (s == AGECL_OK) s = parse_ints(path, "ages", v, ages, AGECL_MAX_AGES, &n);
+    if (s == AGECL_OK) s = agecl_model_config_set_ages(cfg, ages, n);
+    agecl_st_close(f);
+    return s;
+}
+
+agecl_status agecl_model_load(agecl_model *m, const char *path, int with_optimizer)
+{
+    if (!m || !path) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_load: NULL argument");
+    agecl_st_file *f;
+    AGECL_TRY(agecl_st_open(path, &f));
+    agecl__params *p = &m->params;
+    size_t largest = 1;
+    for (int i = 0; i < p->count; i++)
+        if (agecl_tensor_numel(&p->items[i].value) > largest)
+            largest = agecl_tensor_numel(&p->items[i].value);
+    float *host = malloc(largest * sizeof *host);
+    agecl_status s = host ? AGECL_OK : agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_model_load");
+    for (int i = 0; i < p->count && s == AGECL_OK; i++) {
+        agecl__param *e = &p->items[i];
+        int shape[4], nd = st_shape(e, shape);
+        agecl_tensor *t[3] = {&e->value, &e->m, &e->v};
+        const char *prefix[3] = {"", "adam.m.", "adam.v."};
+        int copies = e->kind == AGECL__PARAM && with_optimizer ? 3 : 1;
+        for (int k = 0; k < copies && s == AGECL_OK; k++) {
+            char name[96];
+            snprintf(name, sizeof name, "%s%s", prefix[k], e->name);
+            agecl_st_info info;
+            s = agecl_st_find(f, name, &info);
+            if (s != AGECL_OK) {
+                s = agecl__fail(AGECL_E_FORMAT, "%s: no tensor '%s': a checkpoint of another "
+                                "model%s?", path, name, k ? ", or one saved without the optimizer" : "");
+                break;
+            }
+            s = agecl_st_read_f32(f, name, host, agecl_tensor_numel(t[k]), shape, nd);
+            if (s == AGECL_OK) s = agecl_tensor_write(m->ctx, t[k], host);
+        }
+    }
+    const char *refs = agecl_st_meta(f, "references");
+    if (s == AGECL_OK) m->heads.refs_set = m->cfg.rapl && refs && !strcmp(refs, "1");
+    free(host);
+    agecl_st_close(f);
+    return s;
+}

@@ -1,0 +1,104 @@
+/* The heads of MODEL.md section 3 on the pooled features, forward and backward. */
+#include "agecl/heads.h"
+#include "agecl/layers.h"
+#include "error.h"
+#include "model/model_internal.h"
+
+agecl_status agecl__heads_forward(agecl_model *m, int training)
+{
+    (void)training;
+    agecl__heads *h = &m->heads;
+    agecl_ctx *ctx = m->ctx;
+    AGECL_TRY(agecl_linear_forward(ctx, &h->feat, agecl__P(m, h->age_w), agecl__P(m, h->age_b),
+                                   &h->age_logits));
+    AGECL_TRY(agecl_dex_forward(ctx, &h->age_logits, &h->ages, NULL, &h->age_pred, NULL, NULL));
+    if (m->cfg.gender)
+        AGECL_TRY(agecl_linear_forward(ctx, &h->feat, agecl__P(m, h->gender_w),
+                                       agecl__P(m, h->gender_b), &h->gender_logits));
+    if (m->cfg.rapl && h->refs_set) {
+        AGECL_TRY(agecl_rapl_forward(ctx, &h->feat, agecl__P(m, h->rapl_R), agecl__P(m, h->rapl_P),
+                                     agecl__P(m, h->rapl_a_w), agecl__P(m, h->rapl_a_b),
+                                     &h->rapl_gain, &h->rapl_out));
+        AGECL_TRY(agecl_linear_forward(ctx, &h->rapl_out, agecl__P(m, h->rapl_fc_w),
+                                       agecl__P(m, h->rapl_fc_b), &h->pos_logits));
+    }
+    return AGECL_OK;
+}
+
+static agecl_status upload_targets(agecl_model *m, const agecl_labels *labels, int use_pos)
+{
+    agecl__heads *h = &m->heads;
+    int B = m->batch;
+    float *v = m->host;
+    AGECL_TRY(agecl_tensor_write(m->ctx, &h->target_age, labels->age));
+    if (m->cfg.gender) {
+        for (int b = 0; b < B; b++) v[b] = labels->gender ? (float)labels->gender[b] : -1.0f;
+        AGECL_TRY(agecl_tensor_write(m->ctx, &h->target_gender, v));
+    }
+    if (use_pos) {
+        for (int b = 0; b < B; b++) {
+            if (labels->pos[b] < 0 || labels->pos[b] >= m->cfg.n_ages)
+                return agecl__fail(AGECL_E_DATA, "model: sample %d has age position %d, outside "
+                                   "0..%d", b, labels->pos[b], m->cfg.n_ages - 1);
+            v[b] = (float)labels->pos[b];
+        }
+        AGECL_TRY(agecl_tensor_write(m->ctx, &h->target_pos, v));
+    }
+    return AGECL_OK;
+}
+
+/* Losses and gradients of the heads; dfeat receives their sum. Parameter
+ * gradients accumulate onto the zeroed gradient region. */
+agecl_status agecl__heads_backward(agecl_model *m, const agecl_labels *labels, int use_pos,
+                                   agecl_losses *losses)
+{
+    agecl__heads *h = &m->heads;
+    agecl_ctx *ctx = m->ctx;
+    AGECL_TRY(upload_targets(m, labels, use_pos));
+
+    AGECL_TRY(agecl_dex_forward(ctx, &h->age_logits, &h->ages, &h->target_age, &h->age_pred,
+                                &h->age_err, &h->age_loss));
+    AGECL_TRY(agecl_dex_backward(ctx, &h->age_logits, &h->ages, &h->target_age, 1.0f, 0.0f,
+                                 &h->dage_logits));
+    AGECL_TRY(agecl_linear_backward(ctx, &h->feat, &h->dage_logits, agecl__P(m, h->age_w), 0.0f,
+                                    &h->dfeat, 1.0f, agecl__G(m, h->age_w), agecl__G(m, h->age_b)));
+    if (m->cfg.gender) {
+        AGECL_TRY(agecl_softmax_ce_forward(ctx, &h->gender_logits, &h->target_gender,
+                                           &h->gender_loss, NULL));
+        AGECL_TRY(agecl_softmax_ce_backward(ctx, &h->gender_logits, &h->target_gender, 1.0f, 0.0f,
+                                            &h->dgender_logits));
+        AGECL_TRY(agecl_linear_backward(ctx, &h->feat, &h->dgender_logits,
+                                        agecl__P(m, h->gender_w), 1.0f, &h->dfeat, 1.0f,
+                                        agecl__G(m, h->gender_w), agecl__G(m, h->gender_b)));
+    }
+    if (use_pos) {
+        AGECL_TRY(agecl_softmax_ce_forward(ctx, &h->pos_logits, &h->target_pos, &h->pos_loss,
+                                           NULL));
+        AGECL_TRY(agecl_softmax_ce_backward(ctx, &h->pos_logits, &h->target_pos, 1.0f, 0.0f,
+                                            &h->dpos_logits));
+        AGECL_TRY(agecl_linear_backward(ctx, &h->rapl_out, &h->dpos_logits,
+                                        agecl__P(m, h->rapl_fc_w), 0.0f, &h->drapl_out, 1.0f,
+                                        agecl__G(m, h->rapl_fc_w), agecl__G(m, h->rapl_fc_b)));
+        AGECL_TRY(agecl_rapl_backward(ctx, &h->drapl_out, &h->feat, agecl__P(m, h->rapl_R),
+                                      agecl__P(m, h->rapl_P), agecl__P(m, h->rapl_a_w),
+                                      &h->rapl_gain, &h->drapl_gain, 1.0f, &h->dfeat,
+                                      agecl__G(m, h->rapl_P), agecl__G(m, h->rapl_a_w),
+                                      agecl__G(m, h->rapl_a_b)));
+    }
+
+    float value = 0;
+    losses->age = losses->gender = losses->pos = 0;
+    AGECL_TRY(agecl_tensor_read(ctx, &h->age_loss, &value));
+    losses->age = value;
+    if (m->cfg.gender) {
+        AGECL_TRY(agecl_tensor_read(ctx, &h->gender_loss, &value));
+        losses->gender = value;
+    }
+    if (use_pos) {
+        AGECL_TRY(agecl_tensor_read(ctx, &h->pos_loss, &value));
+        losses->pos = value;
+    }
+    losses->total = losses->age + losses->gender + losses->pos;
+    if (losses->abs_err) AGECL_TRY(agecl_tensor_read(ctx, &h->age_err, losses->abs_err));
+    return AGECL_OK;
+}

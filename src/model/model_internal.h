@@ -1,0 +1,87 @@
+/* src/model/model_internal.h - the insides of agecl_model (not installed). */
+#ifndef AGECL_MODEL_INTERNAL_H
+#define AGECL_MODEL_INTERNAL_H
+
+#include "agecl/conv.h"
+#include "agecl/model.h"
+#include "model/params.h"
+
+/* A BatchNorm layer: parameter indices and the statistics its backward reads. */
+typedef struct agecl__bn {
+    int gamma, beta, mean, var;
+    agecl_tensor save_mean, save_invstd;
+} agecl__bn;
+
+typedef struct agecl__conv {
+    int weight;
+    agecl_conv2d_plan *plan;
+} agecl__conv;
+
+/* One IR unit (MODEL.md section 2) and the activations its backward reads. */
+typedef struct agecl__unit {
+    int cin, d, stride, in_hw, out_hw;
+    int sc_conv;                    /* 1: conv1x1 + BN shortcut; 0: subsample */
+    agecl__bn bn1, bn2, sc_bn;
+    agecl__conv conv1, conv2, sc;
+    int prelu;
+    agecl_tensor t_bn1, t_conv1, t_prelu, t_conv2; /* residual branch */
+    agecl_tensor t_sc_conv, t_sc;                  /* shortcut */
+    agecl_tensor out;                              /* bn2(...) + shortcut */
+} agecl__unit;
+
+typedef struct agecl__stem {
+    agecl__conv conv;
+    agecl__bn bn;
+    int prelu;
+    agecl_tensor t_conv, t_bn, out;
+} agecl__stem;
+
+typedef struct agecl__heads {
+    int age_w, age_b, gender_w, gender_b;
+    int rapl_P, rapl_a_w, rapl_a_b, rapl_fc_w, rapl_fc_b, rapl_R;
+    agecl_tensor ages;                    /* n label values */
+    agecl_tensor feat, dfeat;             /* B x C x 1 x 1 */
+    agecl_tensor age_logits, age_pred, age_err, age_loss, dage_logits;
+    agecl_tensor gender_logits, gender_loss, dgender_logits;
+    agecl_tensor rapl_gain, drapl_gain;   /* C */
+    agecl_tensor rapl_out, drapl_out, pos_logits, pos_loss, dpos_logits;
+    agecl_tensor target_age, target_gender, target_pos; /* B each, uploaded per step */
+    int refs_set;                         /* rapl.R holds references */
+} agecl__heads;
+
+struct agecl_model {
+    agecl_ctx *ctx;
+    agecl_model_config cfg;
+    int batch;
+    unsigned flags;
+    agecl__params params;
+    agecl__stem stem;
+    agecl__unit *units;
+    int n_units;
+    agecl__heads heads;
+
+    agecl_tensor input;        /* B x 3 x S x S */
+    agecl_tensor workspace;    /* shared by every convolution plan */
+    agecl_tensor grad[4];      /* gradient scratch, each the largest activation */
+    agecl_tensor slots[6];     /* inference: activations share these */
+
+    float *host;               /* host scratch: B x (n_ages + 2) floats */
+    agecl_tensor *owned;       /* every tensor allocated for the model */
+    int n_owned, cap_owned;
+    int last_training;         /* the mode of the last forward pass */
+};
+
+/* Forward and backward of the backbone (backbone.c). */
+agecl_status agecl__backbone_forward(agecl_model *m, int training);
+agecl_status agecl__backbone_backward(agecl_model *m);
+
+/* Heads (heads.c): forward from heads.feat; losses and backward into heads.dfeat. */
+agecl_status agecl__heads_forward(agecl_model *m, int training);
+agecl_status agecl__heads_backward(agecl_model *m, const agecl_labels *labels, int use_pos,
+                                   agecl_losses *losses);
+
+/* The tensor of a parameter or buffer, and its gradient. */
+static inline agecl_tensor *agecl__P(agecl_model *m, int i) { return &m->params.items[i].value; }
+static inline agecl_tensor *agecl__G(agecl_model *m, int i) { return &m->params.items[i].grad; }
+
+#endif

@@ -1,0 +1,50 @@
+/* src/model/params.h - the named tensors of a model, in one allocation.
+ *
+ * Parameters are laid out llm.c-style: one buffer of 4P elements holding the
+ * values, the gradients, Adam's first and second moments, each region the
+ * same layout, so that one Adam launch covers them all and a gradient sits at
+ * a fixed distance from its value. Buffers (BatchNorm running statistics, the
+ * RAPL references R) live in a second allocation: saved, never optimised. */
+#ifndef AGECL_MODEL_PARAMS_H
+#define AGECL_MODEL_PARAMS_H
+
+#include "agecl/tensor.h"
+
+typedef enum { AGECL__PARAM, AGECL__BUFFER } agecl__param_kind;
+
+typedef struct agecl__param {
+    char name[64];
+    int n, c, h, w;
+    agecl__param_kind kind;
+    agecl_tensor value;
+    agecl_tensor grad; /* parameters only */
+    agecl_tensor m, v; /* parameters only: Adam's moments */
+} agecl__param;
+
+typedef struct agecl__params {
+    agecl__param *items;
+    int count, cap;
+    size_t param_elems;  /* P: elements of one region, aligned */
+    size_t buffer_elems;
+    agecl_arena arena;   /* values | grads | m | v */
+    agecl_arena buffers;
+    agecl_tensor values, grads, m, v; /* the four regions as flat tensors */
+} agecl__params;
+
+/* Declare a tensor; returns its index, or -1 when out of memory. Names are
+ * copied. All declarations come before agecl__params_alloc. */
+int agecl__params_add(agecl__params *p, agecl__param_kind kind, int n, int c, int h, int w,
+                      const char *fmt, ...);
+
+/* Allocate and carve every declared tensor; zero all four regions and the buffers. */
+agecl_status agecl__params_alloc(agecl_ctx *ctx, agecl__params *p);
+
+/* Index of a tensor by name, or -1. */
+int agecl__params_find(const agecl__params *p, const char *name);
+
+/* Number of parameter elements (without alignment gaps) and of buffer elements. */
+size_t agecl__params_count(const agecl__params *p, agecl__param_kind kind);
+
+void agecl__params_free(agecl__params *p);
+
+#endif

@@ -1,0 +1,95 @@
+/* A training step and an inference pass through the whole model. */
+#include <math.h>
+#include "agecl/heads.h"
+#include "error.h"
+#include "model/model_internal.h"
+
+agecl_status agecl_model_forward(agecl_model *m, const float *images, int training)
+{
+    if (!m || !images) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_forward: NULL argument");
+    if (training && !(m->flags & AGECL_MODEL_TRAIN))
+        return agecl__fail(AGECL_E_INVALID_ARG,
+                           "agecl_model_forward: training needs a model made with AGECL_MODEL_TRAIN");
+    AGECL_TRY(agecl_tensor_write(m->ctx, &m->input, images));
+    AGECL_TRY(agecl__backbone_forward(m, training));
+    AGECL_TRY(agecl__heads_forward(m, training));
+    m->last_training = training;
+    return AGECL_OK;
+}
+
+agecl_status agecl_model_backward(agecl_model *m, const agecl_labels *labels, int use_pos,
+                                  agecl_losses *losses)
+{
+    if (!m || !labels || !labels->age || !losses)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_backward: NULL argument");
+    if (!m->last_training)
+        return agecl__fail(AGECL_E_INVALID_ARG,
+                           "agecl_model_backward: the last forward pass was not a training one");
+    use_pos = use_pos && m->cfg.rapl && m->heads.refs_set;
+    if (use_pos && !labels->pos)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_backward: no age positions given");
+    AGECL_TRY(agecl_tensor_fill(m->ctx, &m->params.grads, 0.0f));
+    AGECL_TRY(agecl__heads_backward(m, labels, use_pos, losses));
+    return agecl__backbone_backward(m);
+}
+
+agecl_status agecl_model_adam_step(agecl_model *m, float lr, float weight_decay, int step)
+{
+    if (!m) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_adam_step: model is NULL");
+    agecl_adam_config cfg = agecl_adam_defaults(lr, weight_decay);
+    agecl__params *p = &m->params;
+    return agecl_adam_step(m->ctx, &cfg, step, &p->values, &p->grads, &p->m, &p->v);
+}
+
+/* Softmax of two logits: the probability of class 1. */
+static float prob1(float l0, float l1) { return 1.0f / (1.0f + expf(l0 - l1)); }
+
+agecl_status agecl_model_outputs(agecl_model *m, agecl_outputs *out)
+{
+    if (!m || !out) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_outputs: NULL argument");
+    agecl__heads *h = &m->heads;
+    int B = m->batch, n = m->cfg.n_ages;
+    if (out->age) AGECL_TRY(agecl_tensor_read(m->ctx, &h->age_pred, out->age));
+    if (out->feat) AGECL_TRY(agecl_tensor_read(m->ctx, &h->feat, out->feat));
+    if (out->gender_p) {
+        if (!m->cfg.gender) {
+            for (int b = 0; b < B; b++) out->gender_p[b] = NAN;
+        } else {
+            AGECL_TRY(agecl_tensor_read(m->ctx, &h->gender_logits, m->host));
+            for (int b = 0; b < B; b++) out->gender_p[b] = prob1(m->host[2 * b], m->host[2 * b + 1]);
+        }
+    }
+    if (out->pos) {
+        if (!m->cfg.rapl || !h->refs_set) {
+            for (int b = 0; b < B; b++) out->pos[b] = -1;
+        } else {
+            AGECL_TRY(agecl_tensor_read(m->ctx, &h->pos_logits, m->host));
+            for (int b = 0; b < B; b++) { /* the first largest, as torch.argmax */
+                const float *row = m->host + (size_t)b * n;
+                int best = 0;
+                for (int k = 1; k < n; k++)
+                    if (row[k] > row[best]) best = k;
+                out->pos[b] = best;
+            }
+        }
+    }
+    return AGECL_OK;
+}
+
+agecl_status agecl_model_select_references(agecl_model *m, const agecl_tensor *err,
+                                           const agecl_tensor *pos, const agecl_tensor *feat,
+                                           uint32_t seed, int *filled)
+{
+    if (!m) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_select_references: NULL model");
+    if (!m->cfg.rapl)
+        return agecl__fail(AGECL_E_INVALID_ARG, "model has no relative age position branch");
+    agecl_tensor index;
+    AGECL_TRY(agecl_tensor_alloc(m->ctx, &index, 1, m->cfg.n_ages, 1, 1));
+    agecl_status s = agecl_select_references(m->ctx, err, pos, feat, seed, &index,
+                                             agecl__P(m, m->heads.rapl_R), NULL, filled);
+    agecl_tensor_free(&index);
+    if (s == AGECL_OK) m->heads.refs_set = 1;
+    return s;
+}
+
+int agecl_model_has_references(const agecl_model *m) { return m->heads.refs_set; }

@@ -1,0 +1,92 @@
+/* One face at a time through a model loaded from a checkpoint. */
+#include <math.h>
+#include <stdlib.h>
+#include "agecl/predict.h"
+#include "error.h"
+
+struct agecl_predictor {
+    agecl_ctx *ctx;
+    agecl_model *model;
+    uint8_t *rgb;  /* S x S x 3 */
+    float *chw;    /* 3 x S x S */
+};
+
+agecl_status agecl_predictor_open(agecl_predictor **out, const char *model_path,
+                                  const char *device)
+{
+    if (!out || !model_path) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_predictor_open: NULL argument");
+    *out = NULL;
+    agecl_model_config cfg;
+    AGECL_TRY(agecl_model_config_read(model_path, &cfg));
+    agecl_predictor *p = calloc(1, sizeof *p);
+    if (!p) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_predictor_open");
+    int S = cfg.input_size;
+    p->rgb = malloc((size_t)S * S * 3);
+    p->chw = malloc((size_t)S * S * 3 * sizeof *p->chw);
+    agecl_status s = p->rgb && p->chw ? agecl_ctx_create(&p->ctx, device, 0)
+                                      : agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_predictor_open");
+    if (s == AGECL_OK) s = agecl_model_create(p->ctx, &cfg, 1, 0, &p->model);
+    if (s == AGECL_OK) s = agecl_model_load(p->model, model_path, 0);
+    if (s != AGECL_OK) {
+        agecl_predictor_close(p);
+        return s;
+    }
+    *out = p;
+    return AGECL_OK;
+}
+
+void agecl_predictor_close(agecl_predictor *p)
+{
+    if (!p) return;
+    agecl_model_destroy(p->model);
+    agecl_ctx_destroy(p->ctx);
+    free(p->rgb);
+    free(p->chw);
+    free(p);
+}
+
+const agecl_model_config *agecl_predictor_config(const agecl_predictor *p)
+{
+    return agecl_model_config_of(p->model);
+}
+
+static agecl_status predict(agecl_predictor *p, agecl_prediction *out)
+{
+    const agecl_model_config *cfg = agecl_model_config_of(p->model);
+    int S = cfg->input_size;
+    agecl_image_normalize(p->rgb, S, S, p->chw);
+    AGECL_TRY(agecl_model_forward(p->model, p->chw, 0));
+    float age, gp;
+    int pos;
+    agecl_outputs o = {&age, &gp, &pos, NULL};
+    AGECL_TRY(agecl_model_outputs(p->model, &o));
+    out->age = age;
+    out->position_age = pos >= 0 ? cfg->ages[pos] : NAN;
+    if (cfg->gender) {
+        out->gender = gp > 0.5f;
+        out->gender_p = out->gender ? gp : 1.0f - gp;
+    } else {
+        out->gender = -1;
+        out->gender_p = NAN;
+    }
+    return AGECL_OK;
+}
+
+agecl_status agecl_predictor_rgb(agecl_predictor *p, const uint8_t *rgb, int width, int height,
+                                 agecl_crop crop, agecl_prediction *out)
+{
+    if (!p || !rgb || !out || width < 1 || height < 1)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_predictor_rgb: bad argument");
+    int S = agecl_model_config_of(p->model)->input_size;
+    AGECL_TRY(agecl_image_resize(rgb, width, height, agecl_image_crop_box(crop, width, height),
+                                 p->rgb, S, S));
+    return predict(p, out);
+}
+
+agecl_status agecl_predictor_file(agecl_predictor *p, const char *path, agecl_crop crop,
+                                  agecl_prediction *out)
+{
+    if (!p || !path || !out) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_predictor_file: NULL argument");
+    AGECL_TRY(agecl_image_load(path, crop, agecl_model_config_of(p->model)->input_size, p->rgb));
+    return predict(p, out);
+}

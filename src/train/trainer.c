@@ -1,0 +1,446 @@
+/* agecl_train: MODEL.md section 5 end to end (see agecl/train.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "agecl/safetensors.h"
+#include "agecl/train.h"
+#include "error.h"
+#include "train/history.h"
+
+void agecl_train_defaults(agecl_train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->preset = "ir50";
+    o->epochs = 30;
+    o->batch = 64;
+    o->lr = 1e-3;
+    o->weight_decay = 1e-2;
+    o->lr_drops[0] = 10, o->lr_drops[1] = 20;
+    o->n_lr_drops = 2;
+    o->seed = 123;
+    o->threads = 2;
+    o->gender = -1;
+    o->rapl = 1;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Everything a run holds; released by trainer_free. */
+typedef struct trainer {
+    const agecl_train_options *opt;
+    agecl_dataset *ds;
+    agecl_split split;
+    int n[AGECL_SPLIT_PARTS];        /* samples used of each part (after --limit) */
+    agecl_ctx *ctx;
+    agecl_model *model;
+    agecl_loader *loader;
+    agecl_image_cache *cache;
+    int steps_per_epoch;
+    agecl_tensor feat_store, err_store, pos_store; /* one row per training sample seen */
+    float *pos_host, *age_host;
+    int *pos_labels;
+    agecl__epoch_record *history;
+    int epochs_done, best_epoch;
+    double best_mae;
+    long long step;
+    char last_path[1100], best_path[1100];
+} trainer;
+
+static void say(const trainer *t, const char *fmt, ...) AGECL_PRINTF(2, 3);
+static void say(const trainer *t, const char *fmt, ...)
+{
+    if (!t->opt->progress) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(t->opt->progress, fmt, ap);
+    va_end(ap);
+    fflush(t->opt->progress);
+}
+
+static double lr_at(const agecl_train_options *o, int epoch)
+{
+    double lr = o->lr;
+    for (int i = 0; i < o->n_lr_drops; i++)
+        if (epoch > o->lr_drops[i]) lr *= 0.1;
+    return lr;
+}
+
+static agecl_status open_data(trainer *t)
+{
+    const agecl_train_options *o = t->opt;
+    AGECL_TRY(agecl_dataset_open(&t->ds, o->data, o->strict ? AGECL_DATA_STRICT : 0));
+    AGECL_TRY(agecl_split_hash(&t->split, t->ds));
+    for (int p = 0; p < AGECL_SPLIT_PARTS; p++) {
+        t->n[p] = t->split.count[p];
+        if (o->limit <= 0 || t->n[p] <= o->limit) continue;
+        /* An even stride through the part, not its first names (sorted by age here). */
+        int *idx = t->split.index[p];
+        for (int k = 0; k < o->limit; k++) idx[k] = idx[(long long)k * t->n[p] / o->limit];
+        t->n[p] = o->limit;
+    }
+    if (o->progress) {
+        agecl_dataset_report(t->ds, o->progress);
+        agecl_split_report(&t->split, t->ds, o->progress);
+    }
+    t->steps_per_epoch = t->n[AGECL_SPLIT_TRAIN] / o->batch;
+    if (o->max_steps > 0 && t->steps_per_epoch > o->max_steps) t->steps_per_epoch = o->max_steps;
+    if (t->steps_per_epoch < 1)
+        return agecl__fail(AGECL_E_DATA, "%s: the training split has %d samples, fewer than one "
+                           "batch of %d", o->data, t->n[AGECL_SPLIT_TRAIN], o->batch);
+    if (t->n[AGECL_SPLIT_VAL] < 1)
+        return agecl__fail(AGECL_E_DATA, "%s: the validation split is empty", o->data);
+    return AGECL_OK;
+}
+
+static agecl_status make_model(trainer *t)
+{
+    const agecl_train_options *o = t->opt;
+    agecl_model_config cfg;
+    AGECL_TRY(agecl_model_preset(o->preset, &cfg));
+    const int *ages;
+    int n = agecl_dataset_age_labels(t->ds, &ages);
+    AGECL_TRY(agecl_model_config_set_ages(&cfg, ages, n));
+    cfg.gender = o->gender < 0 ? agecl_dataset_has_gender(t->ds) : o->gender;
+    cfg.rapl = o->rapl;
+    AGECL_TRY(agecl_ctx_create(&t->ctx, o->device, 0));
+    say(t, "device: %s\nmodel: %s, %d age labels (%g..%g), input %d, batch %d\n",
+        agecl_ctx_device(t->ctx)->name, cfg.preset, cfg.n_ages, cfg.ages[0],
+        cfg.ages[cfg.n_ages - 1], cfg.input_size, o->batch);
+    AGECL_TRY(agecl_model_create(t->ctx, &cfg, o->batch, AGECL_MODEL_TRAIN, &t->model));
+    say(t, "parameters: %zu (%.2f GFLOP forward per image)\n", agecl_model_param_count(t->model),
+        2e-9 * agecl_model_config_macs(&cfg));
+
+    size_t rows = (size_t)t->steps_per_epoch * o->batch;
+    int C = cfg.channels[cfg.stages - 1];
+    AGECL_TRY(agecl_tensor_alloc(t->ctx, &t->feat_store, (int)rows, C, 1, 1));
+    AGECL_TRY(agecl_tensor_alloc(t->ctx, &t->err_store, (int)rows, 1, 1, 1));
+    AGECL_TRY(agecl_tensor_alloc(t->ctx, &t->pos_store, (int)rows, 1, 1, 1));
+    t->pos_host = malloc(rows * sizeof *t->pos_host);
+    t->age_host = malloc((size_t)o->batch * sizeof *t->age_host);
+    t->pos_labels = malloc((size_t)o->batch * sizeof *t->pos_labels);
+    t->history = calloc((size_t)o->epochs + 1, sizeof *t->history);
+    if (!t->pos_host || !t->age_host || !t->pos_labels || !t->history)
+        return agecl__fail(AGECL_E_OUT_OF_MEMORY, "trainer buffers");
+    return AGECL_OK;
+}
+
+static agecl_status make_loader(trainer *t)
+{
+    const agecl_train_options *o = t->opt;
+    const agecl_model_config *cfg = agecl_model_config_of(t->model);
+    if (o->cache) {
+        int built = 0;
+        AGECL_TRY(agecl_image_cache_open(&t->cache, t->ds, o->cache, cfg->input_size, o->threads,
+                                         &built));
+        say(t, "image cache %s: %s\n", o->cache, built ? "built" : "reused");
+    }
+    agecl_loader_options lo;
+    agecl_loader_defaults(&lo);
+    lo.batch_size = o->batch;
+    lo.image_size = cfg->input_size;
+    lo.shuffle = 1;
+    lo.augment = 1;
+    lo.drop_last = 1;
+    lo.threads = o->threads;
+    lo.seed = o->seed;
+    lo.cache = t->cache;
+    return agecl_loader_create(&t->loader, t->ds, t->split.index[AGECL_SPLIT_TRAIN],
+                               t->n[AGECL_SPLIT_TRAIN], &lo);
+}
+
+/* The trainer's state as checkpoint metadata (strings kept in `store`). */
+static void state_meta(const trainer *t, const char **meta, char store[8][64], char *history,
+                       size_t hlen)
+{
+    snprintf(store[0], 64, "%d", t->epochs_done);
+    snprintf(store[1], 64, "%lld", t->step);
+    snprintf(store[2], 64, "%d", t->best_epoch);
+    snprintf(store[3], 64, "%.17g", t->best_mae);
+    snprintf(store[4], 64, "%llu", (unsigned long long)t->opt->seed);
+    snprintf(store[5], 64, "%d", t->opt->batch);
+    history[0] = '\0';
+    for (int i = 0; i < t->epochs_done; i++) {
+        size_t used = strlen(history);
+        agecl__record_json(&t->history[i], history + used, hlen - used - 1);
+        used = strlen(history);
+        if (used + 1 < hlen) history[used] = '\n', history[used + 1] = '\0';
+    }
+    const char *kv[] = {"epoch", store[0], "step", store[1], "best_epoch", store[2],
+                        "best_val_mae", store[3], "seed", store[4], "batch", store[5],
+                        "data", t->opt->data, "history", history, NULL};
+    memcpy(meta, kv, sizeof kv);
+}
+
+static agecl_status save_last(trainer *t)
+{
+    const char *meta[17];
+    char store[8][64];
+    size_t hlen = (size_t)(t->epochs_done + 1) * 600;
+    char *history = malloc(hlen);
+    if (!history) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "checkpoint history");
+    state_meta(t, meta, store, history, hlen);
+    agecl_status s = agecl_model_save(t->model, t->last_path, 1, meta);
+    free(history);
+    return s;
+}
+
+static agecl_status meta_number(const agecl_st_file *f, const char *path, const char *key,
+                                double *v)
+{
+    const char *s = agecl_st_meta(f, key);
+    if (!s) return agecl__fail(AGECL_E_FORMAT, "%s: no '%s' in the trainer state: not a "
+                               "last.safetensors of agecl train", path, key);
+    *v = strtod(s, NULL);
+    return AGECL_OK;
+}
+
+static agecl_status resume(trainer *t)
+{
+    agecl_st_file *f;
+    AGECL_TRY(agecl_st_open(t->last_path, &f));
+    double epoch = 0, step = 0, best_epoch = 0, best = 0, batch = 0;
+    agecl_status s = meta_number(f, t->last_path, "epoch", &epoch);
+    if (s == AGECL_OK) s = meta_number(f, t->last_path, "step", &step);
+    if (s == AGECL_OK) s = meta_number(f, t->last_path, "best_epoch", &best_epoch);
+    if (s == AGECL_OK) s = meta_number(f, t->last_path, "best_val_mae", &best);
+    if (s == AGECL_OK) s = meta_number(f, t->last_path, "batch", &batch);
+    if (s == AGECL_OK && (int)batch != t->opt->batch)
+        s = agecl__fail(AGECL_E_INVALID_ARG, "%s was trained with batch %d, not %d", t->last_path,
+                        (int)batch, t->opt->batch);
+    if (s == AGECL_OK && (int)epoch > t->opt->epochs)
+        s = agecl__fail(AGECL_E_INVALID_ARG, "%s has %d epochs done, more than --epochs %d",
+                        t->last_path, (int)epoch, t->opt->epochs);
+    const char *h = s == AGECL_OK ? agecl_st_meta(f, "history") : NULL;
+    for (int i = 0; h && *h && i < (int)epoch; i++) {
+        agecl__record_parse(h, &t->history[i]);
+        h = strchr(h, '\n');
+        if (h) h++;
+    }
+    agecl_st_close(f);
+    AGECL_TRY(s);
+    AGECL_TRY(agecl_model_load(t->model, t->last_path, 1));
+    t->epochs_done = (int)epoch;
+    t->step = (long long)step;
+    t->best_epoch = (int)best_epoch;
+    t->best_mae = best;
+    say(t, "resumed from %s after epoch %d (step %lld, best validation MAE %.3f at epoch %d)\n",
+        t->last_path, t->epochs_done, t->step, t->best_mae, t->best_epoch);
+    return AGECL_OK;
+}
+
+/* On a terminal the line is redrawn in place; in a log file, one line each time. */
+static void progress_line(const trainer *t, int epoch, int step, double loss, double img_s,
+                          double eta)
+{
+    int tty = t->opt->progress && isatty(fileno(t->opt->progress));
+    say(t, "%sepoch %d/%d  step %d/%d  loss %.3f  %.1f img/s  ETA %dm%02ds%s", tty ? "\r" : "",
+        epoch, t->opt->epochs, step, t->steps_per_epoch, loss, img_s, (int)eta / 60,
+        (int)eta % 60, tty ? "   " : "\n");
+}
+
+static agecl_status train_epoch(trainer *t, int epoch, agecl__epoch_record *rec)
+{
+    const agecl_train_options *o = t->opt;
+    agecl_model *m = t->model;
+    int B = o->batch, C = agecl_model_features(m)->c;
+    int use_pos = epoch > 1 && agecl_model_has_references(m);
+    double lr = lr_at(o, epoch), t0 = now(), last_say = 0;
+    double sum[4] = {0};
+    int steps = 0;
+    AGECL_TRY(agecl_loader_start_epoch(t->loader, epoch));
+    while (steps < t->steps_per_epoch) {
+        agecl_batch *b = NULL;
+        AGECL_TRY(agecl_loader_next(t->loader, &b));
+        if (!b) break;
+        for (int i = 0; i < B; i++) {
+            t->age_host[i] = (float)b->ages[i];
+            t->pos_labels[i] = agecl_dataset_age_position(t->ds, b->ages[i]);
+            t->pos_host[(size_t)steps * B + i] = (float)t->pos_labels[i];
+        }
+        agecl_labels labels = {t->age_host, b->genders, t->pos_labels};
+        agecl_losses losses = {0};
+        agecl_status s = agecl_model_forward(m, b->images, 1);
+        agecl_loader_release(t->loader, b);
+        if (s == AGECL_OK) s = agecl_model_backward(m, &labels, use_pos, &losses);
+        if (s == AGECL_OK) s = agecl_model_adam_step(m, (float)lr, (float)o->weight_decay,
+                                                     (int)++t->step);
+        /* Keep this batch's features and errors for reference selection. */
+        agecl_tensor rows, errs;
+        if (s == AGECL_OK) s = agecl_tensor_view(&t->feat_store, (size_t)steps * B * C, B, C, 1, 1, &rows);
+        if (s == AGECL_OK) s = agecl_tensor_copy(t->ctx, agecl_model_features(m), &rows);
+        if (s == AGECL_OK) s = agecl_tensor_view(&t->err_store, (size_t)steps * B, B, 1, 1, 1, &errs);
+        if (s == AGECL_OK) s = agecl_tensor_copy(t->ctx, agecl_model_abs_errors(m), &errs);
+        AGECL_TRY(s);
+        if (!isfinite(losses.total))
+            return agecl__fail(AGECL_E_DATA, "epoch %d step %d: the loss is %g: training "
+                               "diverged (lower --lr?)", epoch, steps + 1, losses.total);
+        sum[0] += losses.total, sum[1] += losses.age, sum[2] += losses.gender, sum[3] += losses.pos;
+        steps++;
+        double el = now() - t0;
+        double every = t->opt->progress && isatty(fileno(t->opt->progress)) ? 2.0 : 30.0;
+        if (el - last_say > every || steps == t->steps_per_epoch) {
+            double rate = steps * B / el;
+            progress_line(t, epoch, steps, sum[0] / steps, rate,
+                          (t->steps_per_epoch - steps) * B / rate);
+            last_say = el;
+        }
+    }
+    if (t->opt->progress && isatty(fileno(t->opt->progress))) say(t, "\n");
+    rec->epoch = epoch;
+    rec->lr = lr;
+    rec->loss = sum[0] / steps, rec->loss_age = sum[1] / steps;
+    rec->loss_gender = agecl_model_config_of(m)->gender ? sum[2] / steps : NAN;
+    rec->loss_pos = use_pos ? sum[3] / steps : NAN;
+    rec->seconds = now() - t0;
+    rec->images_per_s = steps * B / rec->seconds;
+    return steps == t->steps_per_epoch
+               ? AGECL_OK
+               : agecl__fail(AGECL_E_DATA, "epoch %d ended after %d of %d batches (bad images "
+                             "skipped?)", epoch, steps, t->steps_per_epoch);
+}
+
+/* With AGECL_PROFILE=1: where the device time of the epoch went, largest first. */
+static void report_profile(trainer *t)
+{
+    const agecl_profile_entry *e;
+    int n = 0;
+    if (!t->opt->progress || agecl_ctx_profile(t->ctx, &e, &n) != AGECL_OK || !n) return;
+    double total = 0;
+    for (int i = 0; i < n; i++) total += e[i].ms;
+    int *order = malloc((size_t)n * sizeof *order);
+    if (!order) return;
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = 1; i < n; i++) /* insertion sort by time, descending */
+        for (int j = i; j > 0 && e[order[j]].ms > e[order[j - 1]].ms; j--) {
+            int x = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = x;
+        }
+    say(t, "device time by kernel (%.1f s in all):\n", total / 1000);
+    for (int i = 0; i < n; i++)
+        say(t, "  %-34s %7d calls %10.1f ms %5.1f%%\n", e[order[i]].name, e[order[i]].calls,
+            e[order[i]].ms, 100 * e[order[i]].ms / total);
+    free(order);
+    agecl_ctx_profile_reset(t->ctx);
+}
+
+static agecl_status select_references(trainer *t, int epoch)
+{
+    int filled = 0;
+    AGECL_TRY(agecl_tensor_write(t->ctx, &t->pos_store, t->pos_host));
+    AGECL_TRY(agecl_model_select_references(t->model, &t->err_store, &t->pos_store,
+                                            &t->feat_store, (uint32_t)(t->opt->seed * 1000 + epoch),
+                                            &filled));
+    if (filled) say(t, "references: %d ages had no training sample; they take the nearest "
+                    "age's row\n", filled);
+    return AGECL_OK;
+}
+
+static agecl_status run_epochs(trainer *t, agecl_train_result *res)
+{
+    const agecl_train_options *o = t->opt;
+    for (int epoch = t->epochs_done + 1; epoch <= o->epochs; epoch++) {
+        agecl__epoch_record *rec = &t->history[epoch - 1];
+        AGECL_TRY(train_epoch(t, epoch, rec));
+        report_profile(t);
+        agecl_eval_result val;
+        AGECL_TRY(agecl_evaluate(t->model, t->ds, t->split.index[AGECL_SPLIT_VAL],
+                                 t->n[AGECL_SPLIT_VAL], o->threads, &val));
+        rec->val_mae = val.mae, rec->val_cs5 = val.cs5, rec->val_gender_acc = val.gender_acc;
+        int best = t->best_epoch == 0 || val.mae < t->best_mae;
+        say(t, "epoch %d: train loss %.3f (age %.3f)  validation MAE %.3f  CS5 %.1f%%  gender "
+            "%.1f%%  %.1f img/s%s\n", epoch, rec->loss, rec->loss_age, val.mae, val.cs5,
+            val.gender_acc, rec->images_per_s, best ? "  (best)" : "");
+        if (best) {
+            t->best_epoch = epoch;
+            t->best_mae = val.mae;
+            if (agecl_model_config_of(t->model)->rapl) AGECL_TRY(select_references(t, epoch));
+            AGECL_TRY(agecl_model_save(t->model, t->best_path, 0, NULL));
+        }
+        t->epochs_done = epoch;
+        AGECL_TRY(save_last(t));
+        AGECL_TRY(agecl__history_write(o->out_dir, t->history, t->epochs_done));
+        res->epochs_done = epoch;
+        if (o->stop_after > 0 && epoch >= o->stop_after) return AGECL_OK;
+    }
+    return AGECL_OK;
+}
+
+static void trainer_free(trainer *t)
+{
+    agecl_loader_free(t->loader);
+    agecl_image_cache_close(t->cache);
+    agecl_model_destroy(t->model);
+    agecl_tensor_free(&t->feat_store);
+    agecl_tensor_free(&t->err_store);
+    agecl_tensor_free(&t->pos_store);
+    agecl_ctx_destroy(t->ctx);
+    agecl_split_free(&t->split);
+    agecl_dataset_free(t->ds);
+    free(t->pos_host);
+    free(t->age_host);
+    free(t->pos_labels);
+    free(t->history);
+}
+
+static agecl_status check_options(const agecl_train_options *o)
+{
+    if (!o->data || !o->out_dir)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_train: data and out_dir are required");
+    if (o->epochs < 1 || o->batch < 2 || !(o->lr > 0) || o->weight_decay < 0 || o->threads < 0)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_train: epochs %d, batch %d (>= 2: "
+                           "BatchNorm), lr %g, weight decay %g, threads %d", o->epochs, o->batch,
+                           o->lr, o->weight_decay, o->threads);
+    if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST)
+        return agecl__fail(AGECL_E_IO, "%s: cannot create the output folder: %s", o->out_dir,
+                           strerror(errno));
+    return AGECL_OK;
+}
+
+agecl_status agecl_train(const agecl_train_options *opt, agecl_train_result *result)
+{
+    if (!opt || !result) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_train: NULL argument");
+    memset(result, 0, sizeof *result);
+    AGECL_TRY(check_options(opt));
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.opt = opt;
+    snprintf(t.last_path, sizeof t.last_path, "%s/last.safetensors", opt->out_dir);
+    snprintf(t.best_path, sizeof t.best_path, "%s/best.safetensors", opt->out_dir);
+    agecl_status s = open_data(&t);
+    if (s == AGECL_OK) s = make_model(&t);
+    if (s == AGECL_OK) s = agecl_model_init(t.model, opt->seed);
+    if (s == AGECL_OK && opt->resume) {
+        struct stat st;
+        if (stat(t.last_path, &st) == 0) s = resume(&t);
+        else say(&t, "nothing to resume in %s: starting afresh\n", opt->out_dir);
+    }
+    if (s == AGECL_OK) s = make_loader(&t);
+    if (s == AGECL_OK) s = run_epochs(&t, result);
+    result->epochs_done = t.epochs_done;
+    result->best_epoch = t.best_epoch;
+    result->best_val_mae = t.best_mae;
+    result->steps = t.step;
+    if (s == AGECL_OK && t.epochs_done == opt->epochs) {
+        s = agecl_model_load(t.model, t.best_path, 0);
+        if (s == AGECL_OK) s = agecl_evaluate(t.model, t.ds, t.split.index[AGECL_SPLIT_TEST],
+                                              t.n[AGECL_SPLIT_TEST], opt->threads, &result->test);
+        if (s == AGECL_OK)
+            say(&t, "test (best epoch %d): MAE %.3f  CS5 %.1f%%  gender %.1f%%  (%d images)\n",
+                t.best_epoch, result->test.mae, result->test.cs5, result->test.gender_acc,
+                result->test.n);
+    }
+    trainer_free(&t);
+    return s;
+}

@@ -1,0 +1,193 @@
+/* The whole model against PyTorch (tests/fixtures/model.safetensors, made by
+ * tools/fixtures/gen_model.py): the first forward pass, every gradient of the
+ * first backward pass, and 10 Adam steps (losses and final weights). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common.h"
+#include "agecl/model.h"
+#include "agecl/safetensors.h"
+
+#define B 4
+
+static agecl_st_file *fx;
+
+static float *fixture(const char *name, size_t *count)
+{
+    agecl_st_info info;
+    TEST_OK(agecl_st_find(fx, name, &info));
+    float *v = malloc(info.numel * sizeof *v);
+    assert_non_null(v);
+    TEST_OK(agecl_st_read_f32(fx, name, v, info.numel, NULL, AGECL_ST_ANY_SHAPE));
+    if (count) *count = info.numel;
+    return v;
+}
+
+static agecl_model *make_model(agecl_ctx *ctx)
+{
+    agecl_model_config cfg;
+    TEST_OK(agecl_model_preset("tiny", &cfg));
+    cfg.units[0] = 2, cfg.units[1] = 1, cfg.units[2] = 1;
+    cfg.channels[0] = 8, cfg.channels[1] = 12, cfg.channels[2] = 16;
+    cfg.input_size = 16;
+    const int ages[] = {3, 7, 20, 41, 66};
+    TEST_OK(agecl_model_config_set_ages(&cfg, ages, 5));
+    agecl_model *m = NULL;
+    TEST_OK(agecl_model_create(ctx, &cfg, B, AGECL_MODEL_TRAIN, &m));
+    /* Every tensor the model has comes from the fixture, and nothing else. */
+    int loaded = 0;
+    for (int i = 0; i < agecl_model_tensor_count(m); i++) {
+        char key[128];
+        snprintf(key, sizeof key, "init.%s", agecl_model_tensor_name(m, i, NULL, NULL));
+        float *v = fixture(key, NULL);
+        TEST_OK(agecl_model_tensor_set(m, i, 0, v));
+        free(v);
+        loaded++;
+    }
+    size_t want = 0;
+    for (size_t i = 0; i < agecl_st_count(fx); i++)
+        want += strncmp(agecl_st_name(fx, i), "init.", 5) == 0;
+    assert_int_equal(loaded, (int)want);
+    assert_true(agecl_model_has_references(m));
+    return m;
+}
+
+typedef struct batch {
+    float *images, *age;
+    int gender[B], pos[B];
+} batch;
+
+static batch load_batch(void)
+{
+    batch b;
+    b.images = fixture("images", NULL);
+    b.age = fixture("age", NULL);
+    int32_t g[B], p[B];
+    TEST_OK(agecl_st_read_i32(fx, "gender", g, B, NULL, AGECL_ST_ANY_SHAPE));
+    TEST_OK(agecl_st_read_i32(fx, "pos", p, B, NULL, AGECL_ST_ANY_SHAPE));
+    for (int i = 0; i < B; i++) b.gender[i] = g[i], b.pos[i] = p[i];
+    return b;
+}
+
+/* Relative to the tensor's largest element, or to `floor` where all are smaller:
+ * some gradients are zero analytically (a BN shift whose output only reaches
+ * training-mode BatchNorms), and then both sides hold rounding noise. */
+static void compare_tensor(agecl_model *m, int i, int which, const char *key, double tol,
+                           double floor)
+{
+    size_t n = 0;
+    float *want = fixture(key, &n);
+    float *got = malloc(n * sizeof *got);
+    assert_non_null(got);
+    TEST_OK(agecl_model_tensor_get(m, i, which, got));
+    double e = test_rel_error(got, want, n, floor);
+    if (e > tol) test_assert_close(key, got, want, n, tol);
+    free(got);
+    free(want);
+}
+
+static void test_first_step_matches_pytorch(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_model *m = make_model(ctx);
+    batch b = load_batch();
+    TEST_OK(agecl_model_forward(m, b.images, 1));
+    float age[B], feat[B * 16];
+    agecl_outputs out = {age, NULL, NULL, feat};
+    TEST_OK(agecl_model_outputs(m, &out));
+    float *want_age = fixture("step0.age", NULL), *want_feat = fixture("step0.feat", NULL);
+    test_assert_close("features", feat, want_feat, B * 16, 1e-4);
+    test_assert_close("predicted ages", age, want_age, B, 1e-4);
+
+    agecl_labels labels = {b.age, b.gender, b.pos};
+    float err[B];
+    agecl_losses losses = {0};
+    losses.abs_err = err;
+    TEST_OK(agecl_model_backward(m, &labels, 1, &losses));
+    float *want_losses = fixture("losses", NULL);
+    float got_losses[4] = {losses.total, losses.age, losses.gender, losses.pos};
+    test_assert_close("step 0 losses", got_losses, want_losses, 4, 1e-4);
+    for (int i = 0; i < B; i++) assert_true(fabsf(err[i] - fabsf(b.age[i] - age[i])) < 1e-3f);
+
+    /* Every parameter's gradient, as llm.c's test_gpt2 checks them. */
+    int checked = 0;
+    for (int i = 0; i < agecl_model_tensor_count(m); i++) {
+        int kind;
+        const char *name = agecl_model_tensor_name(m, i, &kind, NULL);
+        if (kind != 0) continue;
+        char key[128];
+        snprintf(key, sizeof key, "step0.grad.%s", name);
+        compare_tensor(m, i, 1, key, 2e-3, 1e-3);
+        checked++;
+    }
+    assert_true(checked > 40);
+    free(want_losses);
+    free(want_age);
+    free(want_feat);
+    free(b.images);
+    free(b.age);
+    agecl_model_destroy(m);
+}
+
+static void test_ten_adam_steps_match_pytorch(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_model *m = make_model(ctx);
+    batch b = load_batch();
+    agecl_labels labels = {b.age, b.gender, b.pos};
+    float *want = fixture("losses", NULL);
+    for (int step = 1; step <= 10; step++) {
+        agecl_losses losses = {0};
+        TEST_OK(agecl_model_forward(m, b.images, 1));
+        TEST_OK(agecl_model_backward(m, &labels, 1, &losses));
+        TEST_OK(agecl_model_adam_step(m, 1e-3f, 1e-2f, step));
+        float got[4] = {losses.total, losses.age, losses.gender, losses.pos};
+        char what[32];
+        snprintf(what, sizeof what, "losses of step %d", step);
+        test_assert_close(what, got, want + 4 * (step - 1), 4, 2e-3);
+    }
+    for (int i = 0; i < agecl_model_tensor_count(m); i++) {
+        char key[128];
+        snprintf(key, sizeof key, "final.%s", agecl_model_tensor_name(m, i, NULL, NULL));
+        compare_tensor(m, i, 0, key, 2e-3, 1e-3);
+    }
+    free(want);
+    free(b.images);
+    free(b.age);
+    agecl_model_destroy(m);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char path[512];
+    return agecl_st_open(test_fixture("model.safetensors", path, sizeof path), &fx) == AGECL_OK
+               ? 0
+               : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    agecl_st_close(fx);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_step_matches_pytorch),
+        cmocka_unit_test(test_ten_adam_steps_match_pytorch),
+    };
+    int failed = cmocka_run_group_tests(tests, setup, teardown);
+    test_ctx_release();
+    return failed;
+}

@@ -1,0 +1,376 @@
+/* Training end to end on real faces: the loss falls, reference selection,
+ * checkpoints (round trip, truncated, wrong shape), resume after a kill, eval --json. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "common.h"
+#include "agecl/model.h"
+#include "agecl/safetensors.h"
+#include "agecl/train.h"
+
+extern char **environ;
+
+static char tmpdir[256];
+
+static const char *utkface(void)
+{
+    static char spec[600];
+    char path[512];
+    snprintf(spec, sizeof spec, "utkface:%s", test_shared_data("utkface", path, sizeof path));
+    return spec;
+}
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[4][600];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, 600, "%s/%s", tmpdir, name);
+    return p;
+}
+
+static agecl_model *tiny_model(agecl_ctx *ctx, int batch, int last_channels, unsigned flags)
+{
+    agecl_model_config cfg;
+    TEST_OK(agecl_model_preset("tiny", &cfg));
+    cfg.channels[2] = last_channels;
+    const int ages[] = {10, 20, 30, 40, 50};
+    TEST_OK(agecl_model_config_set_ages(&cfg, ages, 5));
+    agecl_model *m;
+    TEST_OK(agecl_model_create(ctx, &cfg, batch, flags, &m));
+    TEST_OK(agecl_model_init(m, 5));
+    return m;
+}
+
+static void test_loss_falls_on_real_faces(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_dataset *ds;
+    TEST_OK(agecl_dataset_open(&ds, utkface(), 0));
+    agecl_model_config cfg;
+    TEST_OK(agecl_model_preset("tiny", &cfg));
+    const int *ages;
+    int n = agecl_dataset_age_labels(ds, &ages);
+    TEST_OK(agecl_model_config_set_ages(&cfg, ages, n));
+    agecl_model *m;
+    TEST_OK(agecl_model_create(ctx, &cfg, 16, AGECL_MODEL_TRAIN, &m));
+    TEST_OK(agecl_model_init(m, 1));
+
+    /* 16 faces spread over the data set, no augmentation. */
+    int idx[16];
+    for (int i = 0; i < 16; i++) idx[i] = i * (agecl_dataset_count(ds) / 16);
+    agecl_loader_options lo;
+    agecl_loader_defaults(&lo);
+    lo.batch_size = 16, lo.image_size = cfg.input_size, lo.threads = 0;
+    agecl_loader *loader;
+    TEST_OK(agecl_loader_create(&loader, ds, idx, 16, &lo));
+    TEST_OK(agecl_loader_start_epoch(loader, 0));
+    agecl_batch *b;
+    TEST_OK(agecl_loader_next(loader, &b));
+    assert_non_null(b);
+    assert_int_equal(b->count, 16);
+    float age[16];
+    int pos[16];
+    for (int i = 0; i < 16; i++) {
+        age[i] = (float)b->ages[i];
+        pos[i] = agecl_dataset_age_position(ds, b->ages[i]);
+    }
+    agecl_labels labels = {age, b->genders, pos};
+    float first = 0, last = 0;
+    for (int step = 1; step <= 30; step++) {
+        agecl_losses l = {0};
+        TEST_OK(agecl_model_forward(m, b->images, 1));
+        TEST_OK(agecl_model_backward(m, &labels, 0, &l));
+        TEST_OK(agecl_model_adam_step(m, 1e-2f, 1e-2f, step));
+        assert_true(isfinite(l.total));
+        if (step == 1) first = l.age;
+        last = l.age;
+    }
+    print_message("age loss on 16 real faces: %.3f at step 1, %.3f at step 30\n", first, last);
+    assert_true(last < 0.6f * first);
+    agecl_loader_release(loader, b);
+    agecl_loader_free(loader);
+    agecl_model_destroy(m);
+    agecl_dataset_free(ds);
+}
+
+static void test_reference_selection(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_model *m = tiny_model(ctx, 2, 16, AGECL_MODEL_TRAIN);
+    enum { S = 12, C = 16 };
+    test_rng r = test_rng_seed(3);
+    float *feat = test_random(&r, S * C, -1, 1);
+    /* Ages 0, 1, 3, 4 have samples (position 2 has none); planted minima. */
+    const float pos[S] = {0, 1, 3, 4, 0, 1, 3, 4, 0, 1, 3, 4};
+    const float err[S] = {5, 2, 9, 4, 1, 8, 3, 7, 6, 0.5f, 3.5f, 4.5f};
+    const int want[5] = {4, 9, 9, 6, 3}; /* position 2 takes the nearest, lower: position 1 */
+    agecl_tensor tf = test_upload(ctx, S, C, 1, 1, feat), te = test_upload(ctx, S, 1, 1, 1, err),
+                 tp = test_upload(ctx, S, 1, 1, 1, pos);
+    int filled = -1;
+    TEST_OK(agecl_model_select_references(m, &te, &tp, &tf, 42, &filled));
+    assert_int_equal(filled, 1);
+    assert_true(agecl_model_has_references(m));
+    float R[5 * C];
+    TEST_OK(agecl_model_tensor_get(m, agecl_model_tensor_find(m, "rapl.R"), 0, R));
+    for (int k = 0; k < 5; k++)
+        assert_memory_equal(R + k * C, feat + want[k] * C, C * sizeof(float));
+    agecl_tensor_free(&tf);
+    agecl_tensor_free(&te);
+    agecl_tensor_free(&tp);
+    free(feat);
+    agecl_model_destroy(m);
+}
+
+/* Compare every tensor of two models (values, and Adam's moments when asked). */
+static void assert_same_tensors(agecl_model *a, agecl_model *b, int moments)
+{
+    assert_int_equal(agecl_model_tensor_count(a), agecl_model_tensor_count(b));
+    for (int i = 0; i < agecl_model_tensor_count(a); i++) {
+        int kind, shape[4];
+        agecl_model_tensor_name(a, i, &kind, shape);
+        size_t n = (size_t)shape[0] * shape[1] * shape[2] * shape[3];
+        float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+        for (int which = 0; which < (kind == 0 && moments ? 4 : 1); which++) {
+            if (which == 1) continue; /* gradients are not saved */
+            TEST_OK(agecl_model_tensor_get(a, i, which, x));
+            TEST_OK(agecl_model_tensor_get(b, i, which, y));
+            assert_memory_equal(x, y, n * sizeof *x);
+        }
+        free(x);
+        free(y);
+    }
+}
+
+static void one_step(agecl_model *m)
+{
+    int B = agecl_model_batch(m), S = agecl_model_config_of(m)->input_size;
+    test_rng r = test_rng_seed(9);
+    float *img = test_random(&r, (size_t)B * 3 * S * S, -2, 2);
+    float age[2] = {14, 44};
+    int pos[2] = {0, 3}, gender[2] = {0, 1};
+    agecl_labels l = {age, gender, pos};
+    agecl_losses losses = {0};
+    TEST_OK(agecl_model_forward(m, img, 1));
+    TEST_OK(agecl_model_backward(m, &l, 0, &losses));
+    TEST_OK(agecl_model_adam_step(m, 1e-3f, 1e-2f, 1));
+    free(img);
+}
+
+static void test_checkpoint_round_trip(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_model *a = tiny_model(ctx, 2, 16, AGECL_MODEL_TRAIN);
+    one_step(a);
+    const char *meta[] = {"note", "round trip", NULL};
+    TEST_OK(agecl_model_save(a, tmp_path("a.safetensors"), 1, meta));
+    agecl_model_config cfg;
+    TEST_OK(agecl_model_config_read(tmp_path("a.safetensors"), &cfg));
+    assert_memory_equal(&cfg.units, &agecl_model_config_of(a)->units, sizeof cfg.units);
+    assert_int_equal(cfg.n_ages, 5);
+    assert_true(cfg.ages[4] == 50.0f);
+    agecl_model *b;
+    TEST_OK(agecl_model_create(ctx, &cfg, 2, AGECL_MODEL_TRAIN, &b));
+    TEST_OK(agecl_model_load(b, tmp_path("a.safetensors"), 1));
+    assert_same_tensors(a, b, 1);
+    agecl_model_destroy(a);
+    agecl_model_destroy(b);
+}
+
+static void test_bad_checkpoints_rejected(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_model *a = tiny_model(ctx, 2, 16, 0);
+    agecl_model *wide = tiny_model(ctx, 2, 20, 0);
+    TEST_OK(agecl_model_save(wide, tmp_path("wide.safetensors"), 0, NULL));
+    assert_int_equal(agecl_model_load(a, tmp_path("wide.safetensors"), 0), AGECL_E_SHAPE);
+    assert_non_null(strstr(agecl_last_error(), "wide.safetensors"));
+    assert_non_null(strstr(agecl_last_error(), "stage3.0"));
+
+    TEST_OK(agecl_model_save(a, tmp_path("good.safetensors"), 0, NULL));
+    struct stat st;
+    assert_int_equal(stat(tmp_path("good.safetensors"), &st), 0);
+    FILE *in = fopen(tmp_path("good.safetensors"), "rb"), *out = fopen(tmp_path("cut.safetensors"), "wb");
+    char *buf = malloc((size_t)st.st_size);
+    assert_int_equal(fread(buf, 1, (size_t)st.st_size, in), (size_t)st.st_size);
+    fwrite(buf, 1, (size_t)st.st_size / 2, out);
+    fclose(in);
+    fclose(out);
+    free(buf);
+    assert_int_equal(agecl_model_load(a, tmp_path("cut.safetensors"), 0), AGECL_E_FORMAT);
+    assert_non_null(strstr(agecl_last_error(), "cut.safetensors"));
+    agecl_model_config cfg;
+    assert_int_equal(agecl_model_config_read(tmp_path("cut.safetensors"), &cfg), AGECL_E_FORMAT);
+    assert_int_equal(agecl_model_load(a, tmp_path("missing.safetensors"), 0), AGECL_E_IO);
+    /* A model saved without Adam's state cannot resume training. */
+    assert_int_equal(agecl_model_load(a, tmp_path("good.safetensors"), 1), AGECL_E_FORMAT);
+    assert_non_null(strstr(agecl_last_error(), "adam.m."));
+    char path[512];
+    assert_int_equal(agecl_model_config_read(test_fixture("st_python.safetensors", path, sizeof path), &cfg),
+                     AGECL_E_FORMAT);
+    assert_non_null(strstr(agecl_last_error(), "not an agecl checkpoint"));
+    agecl_model_destroy(a);
+    agecl_model_destroy(wide);
+}
+
+/* Run `agecl ARGS...` in the background; returns its pid. */
+static pid_t spawn_tool(const char *const *args)
+{
+    const char *tool = getenv("AGECL_TOOL");
+    assert_non_null(tool);
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)tool;
+    for (; args[n - 1] && n < 31; n++) argv[n] = (char *)args[n - 1];
+    argv[n] = NULL;
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, tool, NULL, NULL, argv, environ), 0);
+    return pid;
+}
+
+static int wait_tool(pid_t pid)
+{
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int log_lines(const char *dir)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/log.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static void assert_same_checkpoint_tensors(const char *a, const char *b)
+{
+    agecl_st_file *fa, *fb;
+    TEST_OK(agecl_st_open(a, &fa));
+    TEST_OK(agecl_st_open(b, &fb));
+    assert_int_equal(agecl_st_count(fa), agecl_st_count(fb));
+    for (size_t i = 0; i < agecl_st_count(fa); i++) {
+        agecl_st_info x, y;
+        TEST_OK(agecl_st_find(fa, agecl_st_name(fa, i), &x));
+        TEST_OK(agecl_st_find(fb, agecl_st_name(fa, i), &y));
+        assert_int_equal(x.nbytes, y.nbytes);
+        if (memcmp(x.data, y.data, x.nbytes))
+            fail_msg("tensor %s differs between %s and %s", x.name, a, b);
+    }
+    const char *sa = agecl_st_meta(fa, "step"), *sb = agecl_st_meta(fb, "step");
+    assert_true((sa == NULL) == (sb == NULL));
+    if (sa) assert_string_equal(sa, sb);
+    agecl_st_close(fa);
+    agecl_st_close(fb);
+}
+
+static void test_resume_after_kill_matches_uninterrupted(void **state)
+{
+    (void)state;
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s", tmp_path("straight"));
+    snprintf(b, sizeof b, "%s", tmp_path("killed"));
+    const char *common[] = {"train", "--data", utkface(), "--preset", "tiny", "--epochs", "4",
+                            "--batch", "16", "--limit", "96", "--workers", "2", "--quiet",
+                            "--out"};
+    const char *args[24];
+    int n = sizeof common / sizeof common[0];
+    memcpy(args, common, sizeof common);
+    args[n] = a, args[n + 1] = NULL;
+    assert_int_equal(wait_tool(spawn_tool(args)), 0);
+
+    /* The same run, killed once its first epoch is on disk, then resumed. */
+    args[n] = b;
+    pid_t pid = spawn_tool(args);
+    struct timespec tick = {0, 500000};
+    while (log_lines(b) < 1 && waitpid(pid, NULL, WNOHANG) == 0) nanosleep(&tick, NULL);
+    kill(pid, SIGKILL);
+    int status = wait_tool(pid);
+    int done = log_lines(b);
+    print_message("killed (status %d) with %d of 4 epochs on disk\n", status, done);
+    assert_true(done >= 1 && done < 4);
+    args[n + 1] = "--resume", args[n + 2] = NULL;
+    assert_int_equal(wait_tool(spawn_tool(args)), 0);
+    assert_int_equal(log_lines(b), 4);
+
+    char pa[700], pb[700];
+    snprintf(pa, sizeof pa, "%s/last.safetensors", a);
+    snprintf(pb, sizeof pb, "%s/last.safetensors", b);
+    assert_same_checkpoint_tensors(pa, pb);
+    snprintf(pa, sizeof pa, "%s/best.safetensors", a);
+    snprintf(pb, sizeof pb, "%s/best.safetensors", b);
+    assert_same_checkpoint_tensors(pa, pb);
+}
+
+static void test_eval_json(void **state)
+{
+    (void)state;
+    const char *tool = getenv("AGECL_TOOL");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s eval --model %s/best.safetensors --data %s --split test "
+             "--limit 40 --json", tool, tmp_path("straight"), utkface());
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[4096] = "";
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(out, "\"n\": 40,"));
+    const char *keys[] = {"\"mae\": ", "\"cs5\": ", "\"gender_acc\": ", "\"confidence_t1\": "};
+    for (int i = 0; i < 4; i++) {
+        const char *k = strstr(out, keys[i]);
+        if (!k) fail_msg("eval --json lacks %s: %s", keys[i], out);
+        double v = strtod(k + strlen(keys[i]), NULL);
+        assert_true(v >= 0 && v <= 100 + 1e-9 + (i == 0 ? 1000 : 0));
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/agecl-test-train-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loss_falls_on_real_faces),
+        cmocka_unit_test(test_reference_selection),
+        cmocka_unit_test(test_checkpoint_round_trip),
+        cmocka_unit_test(test_bad_checkpoints_rejected),
+        cmocka_unit_test(test_resume_after_kill_matches_uninterrupted),
+        cmocka_unit_test(test_eval_json),
+    };
+    int failed = cmocka_run_group_tests(tests, setup, teardown);
+    test_ctx_release();
+    return failed;
+}

@@ -1,0 +1,159 @@
+/* agecl eval, agecl predict */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agecl.h"
+#include "commands.h"
+
+static void eval_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: agecl eval --model FILE --data KIND:PATH [options]\n\n"
+        "Evaluate a trained model (best.safetensors of agecl train): MAE, CS5, gender\n"
+        "accuracy, the confidence score at t = 1, 2, 3 years and the MAE per decade.\n\n"
+        "  --model FILE     the checkpoint (required)\n"
+        "  --data KIND:PATH utkface:DIR, aaf:DIR or csv:FILE (required)\n"
+        "  --split PART     all (default), train, val or test: a part of the 60/20/20 split\n"
+        "  --limit N        at most N samples\n"
+        "  --batch N        images a pass (32)\n"
+        "  --device SEL     index, name or gpu/cpu/any\n"
+        "  --workers N      image loading threads (2)\n"
+        "  --json           one JSON object (keys n, mae, cs5, gender_acc, confidence_t1..3,\n"
+        "                   decade_mae; percentages 0..100)\n");
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *model = NULL, *data = NULL, *split = "all", *device = NULL;
+    int json = 0, limit = 0, batch = 32, workers = 2;
+    static const struct option longs[] = {
+        {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
+        {"split", required_argument, 0, 's'}, {"limit", required_argument, 0, 'l'},
+        {"batch", required_argument, 0, 'b'}, {"device", required_argument, 0, 'D'},
+        {"workers", required_argument, 0, 'w'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'd': data = optarg; break;
+        case 's': split = optarg; break;
+        case 'l': limit = atoi(optarg); break;
+        case 'b': batch = atoi(optarg); break;
+        case 'D': device = optarg; break;
+        case 'w': workers = atoi(optarg); break;
+        case 'j': json = 1; break;
+        case 'h': eval_usage(stdout); return 0;
+        default: eval_usage(stderr); return 2;
+        }
+    }
+    if (!model || !data || optind < argc || batch < 1 || workers < 0 || limit < 0) {
+        fprintf(stderr, "agecl eval: --model and --data are required, nothing else (see --help)\n");
+        return 2;
+    }
+    int part = !strcmp(split, "train") ? AGECL_SPLIT_TRAIN
+               : !strcmp(split, "val") ? AGECL_SPLIT_VAL
+               : !strcmp(split, "test") ? AGECL_SPLIT_TEST
+               : !strcmp(split, "all") ? -1 : -2;
+    if (part == -2) {
+        fprintf(stderr, "agecl eval: --split is all, train, val or test, not '%s'\n", split);
+        return 2;
+    }
+    agecl_model_config cfg;
+    agecl_ctx *ctx = NULL;
+    agecl_model *m = NULL;
+    agecl_dataset *ds = NULL;
+    agecl_split sp = {{0}, {0}};
+    agecl_status s = agecl_model_config_read(model, &cfg);
+    if (s == AGECL_OK) s = agecl_dataset_open(&ds, data, 0);
+    if (s == AGECL_OK && part >= 0) s = agecl_split_hash(&sp, ds);
+    if (s == AGECL_OK) s = agecl_ctx_create(&ctx, device, 0);
+    if (s == AGECL_OK) s = agecl_model_create(ctx, &cfg, batch, 0, &m);
+    if (s == AGECL_OK) s = agecl_model_load(m, model, 0);
+    agecl_eval_result r;
+    if (s == AGECL_OK) {
+        const int *idx = part >= 0 ? sp.index[part] : NULL;
+        int n = part >= 0 ? sp.count[part] : agecl_dataset_count(ds);
+        if (limit && n > limit) n = limit;
+        s = agecl_evaluate(m, ds, idx, n, workers, &r);
+    }
+    int rc = 0;
+    if (s != AGECL_OK) rc = cli_fail("eval", s);
+    else if (json) agecl_eval_print_json(&r, stdout);
+    else agecl_eval_print_table(&r, stdout);
+    if (s == AGECL_OK && agecl_dataset_skipped(ds))
+        fprintf(stderr, "agecl eval: %d bad images skipped\n", agecl_dataset_skipped(ds));
+    agecl_model_destroy(m);
+    agecl_ctx_destroy(ctx);
+    agecl_split_free(&sp);
+    agecl_dataset_free(ds);
+    return rc;
+}
+
+static void predict_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: agecl predict --model FILE [--json] [--crop center|full|aaf] IMAGE...\n\n"
+        "Per image: the expected-value age, the age of the position head (when the model\n"
+        "keeps references), and gender with its probability. Images are aligned face\n"
+        "crops (JPEG, PNG, BMP); the default crop is the centred square.\n");
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    const char *model = NULL, *device = NULL, *crop_name = "center";
+    int json = 0;
+    static const struct option longs[] = {
+        {"model", required_argument, 0, 'm'}, {"device", required_argument, 0, 'D'},
+        {"crop", required_argument, 0, 'c'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'D': device = optarg; break;
+        case 'c': crop_name = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': predict_usage(stdout); return 0;
+        default: predict_usage(stderr); return 2;
+        }
+    }
+    agecl_crop crop = !strcmp(crop_name, "center") ? AGECL_CROP_CENTER_SQUARE
+                      : !strcmp(crop_name, "full") ? AGECL_CROP_FULL
+                      : !strcmp(crop_name, "aaf") ? AGECL_CROP_AAF_FACE : (agecl_crop)-1;
+    if (!model || optind >= argc || (int)crop < 0) {
+        fprintf(stderr, "agecl predict: --model and at least one image are required (see --help)\n");
+        return 2;
+    }
+    agecl_predictor *p = NULL;
+    agecl_status s = agecl_predictor_open(&p, model, device);
+    if (s != AGECL_OK) return cli_fail("predict", s);
+    int rc = 0;
+    for (int i = optind; i < argc; i++) {
+        agecl_prediction r;
+        s = agecl_predictor_file(p, argv[i], crop, &r);
+        if (s != AGECL_OK) {
+            rc = cli_fail(argv[i], s);
+            continue;
+        }
+        const char *g = r.gender == 0 ? "male" : r.gender == 1 ? "female" : NULL;
+        if (json) {
+            printf("{\"image\": \"%s\", \"age\": %.2f, ", argv[i], r.age);
+            if (isnan(r.position_age)) printf("\"position_age\": null, ");
+            else printf("\"position_age\": %.0f, ", r.position_age);
+            if (g) printf("\"gender\": \"%s\", \"gender_p\": %.4f}\n", g, r.gender_p);
+            else printf("\"gender\": null, \"gender_p\": null}\n");
+        } else {
+            printf("%s: age %.1f", argv[i], r.age);
+            if (!isnan(r.position_age)) printf(" (position head: %.0f)", r.position_age);
+            if (g) printf(", %s (%.0f%%)", g, 100.0 * r.gender_p);
+            printf("\n");
+        }
+    }
+    agecl_predictor_close(p);
+    return rc;
+}
