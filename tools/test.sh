@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test suite: install what is missing, build (release, then ASan+UBSan), run
+# every test on the default OpenCL device (AGECL_DEVICE selects another).
+# Usage: tools/test.sh [--no-sanitize]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/deps.sh
+
+run_suite() { # build folder, extra meson options...
+  local dir=$1; shift
+  if [ -d "$dir" ]; then meson setup --reconfigure "$dir" "$@" >/dev/null
+  else meson setup "$dir" "$@" >/dev/null; fi
+  ninja -C "$dir"
+  meson test -C "$dir" --print-errorlogs --num-processes 1
+}
+
+run_suite build/release --buildtype=release -Dwerror=true
+if [ "${1:-}" != "--no-sanitize" ]; then
+  run_suite build/sanitize --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+fi
