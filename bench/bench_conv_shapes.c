@@ -1,0 +1,168 @@
+/* Every distinct convolution of the preset (agecl/conv.h plans): forward,
+ * backward to the data and backward to the weights, each timed alone, with
+ * 2 * N * C_out * OH * OW * C_in * K * K flops per call. Two summary rows add
+ * the shapes up as often as one pass of the backbone runs them. */
+#include <stdio.h>
+#include "agecl/conv.h"
+#include "bench_util.h"
+
+#define MAX_SHAPES 32
+
+typedef struct conv_shape {
+    int c_in, hw, c_out, kernel, stride;
+    int uses;       /* convolutions of this shape in one pass of the backbone */
+    int needs_dx;   /* 0 for the stem: training never takes the gradient of the images */
+    char layer[32]; /* the first of them, by its PyTorch name */
+} conv_shape;
+
+/* Record one convolution of the model, merging it into an equal shape. */
+static void add_shape(conv_shape *s, int *n, int c_in, int hw, int c_out, int kernel, int stride,
+                      int needs_dx, const char *layer)
+{
+    for (int i = 0; i < *n; i++) {
+        conv_shape *o = &s[i];
+        if (o->c_in == c_in && o->hw == hw && o->c_out == c_out && o->kernel == kernel &&
+            o->stride == stride) {
+            o->uses++;
+            return;
+        }
+    }
+    if (*n == MAX_SHAPES) return; /* the presets have at most 13 */
+    s[*n] = (conv_shape){c_in, hw, c_out, kernel, stride, 1, needs_dx, ""};
+    snprintf(s[*n].layer, sizeof s[*n].layer, "%s", layer);
+    (*n)++;
+}
+
+/* The convolutions of MODEL.md section 2 for cfg, in the order of the forward pass. */
+static int model_shapes(const agecl_model_config *cfg, conv_shape *s)
+{
+    int n = 0, hw = cfg->input_size, cin = cfg->channels[0];
+    add_shape(s, &n, 3, hw, cin, 3, 1, 0, "stem.conv");
+    for (int st = 0; st < cfg->stages; st++) {
+        int d = cfg->channels[st];
+        for (int u = 0; u < cfg->units[st]; u++) {
+            int stride = u == 0 ? 2 : 1;
+            char name[32];
+            snprintf(name, sizeof name, "stage%d.%d.conv1", st + 1, u);
+            add_shape(s, &n, cin, hw, d, 3, 1, 1, name);
+            snprintf(name, sizeof name, "stage%d.%d.conv2", st + 1, u);
+            add_shape(s, &n, d, hw, d, 3, stride, 1, name);
+            if (cin != d) {
+                snprintf(name, sizeof name, "stage%d.%d.shortcut.conv", st + 1, u);
+                add_shape(s, &n, cin, hw, d, 1, stride, 1, name);
+            }
+            hw = (hw - 1) / stride + 1;
+            cin = d;
+        }
+    }
+    return n;
+}
+
+enum { FORWARD, BACKWARD_DATA, BACKWARD_FILTER, CALLS };
+static const char *call_names[CALLS] = {"conv_forward", "conv_backward_data",
+                                        "conv_backward_filter"};
+
+typedef struct conv_run {
+    agecl_conv2d_plan *plan;
+    int call;
+    agecl_tensor x, wt, y, dx, dw, dy, ws;
+} conv_run;
+
+static agecl_status run_call(void *arg)
+{
+    conv_run *r = arg;
+    const agecl_tensor *ws = r->ws.buf ? &r->ws : NULL;
+    switch (r->call) {
+    case FORWARD: return agecl_conv2d_forward(r->plan, &r->x, &r->wt, 0.0f, &r->y, ws);
+    case BACKWARD_DATA:
+        return agecl_conv2d_backward_data(r->plan, &r->dy, &r->wt, 0.0f, &r->dx, ws);
+    default: return agecl_conv2d_backward_filter(r->plan, &r->x, &r->dy, 0.0f, &r->dw, ws);
+    }
+}
+
+static agecl_status alloc_run(agecl_ctx *ctx, const agecl_conv2d_desc *d, conv_run *r)
+{
+    int n, c, oh, ow, k = d->kernel;
+    agecl_conv2d_plan_out_shape(r->plan, &n, &c, &oh, &ow);
+    agecl_tensor *all[] = {&r->x, &r->wt, &r->y, &r->dx, &r->dw, &r->dy};
+    int shapes[][4] = {{n, d->c_in, d->h, d->w}, {c, d->c_in, k, k}, {n, c, oh, ow},
+                       {n, d->c_in, d->h, d->w}, {c, d->c_in, k, k}, {n, c, oh, ow}};
+    unsigned seed = 7;
+    for (int i = 0; i < 6; i++)
+        AGECL_TRY(bench_random_tensor(ctx, all[i], shapes[i][0], shapes[i][1], shapes[i][2],
+                                      shapes[i][3], -1, 1, &seed));
+    size_t ws = agecl_conv2d_plan_workspace_bytes(r->plan) / sizeof(float);
+    return ws ? agecl_tensor_alloc(ctx, &r->ws, 1, 1, 1, (int)ws) : AGECL_OK;
+}
+
+static void free_run(conv_run *r)
+{
+    agecl_tensor *all[] = {&r->x, &r->wt, &r->y, &r->dx, &r->dw, &r->dy, &r->ws};
+    for (int i = 0; i < 7; i++) agecl_tensor_free(all[i]);
+    agecl_conv2d_plan_destroy(r->plan);
+}
+
+/* Flops of one call of shape s (3x3 convolutions have pad 1, so every output
+ * side is (hw - 1) / stride + 1). */
+static double conv_flops(const conv_shape *s, int batch)
+{
+    int oh = (s->hw - 1) / s->stride + 1;
+    return 2.0 * batch * s->c_out * oh * oh * s->c_in * s->kernel * s->kernel;
+}
+
+/* Time the three calls of one shape; ms[call] gets the medians. */
+static agecl_status time_shape(bench_dev *d, const conv_shape *s, int batch, double ms[CALLS])
+{
+    agecl_conv2d_desc desc = {batch, s->c_in, s->hw, s->hw, s->c_out, s->kernel, s->stride,
+                              s->kernel == 3 ? 1 : 0};
+    conv_run r = {0};
+    agecl_status st = agecl_conv2d_plan_create(d->ctx, &desc, AGECL_CONV_AUTO, &r.plan);
+    if (st == AGECL_OK) st = alloc_run(d->ctx, &desc, &r);
+    double flops = conv_flops(s, batch);
+    char shape[48];
+    snprintf(shape, sizeof shape, "%d->%d k%d s%d @%d", s->c_in, s->c_out, s->kernel, s->stride,
+             s->hw);
+    for (r.call = 0; r.call < CALLS && st == AGECL_OK; r.call++) {
+        bench_progress("layers, batch %d: %s %s (%s)", batch, call_names[r.call], shape, s->layer);
+        st = bench_time(d, run_call, &r, &ms[r.call]);
+        if (st != AGECL_OK) break;
+        bench_result res = bench_result_init("layers", call_names[r.call], shape, batch);
+        res.layer = s->layer;
+        res.uses = s->uses;
+        res.ms = ms[r.call];
+        res.gflops = flops / (ms[r.call] * 1e6);
+        bench_emit(d, &res);
+    }
+    free_run(&r);
+    return st;
+}
+
+agecl_status bench_convs(bench_dev *d, int batch)
+{
+    conv_shape shapes[MAX_SHAPES];
+    int n = model_shapes(&d->cfg, shapes);
+    double infer_ms = 0, train_ms = 0, infer_flops = 0, train_flops = 0;
+    for (int i = 0; i < n; i++) {
+        const conv_shape *s = &shapes[i];
+        double ms[CALLS], flops = s->uses * conv_flops(s, batch);
+        AGECL_TRY(time_shape(d, s, batch, ms));
+        /* Training runs the forward and both backwards, except the stem's data gradient. */
+        infer_ms += s->uses * ms[FORWARD];
+        train_ms += s->uses * (ms[FORWARD] + ms[BACKWARD_FILTER]);
+        infer_flops += flops;
+        train_flops += 2 * flops;
+        if (s->needs_dx) {
+            train_ms += s->uses * ms[BACKWARD_DATA];
+            train_flops += flops;
+        }
+    }
+    bench_result r = bench_result_init("layers", "convs_inference_pass", "all, x uses", batch);
+    r.ms = infer_ms;
+    r.gflops = infer_flops / (infer_ms * 1e6);
+    bench_emit(d, &r);
+    r = bench_result_init("layers", "convs_training_pass", "all, x uses", batch);
+    r.ms = train_ms;
+    r.gflops = train_flops / (train_ms * 1e6);
+    bench_emit(d, &r);
+    return AGECL_OK;
+}
