@@ -26,6 +26,7 @@ static void usage(FILE *f)
         "  --device SEL       index, name or gpu/cpu/any (default: AGECL_DEVICE or the first)\n"
         "  --workers N        image loading threads (2)\n"
         "  --cache FILE       keep decoded images in FILE (built on first use)\n"
+        "  --init FILE        start from the weights of FILE (a checkpoint of the same shapes)\n"
         "  --resume           continue from DIR/last.safetensors\n"
         "  --no-gender        no gender head (default: on when the data set has genders)\n"
         "  --no-rapl          no relative age position branch\n"
@@ -79,7 +80,8 @@ int cmd_train(int argc, char **argv)
     agecl_train_defaults(&o);
     o.progress = stderr;
     int seed = 123;
-    enum { O_LR = 256, O_WD, O_DROPS, O_NOGENDER, O_NORAPL, O_LIMIT, O_MAXSTEPS, O_STRICT, O_QUIET };
+    enum { O_LR = 256, O_WD, O_DROPS, O_NOGENDER, O_NORAPL, O_LIMIT, O_MAXSTEPS, O_STRICT, O_QUIET,
+           O_INIT };
     static const struct option longs[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"preset", required_argument, 0, 'p'}, {"epochs", required_argument, 0, 'e'},
@@ -90,7 +92,7 @@ int cmd_train(int argc, char **argv)
         {"resume", no_argument, 0, 'r'}, {"no-gender", no_argument, 0, O_NOGENDER},
         {"no-rapl", no_argument, 0, O_NORAPL}, {"limit", required_argument, 0, O_LIMIT},
         {"max-steps", required_argument, 0, O_MAXSTEPS}, {"strict", no_argument, 0, O_STRICT},
-        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, O_QUIET}, {"init", required_argument, 0, O_INIT}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -115,6 +117,7 @@ int cmd_train(int argc, char **argv)
         case O_MAXSTEPS: ok = parse_int("--max-steps", optarg, 1, &o.max_steps); break;
         case O_STRICT: o.strict = 1; break;
         case O_QUIET: o.progress = NULL; break;
+        case O_INIT: o.init = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -72,6 +72,8 @@ typedef struct agecl_train_options {
     int max_steps;           /* > 0: at most this many steps an epoch */
     int stop_after;          /* > 0: return after this many epochs (as if killed) */
     const char *cache;       /* path of a pre-decoded image cache, or NULL */
+    const char *init;        /* start from these weights (a checkpoint of the same
+                                shapes, e.g. pretrained or exported from PyTorch) */
     int strict;              /* any bad sample is an error */
     FILE *progress;          /* progress lines and reports; NULL: silent */
 } agecl_train_options;

@@ -25,8 +25,9 @@ static agecl_status declare_conv(agecl__params *p, agecl__conv *cv, int cout, in
                                  const char *prefix)
 {
     cv->weight = agecl__params_add(p, AGECL__PARAM, cout, cin, k, k, "%s.weight", prefix);
-    return cv->weight < 0 ? agecl__fail(AGECL_E_OUT_OF_MEMORY, "model: parameter table")
-                          : AGECL_OK;
+    if (cv->weight < 0) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "model: parameter table");
+    p->items[cv->weight].ndim = 4; /* 1x1 kernels too */
+    return AGECL_OK;
 }
 
 static agecl_status declare_linear(agecl__params *p, int *w, int *b, int out, int in,
@@ -34,8 +35,9 @@ static agecl_status declare_linear(agecl__params *p, int *w, int *b, int out, in
 {
     *w = agecl__params_add(p, AGECL__PARAM, out, in, 1, 1, "%s.weight", prefix);
     *b = agecl__params_add(p, AGECL__PARAM, 1, out, 1, 1, "%s.bias", prefix);
-    return *w < 0 || *b < 0 ? agecl__fail(AGECL_E_OUT_OF_MEMORY, "model: parameter table")
-                            : AGECL_OK;
+    if (*w < 0 || *b < 0) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "model: parameter table");
+    p->items[*w].ndim = 2; /* [out, in] even for out == 1 */
+    return AGECL_OK;
 }
 
 static agecl_status validate(const agecl_model_config *cfg, int batch)

@@ -14,19 +14,15 @@
 
 #define FORMAT "agecl-checkpoint-1"
 
-/* (1,C,1,1) -> [C]; (N,C,1,1) -> [N,C]; else [N,C,H,W]. */
+/* PyTorch's shape of a tensor: [C], [N,C] or [N,C,H,W] (params.h). */
 static int st_shape(const agecl__param *e, int shape[4])
 {
-    if (e->h == 1 && e->w == 1) {
-        if (e->n == 1) {
-            shape[0] = e->c;
-            return 1;
-        }
-        shape[0] = e->n, shape[1] = e->c;
-        return 2;
+    if (e->ndim == 1) {
+        shape[0] = e->c;
+        return 1;
     }
     shape[0] = e->n, shape[1] = e->c, shape[2] = e->h, shape[3] = e->w;
-    return 4;
+    return e->ndim;
 }
 
 static void join_ints(char *buf, size_t len, const int *v, int n)

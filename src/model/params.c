@@ -23,6 +23,7 @@ int agecl__params_add(agecl__params *p, agecl__param_kind kind, int n, int c, in
     vsnprintf(e->name, sizeof e->name, fmt, ap);
     va_end(ap);
     e->n = n, e->c = c, e->h = h, e->w = w;
+    e->ndim = h == 1 && w == 1 ? (n == 1 ? 1 : 2) : 4;
     e->kind = kind;
     return p->count++;
 }

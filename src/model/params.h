@@ -15,6 +15,7 @@ typedef enum { AGECL__PARAM, AGECL__BUFFER } agecl__param_kind;
 typedef struct agecl__param {
     char name[64];
     int n, c, h, w;
+    int ndim;          /* dimensions in checkpoints, as PyTorch has them: 1, 2 or 4 */
     agecl__param_kind kind;
     agecl_tensor value;
     agecl_tensor grad; /* parameters only */
@@ -32,7 +33,9 @@ typedef struct agecl__params {
 } agecl__params;
 
 /* Declare a tensor; returns its index, or -1 when out of memory. Names are
- * copied. All declarations come before agecl__params_alloc. */
+ * copied. All declarations come before agecl__params_alloc. Its checkpoint
+ * shape is [c] for (1,c,1,1), [n,c] for (n,c,1,1), else [n,c,h,w]; set ndim
+ * after the call to override (a Linear(n -> 1) weight is [1,n]). */
 int agecl__params_add(agecl__params *p, agecl__param_kind kind, int n, int c, int h, int w,
                       const char *fmt, ...);
 

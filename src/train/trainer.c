@@ -421,6 +421,10 @@ agecl_status agecl_train(const agecl_train_options *opt, agecl_train_result *res
     agecl_status s = open_data(&t);
     if (s == AGECL_OK) s = make_model(&t);
     if (s == AGECL_OK) s = agecl_model_init(t.model, opt->seed);
+    if (s == AGECL_OK && opt->init) {
+        s = agecl_model_load(t.model, opt->init, 0);
+        if (s == AGECL_OK) say(&t, "initial weights from %s\n", opt->init);
+    }
     if (s == AGECL_OK && opt->resume) {
         struct stat st;
         if (stat(t.last_path, &st) == 0) s = resume(&t);

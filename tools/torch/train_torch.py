@@ -75,6 +75,8 @@ def main():
     ap.add_argument('--limit', type=int, default=0)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--out', required=True)
+    ap.add_argument('--save-init', help='write the initial weights here (safetensors, agecl '
+                    'names), for `agecl train --init` to start from the same point')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -83,6 +85,12 @@ def main():
     data = agecl_data.Data(a.lib, a.data, a.limit)
     model = ir_model.AgeModel(data.ages, units, channels, gender=data.has_gender)
     ir_model.init_weights(model, a.seed)
+    if a.save_init:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
+                                        'fixtures'))
+        import st
+        st.save(a.save_init, {k: v.numpy() for k, v in model.agecl_state().items()},
+                {'format': 'agecl-checkpoint-1', 'source': 'tools/torch/train_torch.py'})
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8,
                            weight_decay=a.weight_decay)
     gen = torch.Generator().manual_seed(a.seed)
