@@ -19,6 +19,7 @@
 #include "agecl/model.h"
 #include "agecl/safetensors.h"
 #include "agecl/train.h"
+#include "agecl/predict.h"
 
 extern char **environ;
 
@@ -345,6 +346,52 @@ static void test_eval_json(void **state)
     }
 }
 
+static void test_predict_api_and_cli(void **state)
+{
+    (void)state;
+    char model[700], face[700], dir[600];
+    snprintf(model, sizeof model, "%s/best.safetensors", tmp_path("straight"));
+    agecl_dataset *ds;
+    TEST_OK(agecl_dataset_open(&ds, utkface(), 0));
+    snprintf(face, sizeof face, "%s", agecl_dataset_sample(ds, 100)->path);
+    agecl_predictor *p;
+    TEST_OK(agecl_predictor_open(&p, model, NULL));
+    agecl_prediction from_file, from_rgb;
+    TEST_OK(agecl_predictor_file(p, face, AGECL_CROP_CENTER_SQUARE, &from_file));
+    assert_true(from_file.age >= 1 && from_file.age <= 116);
+    assert_true(from_file.gender == 0 || from_file.gender == 1);
+    assert_true(from_file.gender_p >= 0.5f && from_file.gender_p <= 1.0f);
+    int is_label = 0; /* the position head names one of the data set's ages */
+    const int *ages;
+    for (int i = 0, n = agecl_dataset_age_labels(ds, &ages); i < n; i++)
+        is_label |= ages[i] == (int)from_file.position_age;
+    assert_true(is_label);
+    /* The same face given as pixels (decoded at its own 200 x 200 size) predicts the
+     * same age as the file. */
+    uint8_t *rgb = malloc(200 * 200 * 3);
+    TEST_OK(agecl_image_load(face, AGECL_CROP_FULL, 200, rgb));
+    TEST_OK(agecl_predictor_rgb(p, rgb, 200, 200, AGECL_CROP_CENTER_SQUARE, &from_rgb));
+    assert_true(fabsf(from_rgb.age - from_file.age) < 1e-3f);
+    assert_int_equal(agecl_predictor_file(p, tmp_path("no-such.jpg"), AGECL_CROP_CENTER_SQUARE,
+                                          &from_rgb), AGECL_E_IO);
+    free(rgb);
+    agecl_predictor_close(p);
+
+    char cmd[2048], out[2048] = "";
+    snprintf(dir, sizeof dir, "%s", getenv("AGECL_TOOL"));
+    snprintf(cmd, sizeof cmd, "%s predict --json --model %s %s", dir, model, face);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t got = fread(out, 1, sizeof out - 1, f);
+    out[got] = '\0';
+    assert_int_equal(pclose(f), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\"age\": %.2f", from_file.age);
+    if (!strstr(out, want)) fail_msg("predict --json printed %s, expected %s", out, want);
+    assert_non_null(strstr(out, "\"gender\": \""));
+    agecl_dataset_free(ds);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -369,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_bad_checkpoints_rejected),
         cmocka_unit_test(test_resume_after_kill_matches_uninterrupted),
         cmocka_unit_test(test_eval_json),
+        cmocka_unit_test(test_predict_api_and_cli),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
     test_ctx_release();
