@@ -1,7 +1,10 @@
-/* Matrix products through CLBlast. */
+/* Matrix products: our own kernels on CPU-class devices, CLBlast elsewhere. */
+#include <stdlib.h>
+#include <string.h>
 #include <clblast_c.h>
 #include "core/blas.h"
 #include "core/ctx.h"
+#include "core/gemm_cpu.h"
 #include "error.h"
 
 const char *agecl__clblast_error_name(int code)
@@ -38,7 +41,8 @@ static agecl_status blas_fail(int code, const char *what)
     return agecl__fail(s, "%s: CLBlast: %s (%d)", what, agecl__clblast_error_name(code), code);
 }
 
-/* Grow the context's GEMM temporary buffer to at least `bytes`. */
+/* Grow the context's GEMM temporary buffer to at least `bytes`. CLBlast's
+ * temporaries and our packed panels share it (one in-order queue). */
 static agecl_status ensure_temp(agecl_ctx *ctx, size_t bytes, const char *what)
 {
     if (bytes <= ctx->gemm_temp_bytes && ctx->gemm_temp) return AGECL_OK;
@@ -57,6 +61,35 @@ static agecl_status ensure_temp(agecl_ctx *ctx, size_t bytes, const char *what)
     return AGECL_OK;
 }
 
+/* Whether this product runs on our kernels: AGECL_GEMM forces a path, else
+ * CPU-class devices use ours. */
+static agecl_status use_own(agecl_ctx *ctx, const char *what, int *own)
+{
+    const char *force = getenv("AGECL_GEMM");
+    if (!force || !*force)
+        *own = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    else if (!strcmp(force, "own"))
+        *own = 1;
+    else if (!strcmp(force, "clblast"))
+        *own = 0;
+    else
+        return agecl__fail(AGECL_E_INVALID_ARG, "%s: AGECL_GEMM is '%s'; use 'own' or 'clblast'",
+                           what, force);
+    return AGECL_OK;
+}
+
+static agecl_status gemm_own(agecl_ctx *ctx, const char *what, size_t m, size_t n, size_t k,
+                             float alpha, agecl__matrix a, size_t a_stride, agecl__matrix b,
+                             size_t b_stride, float beta, agecl__matrix c, size_t c_stride,
+                             size_t batch)
+{
+    agecl__gemm_tile tile = agecl__gemm_cpu_tile(ctx);
+    size_t bytes = agecl__gemm_cpu_pack_bytes(tile, m, n, k, a, a_stride, b, b_stride, batch);
+    AGECL_TRY(ensure_temp(ctx, bytes, what));
+    return agecl__gemm_cpu(ctx, tile, what, m, n, k, alpha, a, a_stride, b, b_stride, beta, c,
+                           c_stride, batch, ctx->gemm_temp);
+}
+
 static CLBlastTranspose tr(int t) { return t ? CLBlastTransposeYes : CLBlastTransposeNo; }
 
 static agecl_status finish_event(agecl_ctx *ctx, cl_event ev, const char *name)
@@ -69,6 +102,9 @@ agecl_status agecl__gemm(agecl_ctx *ctx, const char *what, size_t m, size_t n, s
                          agecl__matrix c)
 {
     if (!m || !n) return AGECL_OK;
+    int own = 0;
+    AGECL_TRY(use_own(ctx, what, &own));
+    if (own) return gemm_own(ctx, what, m, n, k, alpha, a, 0, b, 0, beta, c, 0, 1);
     size_t temp = 0;
     int code = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, tr(a.trans), tr(b.trans), m, n, k,
                                           a.offset, a.ld, b.offset, b.ld, c.offset, c.ld,
@@ -95,6 +131,11 @@ agecl_status agecl__gemm_batched(agecl_ctx *ctx, const char *what, size_t m, siz
         return agecl__fail(AGECL_E_UNSUPPORTED,
                            "%s: a batched GEMM with a C stride of 0 (CLBlast 1.5.3 computes it "
                            "wrongly)", what);
+    int own = 0;
+    AGECL_TRY(use_own(ctx, what, &own));
+    if (own)
+        return gemm_own(ctx, what, m, n, k, alpha, a, a_stride, b, b_stride, beta, c, c_stride,
+                        batch);
     cl_event ev = NULL;
     int profiling = (ctx->flags & AGECL_CTX_PROFILING) != 0;
     int code = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, tr(a.trans), tr(b.trans), m, n,

@@ -39,7 +39,7 @@ struct agecl_ctx {
 
     agecl_cache_stats cache;
 
-    cl_mem gemm_temp;       /* CLBlast's GEMM temporary buffer (core/blas.c) */
+    cl_mem gemm_temp;       /* GEMM scratch: CLBlast's temporary buffer, our packed panels */
     size_t gemm_temp_bytes;
 
     agecl__profile_event *events;
