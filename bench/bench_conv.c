@@ -1,14 +1,20 @@
-/* bench_conv: time the convolution plans at the IR-50 shapes (MODEL.md section 2).
+/* bench_conv: time the convolution plans at the shapes of a model preset.
  *
- *   bench_conv [batch]      (default 8; the device: AGECL_DEVICE, as everywhere)
+ *   bench_conv [--cpu] [--profile] [batch]     (default batch 8; the device:
+ *                                               AGECL_DEVICE, as everywhere)
  *
- * For each shape, forward, backward_data and backward_filter each run once to warm
- * up, then 3 times; each run is timed from its enqueue to agecl_ctx_finish, and the
- * median is printed with its rate, 2*N*C_out*OH*OW*C_in*K*K flops per call. The last
- * line adds the shapes up as often as a forward and backward pass of the backbone
- * uses them ("uses" column). */
+ * The shapes are IR-50's (MODEL.md section 2), or with --cpu those of the "cpu"
+ * preset (channels 32/64/128, 64 x 64 inputs). For each shape, forward,
+ * backward_data and backward_filter each run once to warm up, then 3 times; each run
+ * is timed from its enqueue to agecl_ctx_finish, and the median is printed with its
+ * rate, 2*N*C_out*OH*OW*C_in*K*K flops per call. With --profile the kernels are
+ * timed too, and a "move" column after each call gives the median device time of
+ * its data-movement kernels (im2col, col2im and the permutations: everything but
+ * the GEMM). The last line adds the shapes up as often as a forward and backward
+ * pass of the backbone uses them ("uses" column). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "agecl.h"
 #include "agecl/conv.h"
@@ -18,6 +24,21 @@ typedef struct shape {
     int c_in, hw, c_out, kernel, stride;
     int uses; /* convolutions of this shape in one pass of the backbone */
 } shape;
+
+static const shape cpu_preset[] = {
+    {"stem 3->32 @64", 3, 64, 32, 3, 1, 1},
+    {"s1u1 32->32 @64", 32, 64, 32, 3, 1, 1},
+    {"s1u1 32->32 64->32 s2", 32, 64, 32, 3, 2, 1},
+    {"s1 32->32 @32", 32, 32, 32, 3, 1, 2},
+    {"s2u1 32->64 @32", 32, 32, 64, 3, 1, 1},
+    {"s2u1 64->64 32->16 s2", 64, 32, 64, 3, 2, 1},
+    {"s2 1x1 32->64 32->16 s2", 32, 32, 64, 1, 2, 1},
+    {"s2 64->64 @16", 64, 16, 64, 3, 1, 2},
+    {"s3u1 64->128 @16", 64, 16, 128, 3, 1, 1},
+    {"s3u1 128->128 16->8 s2", 128, 16, 128, 3, 2, 1},
+    {"s3 1x1 64->128 16->8 s2", 64, 16, 128, 1, 2, 1},
+    {"s3 128->128 @8", 128, 8, 128, 3, 1, 2},
+};
 
 static const shape ir50[] = {
     {"stem 3->64 @112", 3, 112, 64, 3, 1, 1},
@@ -64,18 +85,45 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The median of 3 timed runs after one warm-up, in ms; negative on failure. */
-static double time_call(agecl_ctx *ctx, agecl_conv2d_plan *p, buffers *b, int call)
+static double median3(double t[3])
 {
-    double t[3];
-    if (run(p, b, call) != AGECL_OK || agecl_ctx_finish(ctx) != AGECL_OK) return -1;
-    for (int i = 0; i < 3; i++) {
-        double t0 = now();
-        if (run(p, b, call) != AGECL_OK || agecl_ctx_finish(ctx) != AGECL_OK) return -1;
-        t[i] = (now() - t0) * 1e3;
-    }
     qsort(t, 3, sizeof t[0], cmp_double);
     return t[1];
+}
+
+/* Device ms of the data-movement kernels since the last profile reset. */
+static agecl_status moved_ms(agecl_ctx *ctx, double *ms)
+{
+    const agecl_profile_entry *e;
+    int n;
+    agecl_status st = agecl_ctx_profile(ctx, &e, &n);
+    if (st != AGECL_OK) return st;
+    *ms = 0;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(e[i].name, "im2col") || !strcmp(e[i].name, "col2im")) *ms += e[i].ms;
+    return AGECL_OK;
+}
+
+/* Medians of 3 timed runs after one warm-up, in ms: wall time, and (profiling) the
+ * data-movement kernels' device time. AGECL_OK or the failure. */
+static agecl_status time_call(agecl_ctx *ctx, agecl_conv2d_plan *p, buffers *b, int call,
+                              int profile, double *wall, double *move)
+{
+    double t[3], m[3] = {0};
+    agecl_status st = run(p, b, call);
+    if (st == AGECL_OK) st = agecl_ctx_finish(ctx);
+    for (int i = 0; i < 3 && st == AGECL_OK; i++) {
+        if (profile) agecl_ctx_profile_reset(ctx);
+        double t0 = now();
+        st = run(p, b, call);
+        if (st == AGECL_OK) st = agecl_ctx_finish(ctx);
+        t[i] = (now() - t0) * 1e3;
+        if (st == AGECL_OK && profile) st = moved_ms(ctx, &m[i]);
+    }
+    if (st != AGECL_OK) return st;
+    *wall = median3(t);
+    *move = median3(m);
+    return AGECL_OK;
 }
 
 static agecl_status alloc_buffers(agecl_ctx *ctx, agecl_conv2d_plan *p, const agecl_conv2d_desc *d,
@@ -104,24 +152,40 @@ static void free_buffers(buffers *b)
 
 int main(int argc, char **argv)
 {
-    int batch = argc > 1 ? atoi(argv[1]) : 8;
-    if (batch <= 0) {
-        fprintf(stderr, "usage: bench_conv [batch]   (batch > 0, default 8)\n");
+    int batch = 8, profile = 0, bad = 0;
+    const shape *shapes = ir50;
+    size_t n_shapes = sizeof ir50 / sizeof ir50[0];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--profile")) {
+            profile = 1;
+        } else if (!strcmp(argv[i], "--cpu")) {
+            shapes = cpu_preset;
+            n_shapes = sizeof cpu_preset / sizeof cpu_preset[0];
+        } else {
+            batch = atoi(argv[i]);
+            bad |= batch <= 0;
+        }
+    }
+    if (bad) {
+        fprintf(stderr, "usage: bench_conv [--cpu] [--profile] [batch]   (batch > 0, "
+                        "default 8)\n");
         return 2;
     }
     agecl_ctx *ctx;
-    if (agecl_ctx_create(&ctx, NULL, 0) != AGECL_OK) {
+    if (agecl_ctx_create(&ctx, NULL, profile ? AGECL_CTX_PROFILING : 0) != AGECL_OK) {
         fprintf(stderr, "bench_conv: %s\n", agecl_last_error());
         return 1;
     }
-    printf("device: %s\nbatch %d; median of 3 runs after a warm-up; ms and GFLOP/s\n",
-           agecl_ctx_device(ctx)->name, batch);
-    printf("%-27s %4s %7s %9s %8s %9s %8s %9s %8s\n", "shape", "uses", "ws MB", "fwd ms",
-           "GF/s", "bwd_d ms", "GF/s", "bwd_f ms", "GF/s");
-    double pass_ms[CALLS] = {0}, pass_flops = 0;
+    printf("device: %s\nbatch %d; median of 3 runs after a warm-up; ms and GFLOP/s%s\n",
+           agecl_ctx_device(ctx)->name, batch,
+           profile ? "; move: ms of im2col/col2im/permutations" : "");
+    printf("%-27s %4s %7s %9s %8s%s %9s %8s%s %9s %8s%s\n", "shape", "uses", "ws MB", "fwd ms",
+           "GF/s", profile ? "    move" : "", "bwd_d ms", "GF/s", profile ? "    move" : "",
+           "bwd_f ms", "GF/s", profile ? "    move" : "");
+    double pass_ms[CALLS] = {0}, pass_move[CALLS] = {0}, pass_flops = 0;
     int status = 0;
-    for (size_t i = 0; i < sizeof ir50 / sizeof ir50[0] && !status; i++) {
-        const shape *s = &ir50[i];
+    for (size_t i = 0; i < n_shapes && !status; i++) {
+        const shape *s = &shapes[i];
         agecl_conv2d_desc d = {batch, s->c_in, s->hw, s->hw, s->c_out, s->kernel, s->stride,
                                s->kernel == 3 ? 1 : 0};
         agecl_conv2d_plan *p = NULL;
@@ -139,16 +203,18 @@ int main(int argc, char **argv)
         double flops = 2.0 * batch * s->c_out * oh * ow * s->c_in * s->kernel * s->kernel;
         printf("%-27s %4d %7.1f", s->name, s->uses, agecl_conv2d_plan_workspace_bytes(p) / 1e6);
         for (int call = 0; call < CALLS && !status; call++) {
-            double ms = time_call(ctx, p, &b, call);
-            if (ms < 0) {
+            double ms, move;
+            if (time_call(ctx, p, &b, call, profile, &ms, &move) != AGECL_OK) {
                 fprintf(stderr, "\nbench_conv: %s %s: %s\n", s->name, call_names[call],
                         agecl_last_error());
                 status = 1;
                 break;
             }
             printf(" %9.2f %8.1f", ms, flops / ms * 1e-6);
+            if (profile) printf(" %7.2f", move);
             fflush(stdout);
             pass_ms[call] += ms * s->uses;
+            pass_move[call] += move * s->uses;
         }
         printf("\n");
         pass_flops += flops * s->uses;
@@ -161,6 +227,10 @@ int main(int argc, char **argv)
                "backward_data %.1f ms, backward_filter %.1f ms; %.1f ms per batch, %.1f ms per "
                "image, %.1f GFLOP/s\n", pass_flops / batch * 1e-9, pass_ms[0], pass_ms[1],
                pass_ms[2], total, total / batch, 3 * pass_flops / total * 1e-6);
+        if (profile)
+            printf("of which data movement: forward %.1f ms, backward_data %.1f ms, "
+                   "backward_filter %.1f ms; %.1f ms per batch\n", pass_move[0], pass_move[1],
+                   pass_move[2], pass_move[0] + pass_move[1] + pass_move[2]);
     }
     agecl_ctx_destroy(ctx);
     return status;

@@ -2,6 +2,12 @@
  * (ref_conv.c), the reference against finite differences and a hand-computed case,
  * and the OpenCL calls against PyTorch (tests/fixtures/conv.safetensors).
  *
+ * The plans have two paths (conv2d_im2col.c): the CPU one (per-sample products,
+ * cl/im2col_cpu.cl, cache-sized chunks) and the GPU one (wide products, permutations,
+ * cl/im2col.cl). The random cases run on both, forced with AGECL_IM2COL, whatever
+ * the device, and the CPU kernels' vector paths at every row length from 1 to 40
+ * (test_row_lengths).
+ *
  * Tolerances (max abs error / max abs reference): 1e-5 for y and dx, whose elements
  * are float sums of at most c_in*k*k (here 1170) products; 5e-5 for dw, whose
  * elements are sums over the whole batch, n*out_h*out_w products per weight (up to
@@ -25,6 +31,14 @@
 
 #define TOL 1e-5
 #define TOL_DW 5e-5
+
+/* The plan paths, as AGECL_IM2COL names them; plans read it when created. */
+static const char *const paths[] = {"cpu", "gpu"};
+#define N_PATHS 2
+
+static void use_path(const char *path) { assert_int_equal(setenv("AGECL_IM2COL", path, 1), 0); }
+
+static void default_path(void) { assert_int_equal(unsetenv("AGECL_IM2COL"), 0); }
 
 static agecl_conv2d_desc desc(int n, int c_in, int h, int w, int c_out, int kernel, int stride)
 {
@@ -147,9 +161,10 @@ static void assert_unchanged(agecl_ctx *ctx, const agecl_tensor *t, const float 
     free(got);
 }
 
-/* The three calls on random data of shape d: first with beta 0 into poisoned
- * outputs, then (when beta != 0) with beta into outputs holding random values. */
-static void check_case(const agecl_conv2d_desc *d, uint64_t seed, float beta)
+/* The three calls on random data of shape d, on the current path: first with beta 0
+ * into poisoned outputs, then (when beta != 0) with beta into outputs holding random
+ * values. */
+static void check_case_on_path(const agecl_conv2d_desc *d, uint64_t seed, float beta)
 {
     agecl_ctx *ctx = test_ctx();
     int oh = out_h(d), ow = out_w(d);
@@ -200,6 +215,16 @@ static void check_case(const agecl_conv2d_desc *d, uint64_t seed, float beta)
     free(y_ref), free(dx_ref), free(dw_ref);
 }
 
+/* check_case_on_path on each path. */
+static void check_case(const agecl_conv2d_desc *d, uint64_t seed, float beta)
+{
+    for (int i = 0; i < N_PATHS; i++) {
+        use_path(paths[i]);
+        check_case_on_path(d, seed, beta);
+    }
+    default_path();
+}
+
 static void test_awkward_shapes(void **state)
 {
     (void)state;
@@ -211,6 +236,8 @@ static void test_awkward_shapes(void **state)
         desc(3, 130, 14, 14, 7, 1, 1),  desc(3, 7, 14, 14, 5, 1, 2),
         desc(1, 5, 15, 7, 3, 3, 2),     desc(3, 3, 1, 1, 5, 1, 1),
         desc(64, 3, 7, 7, 5, 3, 2),     desc(3, 64, 14, 14, 64, 3, 1),
+        desc(2, 3, 5, 9, 4, 3, 1),      desc(2, 3, 9, 5, 4, 3, 1),
+        desc(1, 2, 2, 20, 3, 3, 1),     desc(1, 2, 20, 2, 3, 3, 1),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i], 100 + i, 0);
 }
@@ -231,18 +258,49 @@ static void test_112_small_channels(void **state)
     check_case((agecl_conv2d_desc[]){desc(1, 3, 112, 112, 4, 3, 2)}, 301, 0);
 }
 
+/* Every row length from 1 to 40 (and heights 1 to 4 on the way), for the three
+ * geometries, on the CPU path: its kernels run along flat planes with stride 1, and
+ * whole, partial and overlapping vectors of 16, 8 and 4 with stride 2. (The GPU
+ * path's kernels have no such cases, and on PoCL each new global size of theirs
+ * compiles them again.) */
+static void test_row_lengths(void **state)
+{
+    (void)state;
+    use_path("cpu");
+    for (int w = 1; w <= 40; w++) {
+        int h = 1 + w % 4;
+        check_case_on_path((agecl_conv2d_desc[]){desc(2, 2, h, w, 3, 3, 1)}, 600 + w,
+                           w % 2 ? 0 : 1.0f);
+        check_case_on_path((agecl_conv2d_desc[]){desc(2, 2, h + 2, w, 3, 3, 2)}, 700 + w,
+                           w % 3 ? 0 : 0.5f);
+        check_case_on_path((agecl_conv2d_desc[]){desc(1, 2, h, w, 3, 1, 2)}, 800 + w,
+                           w % 2 ? 1.0f : 0);
+    }
+    default_path();
+}
+
 /* 64 channels at 112 x 112 need 32 MB of workspace per sample: a batch of 3 runs in
- * chunks of 2 and 1, and the weight gradient adds the chunks up. */
+ * chunks (of 2 and 1 on the GPU path, whose chunks fill up to 64 MiB; of 1, or with
+ * a cache of 256 MB or more of 2 and 1, on the CPU path, whose chunks fill an eighth
+ * of the cache), and the weight gradient adds the chunks up. */
 static void test_batch_in_chunks(void **state)
 {
     (void)state;
     agecl_conv2d_desc d = desc(3, 64, 112, 112, 3, 3, 1);
-    agecl_conv2d_plan *p;
-    TEST_OK(agecl_conv2d_plan_create(test_ctx(), &d, AGECL_CONV_AUTO, &p));
     size_t per_sample = (64 * 9 + 3) * 112 * 112 * sizeof(float);
-    assert_int_equal(agecl_conv2d_plan_workspace_bytes(p), 2 * per_sample);
-    agecl_conv2d_plan_destroy(p);
-    check_case(&d, 400, 1.0f);
+    for (int i = 0; i < N_PATHS; i++) {
+        use_path(paths[i]);
+        agecl_conv2d_plan *p;
+        TEST_OK(agecl_conv2d_plan_create(test_ctx(), &d, AGECL_CONV_AUTO, &p));
+        size_t ws = agecl_conv2d_plan_workspace_bytes(p);
+        if (strcmp(paths[i], "cpu"))
+            assert_int_equal(ws, 2 * per_sample);
+        else
+            assert_true(ws == per_sample || ws == 2 * per_sample);
+        agecl_conv2d_plan_destroy(p);
+        check_case_on_path(&d, 400, 1.0f);
+    }
+    default_path();
 }
 
 /* The workspace stays under the limit at every IR-50 shape at batch 64. */
@@ -257,14 +315,18 @@ static void test_plans_at_ir50_shapes(void **state)
         desc(64, 128, 28, 28, 256, 3, 1),  desc(64, 256, 28, 28, 256, 3, 2),
         desc(64, 128, 28, 28, 256, 1, 2),  desc(64, 256, 14, 14, 256, 3, 1),
     };
-    for (size_t i = 0; i < sizeof ir50 / sizeof ir50[0]; i++) {
-        agecl_conv2d_plan *p;
-        TEST_OK(agecl_conv2d_plan_create(test_ctx(), &ir50[i], AGECL_CONV_AUTO, &p));
-        assert_int_equal(agecl_conv2d_plan_algo(p), AGECL_CONV_IM2COL_GEMM);
-        size_t ws = agecl_conv2d_plan_workspace_bytes(p);
-        assert_true(ws > 0 && ws <= AGECL_CONV2D_WORKSPACE_LIMIT);
-        agecl_conv2d_plan_destroy(p);
+    for (int pi = 0; pi < N_PATHS; pi++) {
+        use_path(paths[pi]);
+        for (size_t i = 0; i < sizeof ir50 / sizeof ir50[0]; i++) {
+            agecl_conv2d_plan *p;
+            TEST_OK(agecl_conv2d_plan_create(test_ctx(), &ir50[i], AGECL_CONV_AUTO, &p));
+            assert_int_equal(agecl_conv2d_plan_algo(p), AGECL_CONV_IM2COL_GEMM);
+            size_t ws = agecl_conv2d_plan_workspace_bytes(p);
+            assert_true(ws > 0 && ws <= AGECL_CONV2D_WORKSPACE_LIMIT);
+            agecl_conv2d_plan_destroy(p);
+        }
     }
+    default_path();
     /* 1x1 stride 1 multiplies x directly: no workspace (the 1x1 stride-1 cases of
      * test_awkward_shapes pass NULL). */
     agecl_conv2d_plan *p;
@@ -432,6 +494,10 @@ static void test_bad_arguments(void **state)
                  AGECL_E_INVALID_ARG, create, "algorithm");
     assert_fails(agecl_conv2d_plan_create(NULL, &d, AGECL_CONV_AUTO, &p), AGECL_E_INVALID_ARG,
                  create, NULL);
+    use_path("fpga");
+    assert_fails(agecl_conv2d_plan_create(ctx, &d, AGECL_CONV_AUTO, &p), AGECL_E_INVALID_ARG,
+                 create, "AGECL_IM2COL");
+    default_path();
     assert_null(p);
 
     agecl_conv2d_plan *plan;
@@ -483,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_awkward_shapes),
         cmocka_unit_test(test_beta_accumulates),
         cmocka_unit_test(test_112_small_channels),
+        cmocka_unit_test(test_row_lengths),
         cmocka_unit_test(test_batch_in_chunks),
         cmocka_unit_test(test_plans_at_ir50_shapes),
         cmocka_unit_test(test_against_pytorch),

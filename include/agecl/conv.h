@@ -45,16 +45,22 @@
  * ALGORITHMS
  *   AGECL_CONV_AUTO          the best available for the shape (now: IM2COL_GEMM).
  *   AGECL_CONV_IM2COL_GEMM   unrolls the input patches of a chunk of samples into
- *     a matrix (im2col) and does one CLBlast GEMM per chunk and call. A chunk is as
- *     many samples as fit in AGECL_CONV2D_WORKSPACE_LIMIT bytes of workspace (at
- *     least one), so the workspace stays bounded whatever the batch:
- *     (c_in*k*k + c_out) * out_h * out_w floats per sample of the chunk. A 1x1
- *     stride-1 convolution needs no workspace (products straight on x). At the IR-50
- *     shapes the largest need is 64 channels at 112 x 112 with k = 3, 32.1 MB per
- *     sample: chunks of 2; every IR-50 plan asks for at most 64 MiB. (CLBlast also
- *     keeps a temporary buffer in the context, grown once, up to about 70 MB at these
- *     shapes.) The weight gradient of a multi-chunk batch is summed chunk by chunk,
- *     which changes only its float rounding. */
+ *     a matrix (im2col) and multiplies it with GEMMs. A chunk is as many samples as
+ *     fit in its share of workspace (at least one), so the workspace stays bounded
+ *     whatever the batch: (c_in*k*k + c_out) * out_h * out_w floats per sample of
+ *     the chunk. On CPU devices the share is an eighth of the device's cache (at most
+ *     AGECL_CONV2D_WORKSPACE_LIMIT), so that the patches are still cached when the
+ *     GEMM reads them, and forward and backward_data run one product per sample
+ *     straight on the NCHW tensors; elsewhere chunks fill up to
+ *     AGECL_CONV2D_WORKSPACE_LIMIT bytes and each call runs one wide product per
+ *     chunk. The variable AGECL_IM2COL=cpu or AGECL_IM2COL=gpu, read when a plan is
+ *     created, forces either path on any device (any other non-empty value:
+ *     AGECL_E_INVALID_ARG). A 1x1 stride-1 convolution needs no workspace (products
+ *     straight on x). At the IR-50 shapes the largest need is 64 channels at 112 x 112
+ *     with k = 3, 32.1 MB per sample: every IR-50 plan asks for at most 64 MiB.
+ *     (The GEMM also keeps a temporary buffer in the context, grown once, up to about
+ *     70 MB at these shapes.) The weight gradient of a multi-chunk batch is summed
+ *     chunk by chunk, which changes only its float rounding. */
 #ifndef AGECL_CONV_H
 #define AGECL_CONV_H
 

@@ -14,6 +14,9 @@ struct agecl_conv2d_plan {
     int chunk;               /* samples unrolled at once; 0 when no im2col is needed */
     size_t workspace;        /* elements */
     char geometry[48];       /* im2col build options for the kernel size, stride, pad */
+    int cpu;                 /* the CPU path: per-sample products, cl/im2col_cpu.cl and
+                                cache-sized chunks (conv2d_im2col.c) */
+    const char *program;     /* the kernels' program: "im2col_cpu" or "im2col" */
 };
 
 /* Im2col + GEMM (conv2d_im2col.c). The plan part fills chunk and workspace and
