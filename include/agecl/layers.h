@@ -26,7 +26,16 @@
  * run one work-group per channel: short sums over the batch per spatial
  * position, folded into Kahan-compensated totals (the BN statistics: shifted
  * sums merged by Chan's formula, exact for a large mean), then a pairwise tree
- * across the work-group. Pooling and the bias gradient use Kahan sums. */
+ * across the work-group. Pooling and the bias gradient use Kahan sums.
+ *
+ * On CPU devices BN and the PReLU backward run other kernels (cl/batchnorm_cpu.cl,
+ * cl/prelu_cpu.cl), with the same results up to rounding: one work-item per
+ * channel visits its N planes in order, summing each plane with 16 vector lanes
+ * (the BN statistics: a plane's mean, then its squared deviations, merged by
+ * Chan's formula), the planes' sums Kahan-compensated; the element-wise parts
+ * run one work-item per plane. The variable AGECL_LAYERS=cpu or
+ * AGECL_LAYERS=gpu, read at each call, forces either set on any device (any
+ * other non-empty value: AGECL_E_INVALID_ARG). */
 #ifndef AGECL_LAYERS_H
 #define AGECL_LAYERS_H
 

@@ -46,22 +46,38 @@ agecl_status agecl_batchnorm_forward_train(agecl_ctx *ctx, const agecl_tensor *x
         return agecl__fail(AGECL_E_SHAPE, "%s: expected more than 1 value per channel when "
                            "training (x is %dx%dx%dx%d)", op, x->n, x->c, x->h, x->w);
 
-    /* Statistics: one work-group per channel. */
-    size_t local;
-    AGECL_TRY(agecl__layer_reduce_group(ctx, "batchnorm", "batchnorm_stats", &local));
+    int cpu;
+    AGECL_TRY(agecl__layer_cpu(ctx, op, &cpu));
+
+    /* Statistics: one work-group per channel (on CPUs one work-item, taking no
+     * local memory: the last STATS_LOCALS arguments). */
+    enum { STATS_LOCALS = 3 };
+    size_t local = 1;
+    if (!cpu) AGECL_TRY(agecl__layer_reduce_group(ctx, "batchnorm", "batchnorm_stats", &local));
     size_t global = (size_t)C * local, lbytes = local * sizeof(float);
     agecl__arg stats[] = {AGECL_ARG(x->buf), AGECL_ARG(x_off), AGECL_ARG(N), AGECL_ARG(C),
                           AGECL_ARG(HW), AGECL_ARG(momentum), AGECL_ARG(eps),
                           BUF_OFF(p[SAVE_MEAN]), BUF_OFF(p[SAVE_INVSTD]), BUF_OFF(p[RUN_MEAN]),
                           BUF_OFF(p[RUN_VAR]), AGECL_LOCAL(lbytes), AGECL_LOCAL(lbytes),
                           AGECL_LOCAL(lbytes)};
-    AGECL_TRY(agecl__run(ctx, "batchnorm", "", "batchnorm_stats", 1, &global, &local,
-                         AGECL_NARGS(stats), stats));
+    if (cpu) {
+        size_t count[2] = {C, 1};
+        AGECL_TRY(agecl__layer_run_cpu(ctx, "batchnorm_cpu", "batchnorm_stats", count,
+                                       AGECL_NARGS(stats) - STATS_LOCALS, stats));
+    } else {
+        AGECL_TRY(agecl__run(ctx, "batchnorm", "", "batchnorm_stats", 1, &global, &local,
+                             AGECL_NARGS(stats), stats));
+    }
 
-    /* Normalisation: element-wise. */
+    /* Normalisation: element-wise (on CPUs a work-item per plane). */
     agecl__arg apply[] = {AGECL_ARG(x->buf), AGECL_ARG(x_off), AGECL_ARG(C), AGECL_ARG(HW),
                           BUF_OFF(p[SAVE_MEAN]), BUF_OFF(p[SAVE_INVSTD]), BUF_OFF(p[GAMMA]),
                           BUF_OFF(p[BETA]), AGECL_ARG(y->buf), AGECL_ARG(y_off)};
+    if (cpu) {
+        size_t count[2] = {C, N};
+        return agecl__layer_run_cpu(ctx, "batchnorm_cpu", "batchnorm_train_apply", count,
+                                    AGECL_NARGS(apply), apply);
+    }
     size_t grid[3] = {HW, C, N};
     return agecl__layer_run_grid(ctx, "batchnorm", "batchnorm_train_apply", grid,
                                  AGECL_NARGS(apply), apply);
@@ -87,6 +103,13 @@ agecl_status agecl_batchnorm_forward_infer(agecl_ctx *ctx, const agecl_tensor *x
     agecl__arg args[] = {AGECL_ARG(x->buf), AGECL_ARG(x_off), AGECL_ARG(N), AGECL_ARG(C),
                          AGECL_ARG(HW), AGECL_ARG(eps), BUF_OFF(p[RUN_MEAN]), BUF_OFF(p[RUN_VAR]),
                          BUF_OFF(p[GAMMA]), BUF_OFF(p[BETA]), AGECL_ARG(y->buf), AGECL_ARG(y_off)};
+    int cpu;
+    AGECL_TRY(agecl__layer_cpu(ctx, op, &cpu));
+    if (cpu) {
+        size_t count[2] = {C, N};
+        return agecl__layer_run_cpu(ctx, "batchnorm_cpu", "batchnorm_infer_apply", count,
+                                    AGECL_NARGS(args), args);
+    }
     size_t grid[3] = {HW, C, 1};
     return agecl__layer_run_grid(ctx, "batchnorm", "batchnorm_infer_apply", grid,
                                  AGECL_NARGS(args), args);
@@ -111,9 +134,13 @@ agecl_status agecl_batchnorm_backward(agecl_ctx *ctx, const agecl_tensor *x,
                        {dbeta, "dbeta", 0}};
     AGECL_TRY(check_channels(op, p, AGECL_NARGS(p), x->c));
     cl_uint N = (cl_uint)x->n, C = (cl_uint)x->c, HW = (cl_uint)x->h * (cl_uint)x->w;
-    /* One work-group per channel: the sums, then dx. */
-    size_t local;
-    AGECL_TRY(agecl__layer_reduce_group(ctx, "batchnorm", "batchnorm_backward", &local));
+    int cpu;
+    AGECL_TRY(agecl__layer_cpu(ctx, op, &cpu));
+    /* One work-group per channel: the sums, then dx (on CPUs one work-item,
+     * taking no local memory: the last BACKWARD_LOCALS arguments). */
+    enum { BACKWARD_LOCALS = 2 };
+    size_t local = 1;
+    if (!cpu) AGECL_TRY(agecl__layer_reduce_group(ctx, "batchnorm", "batchnorm_backward", &local));
     size_t global = (size_t)C * local, lbytes = local * sizeof(float);
     agecl__arg args[] = {AGECL_ARG(x->buf), AGECL_ARG(x_off), AGECL_ARG(dy->buf),
                          AGECL_ARG(dy_off), AGECL_ARG(N), AGECL_ARG(C), AGECL_ARG(HW),
@@ -121,6 +148,11 @@ agecl_status agecl_batchnorm_backward(agecl_ctx *ctx, const agecl_tensor *x,
                          AGECL_ARG(dx_acc), AGECL_ARG(dx->buf), AGECL_ARG(dx_off),
                          AGECL_ARG(dparam_acc), BUF_OFF(p[DGAMMA]), BUF_OFF(p[DBETA]),
                          AGECL_LOCAL(lbytes), AGECL_LOCAL(lbytes)};
+    if (cpu) {
+        size_t count[2] = {C, 1};
+        return agecl__layer_run_cpu(ctx, "batchnorm_cpu", "batchnorm_backward", count,
+                                    AGECL_NARGS(args) - BACKWARD_LOCALS, args);
+    }
     return agecl__run(ctx, "batchnorm", "", "batchnorm_backward", 1, &global, &local,
                       AGECL_NARGS(args), args);
 }

@@ -1,5 +1,7 @@
 /* Argument checks and launch sizes shared by the layer operations. */
 #include "layers/layer_util.h"
+#include <stdlib.h>
+#include <string.h>
 #include "core/launch.h"
 #include "error.h"
 
@@ -68,4 +70,24 @@ agecl_status agecl__layer_reduce_group(agecl_ctx *ctx, const char *program, cons
 {
     size_t want = (agecl_ctx_device(ctx)->type & CL_DEVICE_TYPE_CPU) ? 64 : 256;
     return agecl__layer_group(ctx, program, kernel, want, local);
+}
+
+agecl_status agecl__layer_cpu(agecl_ctx *ctx, const char *op, int *cpu)
+{
+    const char *force = getenv("AGECL_LAYERS");
+    if (!force || !*force)
+        *cpu = (agecl_ctx_device(ctx)->type & CL_DEVICE_TYPE_CPU) != 0;
+    else if (!strcmp(force, "cpu") || !strcmp(force, "gpu"))
+        *cpu = !strcmp(force, "cpu");
+    else
+        return agecl__fail(AGECL_E_INVALID_ARG, "%s: AGECL_LAYERS is '%s'; use 'cpu' or 'gpu'",
+                           op, force);
+    return AGECL_OK;
+}
+
+agecl_status agecl__layer_run_cpu(agecl_ctx *ctx, const char *program, const char *kernel,
+                                  const size_t count[2], int nargs, const agecl__arg *args)
+{
+    const size_t local[2] = {1, 1};
+    return agecl__run(ctx, program, "", kernel, 2, count, local, nargs, args);
 }

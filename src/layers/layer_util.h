@@ -34,6 +34,17 @@ agecl_status agecl__layer_group(agecl_ctx *ctx, const char *program, const char 
 agecl_status agecl__layer_reduce_group(agecl_ctx *ctx, const char *program, const char *kernel,
                                        size_t *local);
 
+/* Whether the layers run their CPU kernels (cl/<program>_cpu.cl: a work-item per
+ * plane or channel, in work-groups of one, vectorised by hand) rather than the
+ * GPU ones: on CPU devices, unless the environment variable AGECL_LAYERS is
+ * "gpu" ("cpu" forces them anywhere; any other value fails, naming op). */
+agecl_status agecl__layer_cpu(agecl_ctx *ctx, const char *op, int *cpu);
+
+/* Run a CPU kernel over count[0] x count[1] work-items (channels, samples), each
+ * in a work-group of its own. */
+agecl_status agecl__layer_run_cpu(agecl_ctx *ctx, const char *program, const char *kernel,
+                                  const size_t count[2], int nargs, const agecl__arg *args);
+
 /* Run a 1-D kernel of one work-item per element (`count` of them), with a
  * work-group of up to 256 items. */
 agecl_status agecl__layer_run(agecl_ctx *ctx, const char *program, const char *kernel,

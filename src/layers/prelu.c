@@ -35,9 +35,12 @@ agecl_status agecl_prelu_backward(agecl_ctx *ctx, const agecl_tensor *x, const a
     AGECL_TRY(agecl__layer_count(dslope, op, "dslope", (size_t)x->c, "x's channel count",
                                  &da_off));
     cl_uint N = (cl_uint)x->n, C = (cl_uint)x->c, HW = (cl_uint)x->h * (cl_uint)x->w;
-    /* One work-group per channel: dx element-wise, the slope's gradient summed. */
-    size_t local;
-    AGECL_TRY(agecl__layer_reduce_group(ctx, "prelu", "prelu_backward", &local));
+    int cpu;
+    AGECL_TRY(agecl__layer_cpu(ctx, op, &cpu));
+    /* One work-group per channel: dx element-wise, the slope's gradient summed
+     * (on CPUs one work-item, taking no local memory: the last argument). */
+    size_t local = 1;
+    if (!cpu) AGECL_TRY(agecl__layer_reduce_group(ctx, "prelu", "prelu_backward", &local));
     size_t global = (size_t)C * local;
     agecl__arg args[] = {AGECL_ARG(x->buf),      AGECL_ARG(x_off),  AGECL_ARG(dy->buf),
                          AGECL_ARG(dy_off),      AGECL_ARG(N),      AGECL_ARG(C),
@@ -45,6 +48,11 @@ agecl_status agecl_prelu_backward(agecl_ctx *ctx, const agecl_tensor *x, const a
                          AGECL_ARG(dx_acc),      AGECL_ARG(dx->buf), AGECL_ARG(dx_off),
                          AGECL_ARG(dslope_acc),  AGECL_ARG(dslope->buf), AGECL_ARG(da_off),
                          AGECL_LOCAL(local * sizeof(float))};
+    if (cpu) {
+        size_t count[2] = {C, 1};
+        return agecl__layer_run_cpu(ctx, "prelu_cpu", "prelu_backward", count,
+                                    AGECL_NARGS(args) - 1, args);
+    }
     return agecl__run(ctx, "prelu", "", "prelu_backward", 1, &global, &local, AGECL_NARGS(args),
                       args);
 }
