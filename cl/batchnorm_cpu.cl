@@ -14,23 +14,7 @@
  * summation (or Chan's merge, for the statistics), so that long reductions
  * (64 x 112 x 112) keep their accuracy. */
 
-/* The lanes of v summed pairwise, in a fixed order. */
-inline float sum16(float16 v)
-{
-    float8 a = v.lo + v.hi;
-    float4 b = a.lo + a.hi;
-    float2 c = b.lo + b.hi;
-    return c.x + c.y;
-}
-
-/* Kahan summation: sum += v, with the lost low bits kept in comp. */
-#define KAHAN_ADD(sum, comp, v)       \
-    do {                              \
-        float y_ = (v) - (comp);      \
-        float t_ = (sum) + y_;        \
-        (comp) = (t_ - (sum)) - y_;   \
-        (sum) = t_;                   \
-    } while (0)
+#include "cpu_sums.clh"
 
 /* Chan et al.'s merge of statistics (count, mean, m2 = sum of squared
  * deviations) b into a. */

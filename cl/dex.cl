@@ -3,21 +3,7 @@
  * One work-item handles a whole row (n is the number of age labels, about 100),
  * so every row's sums run in the same fixed order. */
 
-/* The total over the work-group of one value per work-item: a tree over a
- * power-of-two group, in a fixed order; every work-item gets the total. */
-static float group_sum(float v, __local float *scratch)
-{
-    uint lid = get_local_id(0);
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint s = get_local_size(0) / 2; s > 0; s >>= 1) {
-        if (lid < s) scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float total = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return total;
-}
+#include "group_sum.clh"
 
 typedef struct {
     float max;  /* the row's largest logit */

@@ -9,23 +9,7 @@
  * after; the planes' sums are combined with Kahan summation. The order is fixed,
  * so the slope's gradient is deterministic, and needs no scratch. */
 
-/* The lanes of v summed pairwise, in a fixed order. */
-inline float sum16(float16 v)
-{
-    float8 a = v.lo + v.hi;
-    float4 b = a.lo + a.hi;
-    float2 c = b.lo + b.hi;
-    return c.x + c.y;
-}
-
-/* Kahan summation: sum += v, with the lost low bits kept in comp. */
-#define KAHAN_ADD(sum, comp, v)       \
-    do {                              \
-        float y_ = (v) - (comp);      \
-        float t_ = (sum) + y_;        \
-        (comp) = (t_ - (sum)) - y_;   \
-        (sum) = t_;                   \
-    } while (0)
+#include "cpu_sums.clh"
 
 __kernel void prelu_backward(__global const float *x, uint x_off,
                              __global const float *dy, uint dy_off, uint N, uint C, uint HW,

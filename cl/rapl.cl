@@ -3,21 +3,7 @@
  * and its backward to F, P, a and bias. F, out and dout are B rows of C; R is
  * n rows of C (n age labels). All sums run in a fixed order. */
 
-/* The total over the work-group of one value per work-item: a tree over a
- * power-of-two group, in a fixed order; every work-item gets the total. */
-static float group_sum(float v, __local float *scratch)
-{
-    uint lid = get_local_id(0);
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint s = get_local_size(0) / 2; s > 0; s >>= 1) {
-        if (lid < s) scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float total = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return total;
-}
+#include "group_sum.clh"
 
 static float sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
 

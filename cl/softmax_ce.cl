@@ -6,21 +6,7 @@
 
 #define IGNORED (-1.0f)
 
-/* The total over the work-group of one value per work-item: a tree over a
- * power-of-two group, in a fixed order; every work-item gets the total. */
-static float group_sum(float v, __local float *scratch)
-{
-    uint lid = get_local_id(0);
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint s = get_local_size(0) / 2; s > 0; s >>= 1) {
-        if (lid < s) scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float total = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return total;
-}
+#include "group_sum.clh"
 
 /* A target other than -1 that is not an integer in [0, K) is a caller's error:
  * its loss and gradient become NaN, so it shows. */

@@ -2,9 +2,29 @@
 """Embed OpenCL C sources into a C file: embed_cl.py OUT.c A.cl B.cl ...
 
 Each file becomes one entry of agecl__cl_sources[], named by its base name
-without .cl ("prelu" for cl/prelu.cl), so programs are never looked up on disk."""
+without .cl ("prelu" for cl/prelu.cl), so programs are never looked up on disk.
+A line `#include "name.clh"` is replaced by that file (beside the including
+one), so helpers shared by several programs are written once."""
 import os
+import re
 import sys
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([\w.-]+\.clh)"\s*$')
+
+
+def read_source(path, seen=()):
+    if path in seen:
+        sys.exit(f'embed_cl.py: {path} includes itself')
+    out = []
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            m = INCLUDE.match(line)
+            if m:
+                inc = os.path.join(os.path.dirname(path), m.group(1))
+                out.append(read_source(inc, seen + (path,)))
+            else:
+                out.append(line)
+    return ''.join(out)
 
 
 def c_string(text):
@@ -26,8 +46,7 @@ def main():
         if name in names:
             sys.exit(f'embed_cl.py: two sources named {name}')
         names.add(name)
-        with open(path, encoding='utf-8') as f:
-            text = f.read()
+        text = read_source(path)
         parts.append(f'  {{"{name}",\n{c_string(text)}}},')
     parts.append('};')
     parts.append(f'const int agecl__cl_source_count = {len(names)};')
