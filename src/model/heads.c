@@ -4,9 +4,8 @@
 #include "error.h"
 #include "model/model_internal.h"
 
-agecl_status agecl__heads_forward(agecl_model *m, int training)
+agecl_status agecl__heads_forward(agecl_model *m)
 {
-    (void)training;
     agecl__heads *h = &m->heads;
     agecl_ctx *ctx = m->ctx;
     AGECL_TRY(agecl_linear_forward(ctx, &h->feat, agecl__P(m, h->age_w), agecl__P(m, h->age_b),

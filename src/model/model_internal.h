@@ -76,7 +76,7 @@ agecl_status agecl__backbone_forward(agecl_model *m, int training);
 agecl_status agecl__backbone_backward(agecl_model *m);
 
 /* Heads (heads.c): forward from heads.feat; losses and backward into heads.dfeat. */
-agecl_status agecl__heads_forward(agecl_model *m, int training);
+agecl_status agecl__heads_forward(agecl_model *m);
 agecl_status agecl__heads_backward(agecl_model *m, const agecl_labels *labels, int use_pos,
                                    agecl_losses *losses);
 

@@ -12,7 +12,7 @@ agecl_status agecl_model_forward(agecl_model *m, const float *images, int traini
                            "agecl_model_forward: training needs a model made with AGECL_MODEL_TRAIN");
     AGECL_TRY(agecl_tensor_write(m->ctx, &m->input, images));
     AGECL_TRY(agecl__backbone_forward(m, training));
-    AGECL_TRY(agecl__heads_forward(m, training));
+    AGECL_TRY(agecl__heads_forward(m));
     m->last_training = training;
     return AGECL_OK;
 }
