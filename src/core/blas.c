@@ -46,7 +46,14 @@ static agecl_status blas_fail(int code, const char *what)
 static agecl_status ensure_temp(agecl_ctx *ctx, size_t bytes, const char *what)
 {
     if (bytes <= ctx->gemm_temp_bytes && ctx->gemm_temp) return AGECL_OK;
-    if (ctx->gemm_temp) clReleaseMemObject(ctx->gemm_temp);
+    /* Commands already enqueued may still use the old buffer. OpenCL defers the
+     * release until they finish, but PoCL 3.1 was seen handing its memory out
+     * again while they ran; growth is rare, so wait for the queue first. */
+    if (ctx->gemm_temp) {
+        cl_int err = clFinish(ctx->queue);
+        if (err != CL_SUCCESS) return agecl__cl_fail(err, what);
+        clReleaseMemObject(ctx->gemm_temp);
+    }
     ctx->gemm_temp = NULL;
     ctx->gemm_temp_bytes = 0;
     cl_int err = 0;
