@@ -100,13 +100,15 @@ agecl_status agecl__conv2d_im2col_prepare(agecl_conv2d_plan *p)
                            p->workspace);
     snprintf(p->geometry, sizeof p->geometry, "-DKSIZE=%d -DSTRIDE=%d -DPAD=%d", p->d.kernel,
              p->d.stride, p->d.pad);
-    const char *options[2] = {p->geometry, PERMUTE}, *kernels[2] = {"im2col", "col2im"};
-    for (int o = 0; o < 2; o++)
-        for (int k = 0; k < 2; k++) {
-            cl_kernel handle;
-            AGECL_TRY(agecl__kernel(p->ctx, p->program, options[o], kernels[k], &handle));
-        }
-    return AGECL_OK;
+    /* Build now what the calls will run: im2col of both geometries from the plan's
+     * program; the permute and col2im of backward_data always from the portable one. */
+    cl_kernel handle;
+    AGECL_TRY(agecl__kernel(p->ctx, p->program, p->geometry, "im2col", &handle));
+    AGECL_TRY(agecl__kernel(p->ctx, p->program, PERMUTE, "im2col", &handle));
+    AGECL_TRY(agecl__kernel(p->ctx, "im2col", PERMUTE, "im2col", &handle));
+    if (!p->cpu) /* the wide forward's un-permute */
+        AGECL_TRY(agecl__kernel(p->ctx, "im2col", PERMUTE, "col2im", &handle));
+    return agecl__kernel(p->ctx, "im2col", p->geometry, "col2im", &handle);
 }
 
 /* A chunk's column matrix: element (s, r, p) at off + s*ss + r*rs + p. */
