@@ -123,7 +123,7 @@ static conv_run conv_run_make(agecl_ctx *ctx, const agecl_conv2d_desc *d, const 
 {
     conv_run r;
     memset(&r, 0, sizeof r);
-    TEST_OK(agecl_conv2d_plan_create(ctx, d, AGECL_CONV_AUTO, &r.plan));
+    TEST_OK(agecl_conv2d_plan_create(ctx, d, AGECL_CONV_IM2COL_GEMM, &r.plan));
     size_t ws = agecl_conv2d_plan_workspace_bytes(r.plan) / sizeof(float);
     agecl_arena_init_counting(&r.arena);
     carve_all(&r, d, ws);
@@ -291,7 +291,7 @@ static void test_batch_in_chunks(void **state)
     for (int i = 0; i < N_PATHS; i++) {
         use_path(paths[i]);
         agecl_conv2d_plan *p;
-        TEST_OK(agecl_conv2d_plan_create(test_ctx(), &d, AGECL_CONV_AUTO, &p));
+        TEST_OK(agecl_conv2d_plan_create(test_ctx(), &d, AGECL_CONV_IM2COL_GEMM, &p));
         size_t ws = agecl_conv2d_plan_workspace_bytes(p);
         if (strcmp(paths[i], "cpu"))
             assert_int_equal(ws, 2 * per_sample);
@@ -319,8 +319,9 @@ static void test_plans_at_ir50_shapes(void **state)
         use_path(paths[pi]);
         for (size_t i = 0; i < sizeof ir50 / sizeof ir50[0]; i++) {
             agecl_conv2d_plan *p;
-            TEST_OK(agecl_conv2d_plan_create(test_ctx(), &ir50[i], AGECL_CONV_AUTO, &p));
-            assert_int_equal(agecl_conv2d_plan_algo(p), AGECL_CONV_IM2COL_GEMM);
+            TEST_OK(agecl_conv2d_plan_create(test_ctx(), &ir50[i], AGECL_CONV_IM2COL_GEMM, &p));
+            for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++)
+                assert_int_equal(agecl_conv2d_plan_algo(p, pass), AGECL_CONV_IM2COL_GEMM);
             size_t ws = agecl_conv2d_plan_workspace_bytes(p);
             assert_true(ws > 0 && ws <= AGECL_CONV2D_WORKSPACE_LIMIT);
             agecl_conv2d_plan_destroy(p);
@@ -495,13 +496,13 @@ static void test_bad_arguments(void **state)
     assert_fails(agecl_conv2d_plan_create(NULL, &d, AGECL_CONV_AUTO, &p), AGECL_E_INVALID_ARG,
                  create, NULL);
     use_path("fpga");
-    assert_fails(agecl_conv2d_plan_create(ctx, &d, AGECL_CONV_AUTO, &p), AGECL_E_INVALID_ARG,
+    assert_fails(agecl_conv2d_plan_create(ctx, &d, AGECL_CONV_IM2COL_GEMM, &p), AGECL_E_INVALID_ARG,
                  create, "AGECL_IM2COL");
     default_path();
     assert_null(p);
 
     agecl_conv2d_plan *plan;
-    TEST_OK(agecl_conv2d_plan_create(ctx, &d, AGECL_CONV_AUTO, &plan));
+    TEST_OK(agecl_conv2d_plan_create(ctx, &d, AGECL_CONV_IM2COL_GEMM, &plan));
     size_t ws_elems = agecl_conv2d_plan_workspace_bytes(plan) / sizeof(float);
     assert_true(ws_elems > 0);
     agecl_tensor work = test_upload(ctx, 1, 1, 1, (int)ws_elems, NULL);

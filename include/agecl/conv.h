@@ -85,10 +85,22 @@ typedef struct agecl_conv2d_desc {
 } agecl_conv2d_desc;
 
 typedef enum agecl_conv2d_algo {
-    AGECL_CONV_AUTO = 0,
-    AGECL_CONV_IM2COL_GEMM,
+    AGECL_CONV_AUTO = 0,        /* measured once per shape and pass, the choice cached */
+    AGECL_CONV_IM2COL_GEMM,     /* im2col + the device's GEMM (ours on CPUs, CLBlast else) */
+    AGECL_CONV_IM2COL_CLBLAST,  /* im2col + CLBlast, with tuned parameters where saved */
+    AGECL_CONV_WINOGRAD,        /* Winograd F(2x2,3x3): 3x3, stride 1 */
+    AGECL_CONV_FFT,             /* clFFT: 3x3, stride 1 */
+    AGECL_CONV_IMPLICIT_GEMM,   /* one kernel, patches gathered on the fly, local-memory tiles */
     AGECL_CONV_ALGO_COUNT
 } agecl_conv2d_algo;
+
+/* The three computations of a plan; each may run a different algorithm. */
+typedef enum agecl_conv2d_pass {
+    AGECL_CONV_FORWARD = 0,
+    AGECL_CONV_BACKWARD_DATA,
+    AGECL_CONV_BACKWARD_FILTER,
+    AGECL_CONV_PASS_COUNT
+} agecl_conv2d_pass;
 
 typedef struct agecl_conv2d_plan agecl_conv2d_plan;
 
@@ -103,8 +115,16 @@ void agecl_conv2d_plan_destroy(agecl_conv2d_plan *p);
 size_t agecl_conv2d_plan_workspace_bytes(const agecl_conv2d_plan *p);
 /* The shape of y (and dy); any pointer may be NULL. */
 void agecl_conv2d_plan_out_shape(const agecl_conv2d_plan *p, int *n, int *c, int *h, int *w);
-/* The algorithm the plan runs (AUTO resolved). */
-agecl_conv2d_algo agecl_conv2d_plan_algo(const agecl_conv2d_plan *p);
+/* The algorithm a pass of the plan runs (never AUTO). */
+agecl_conv2d_algo agecl_conv2d_plan_algo(const agecl_conv2d_plan *p, agecl_conv2d_pass pass);
+
+/* "auto", "im2col", "clblast", "winograd", "fft", "implicit"; NULL for anything else. */
+const char *agecl_conv2d_algo_name(agecl_conv2d_algo algo);
+/* The algorithm of a name above (AGECL_E_INVALID_ARG, listing the names, otherwise). */
+agecl_status agecl_conv2d_algo_parse(const char *name, agecl_conv2d_algo *out);
+/* Whether `algo` can run `pass` of d on ctx's device (AUTO: always). */
+int agecl_conv2d_algo_supports(agecl_ctx *ctx, const agecl_conv2d_desc *d, agecl_conv2d_algo algo,
+                               agecl_conv2d_pass pass);
 
 /* y = conv(x, wt) + beta * y. */
 agecl_status agecl_conv2d_forward(agecl_conv2d_plan *p, const agecl_tensor *x,

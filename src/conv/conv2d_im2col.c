@@ -37,10 +37,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "conv/conv2d_plan.h"
+#include "conv/conv2d_algo.h"
 #include "core/blas.h"
 #include "core/launch.h"
 #include "error.h"
+
+/* The state of an im2col plan. */
+typedef struct im2col_plan {
+    agecl_ctx *ctx;
+    agecl_conv2d_desc d;
+    int out_h, out_w;
+    int chunk;               /* samples unrolled at once; 0 when no im2col is needed */
+    size_t workspace;        /* elements */
+    char geometry[48];       /* build options for the kernel size, stride, pad */
+    int cpu;                 /* the CPU path: per-sample products, cl/im2col_cpu.cl and
+                                cache-sized chunks */
+    const char *program;     /* the kernels' program: "im2col_cpu" or "im2col" */
+    agecl__gemm_backend backend;
+} im2col_plan;
 
 /* The build options of the 1x1 permutations. */
 #define PERMUTE "-DKSIZE=1 -DSTRIDE=1 -DPAD=0"
@@ -49,14 +63,16 @@ static int is_direct(const agecl_conv2d_desc *d) { return d->kernel == 1 && d->s
 
 static size_t rows(const agecl_conv2d_desc *d) { return (size_t)d->c_in * d->kernel * d->kernel; }
 
-static size_t pixels(const agecl_conv2d_plan *p) { return (size_t)p->out_h * p->out_w; }
+static size_t pixels(const im2col_plan *p) { return (size_t)p->out_h * p->out_w; }
 
-/* AGECL_IM2COL=cpu or gpu forces a path; else CPU devices get theirs. */
-static agecl_status choose_path(agecl_conv2d_plan *p)
+/* AGECL_IM2COL=cpu or gpu forces a path; else CPU devices get theirs, unless the
+ * products run on CLBlast. */
+static agecl_status choose_path(im2col_plan *p)
 {
     const char *force = getenv("AGECL_IM2COL");
-    if (!force || !*force)
-        p->cpu = (agecl_ctx_device(p->ctx)->type & CL_DEVICE_TYPE_CPU) != 0;
+    if (!force || !*force) /* the CPU path's per-sample products suit our GEMM, not CLBlast's */
+        p->cpu = (agecl_ctx_device(p->ctx)->type & CL_DEVICE_TYPE_CPU) != 0 &&
+                 p->backend != AGECL__GEMM_CLBLAST;
     else if (!strcmp(force, "cpu") || !strcmp(force, "gpu"))
         p->cpu = !strcmp(force, "cpu");
     else
@@ -71,7 +87,7 @@ static agecl_status choose_path(agecl_conv2d_plan *p)
  * when the GEMM reads them: there, chunks of 2 to 4 MiB ran the "cpu" preset's
  * convolutions about 1.25x faster than chunks of 64 MiB (bench_conv --cpu, batch
  * 64), and chunks of one sample (up to 5.2 MB) about as fast. */
-static size_t chunk_budget(const agecl_conv2d_plan *p)
+static size_t chunk_budget(const im2col_plan *p)
 {
     if (!p->cpu) return AGECL_CONV2D_WORKSPACE_LIMIT;
     cl_ulong cache = 0;
@@ -82,7 +98,7 @@ static size_t chunk_budget(const agecl_conv2d_plan *p)
                                                      : AGECL_CONV2D_WORKSPACE_LIMIT;
 }
 
-agecl_status agecl__conv2d_im2col_prepare(agecl_conv2d_plan *p)
+static agecl_status prepare(im2col_plan *p)
 {
     AGECL_TRY(choose_path(p));
     if (is_direct(&p->d)) {
@@ -123,7 +139,7 @@ typedef struct image_args {
     cl_uint off, ns, c, h, w, oh, ow;
 } image_args;
 
-static image_args image(const agecl_conv2d_plan *p, const agecl_tensor *t, int s0, int ns)
+static image_args image(const im2col_plan *p, const agecl_tensor *t, int s0, int ns)
 {
     return (image_args){(cl_uint)(t->offset + (size_t)s0 * t->c * t->h * t->w), (cl_uint)ns,
                         (cl_uint)t->c, (cl_uint)t->h, (cl_uint)t->w, (cl_uint)p->out_h,
@@ -133,7 +149,7 @@ static image_args image(const agecl_conv2d_plan *p, const agecl_tensor *t, int s
 /* Launch `kernel` over the samples: on CPUs a work-item per channel and sample, each
  * in a work-group of its own (cl/im2col_cpu.cl); else a work-item per element of the
  * (width, height, channels) grid given, in work-groups of the driver's choice. */
-static agecl_status launch(const agecl_conv2d_plan *p, const char *options, const char *kernel,
+static agecl_status launch(const im2col_plan *p, const char *options, const char *kernel,
                            image_args a, const size_t grid[3], int nargs, const agecl__arg *args)
 {
     if (p->cpu) {
@@ -144,7 +160,7 @@ static agecl_status launch(const agecl_conv2d_plan *p, const char *options, cons
 }
 
 /* dst = im2col of the samples of src, with the geometry of `options`. */
-static agecl_status im2col(const agecl_conv2d_plan *p, const char *options,
+static agecl_status im2col(const im2col_plan *p, const char *options,
                            const agecl_tensor *src, image_args a, int taps, cols dst)
 {
     agecl__arg args[] = {AGECL_ARG(src->buf), AGECL_ARG(a.off), AGECL_ARG(dst.buf),
@@ -156,7 +172,7 @@ static agecl_status im2col(const agecl_conv2d_plan *p, const char *options,
 }
 
 /* The samples of dst = col2im(src) + beta * dst, with the geometry of `options`. */
-static agecl_status col2im(const agecl_conv2d_plan *p, const char *options, cols src,
+static agecl_status col2im(const im2col_plan *p, const char *options, cols src,
                            agecl_tensor *dst, image_args a, float beta)
 {
     agecl__arg args[] = {AGECL_ARG(src.buf), AGECL_ARG(src.off), AGECL_ARG(dst->buf),
@@ -175,7 +191,7 @@ static agecl__matrix mat(cl_mem buf, size_t offset, size_t ld, int trans)
 static agecl__matrix as_matrix(cols c, int trans) { return mat(c.buf, c.off, c.rs, trans); }
 
 /* The chunk's wide matrices in the workspace: col [K][ns*P], then ycol [c_out][ns*P]. */
-static void wide_cols(const agecl_conv2d_plan *p, const agecl_tensor *ws, int ns, cols *col,
+static void wide_cols(const im2col_plan *p, const agecl_tensor *ws, int ns, cols *col,
                       cols *ycol)
 {
     cl_uint np = (cl_uint)pixels(p), wide = np * (cl_uint)ns;
@@ -184,13 +200,13 @@ static void wide_cols(const agecl_conv2d_plan *p, const agecl_tensor *ws, int ns
 }
 
 /* The chunk's per-sample patches in the workspace: col [ns][K][P]. */
-static cols sample_cols(const agecl_conv2d_plan *p, const agecl_tensor *ws)
+static cols sample_cols(const im2col_plan *p, const agecl_tensor *ws)
 {
     cl_uint np = (cl_uint)pixels(p);
     return (cols){ws->buf, (cl_uint)ws->offset, (cl_uint)rows(&p->d) * np, np};
 }
 
-static int chunk_size(const agecl_conv2d_plan *p, int s0)
+static int chunk_size(const im2col_plan *p, int s0)
 {
     return p->d.n - s0 < p->chunk ? p->d.n - s0 : p->chunk;
 }
@@ -204,7 +220,7 @@ static agecl__matrix sample(const agecl_tensor *t, int b, int trans)
 
 static size_t sample_size(const agecl_tensor *t) { return (size_t)t->c * t->h * t->w; }
 
-agecl_status agecl__conv2d_im2col_forward(const agecl_conv2d_plan *p, const agecl_tensor *x,
+static agecl_status run_forward(const im2col_plan *p, const agecl_tensor *x,
                                           const agecl_tensor *wt, float beta, agecl_tensor *y,
                                           const agecl_tensor *ws)
 {
@@ -213,12 +229,12 @@ agecl_status agecl__conv2d_im2col_forward(const agecl_conv2d_plan *p, const agec
     size_t k = rows(d), m = (size_t)d->c_out, np = pixels(p);
     agecl__matrix w = mat(wt->buf, wt->offset, k, 0);
     if (is_direct(d) && p->cpu)
-        return agecl__gemm_batched(ctx, "conv2d_forward", m, np, k, 1.0f, w, 0, sample(x, 0, 0),
+        return agecl__gemm_batched_on(ctx, p->backend, "conv2d_forward", m, np, k, 1.0f, w, 0, sample(x, 0, 0),
                                    sample_size(x), beta, sample(y, 0, 0), sample_size(y),
                                    (size_t)d->n);
     if (is_direct(d)) {
         for (int b = 0; b < d->n; b++)
-            AGECL_TRY(agecl__gemm(ctx, "conv2d_forward", m, np, k, 1.0f, w, sample(x, b, 0),
+            AGECL_TRY(agecl__gemm_on(ctx, p->backend, "conv2d_forward", m, np, k, 1.0f, w, sample(x, b, 0),
                                   beta, sample(y, b, 0)));
         return AGECL_OK;
     }
@@ -227,7 +243,7 @@ agecl_status agecl__conv2d_im2col_forward(const agecl_conv2d_plan *p, const agec
         if (p->cpu) {
             cols col = sample_cols(p, ws);
             AGECL_TRY(im2col(p, p->geometry, x, image(p, x, s0, ns), d->kernel * d->kernel, col));
-            AGECL_TRY(agecl__gemm_batched(ctx, "conv2d_forward", m, np, k, 1.0f, w, 0,
+            AGECL_TRY(agecl__gemm_batched_on(ctx, p->backend, "conv2d_forward", m, np, k, 1.0f, w, 0,
                                           as_matrix(col, 0), col.ss, beta, sample(y, s0, 0),
                                           sample_size(y), (size_t)ns));
             continue;
@@ -235,14 +251,14 @@ agecl_status agecl__conv2d_im2col_forward(const agecl_conv2d_plan *p, const agec
         cols col, ycol;
         wide_cols(p, ws, ns, &col, &ycol);
         AGECL_TRY(im2col(p, p->geometry, x, image(p, x, s0, ns), d->kernel * d->kernel, col));
-        AGECL_TRY(agecl__gemm(ctx, "conv2d_forward", m, col.rs, k, 1.0f, w, as_matrix(col, 0),
+        AGECL_TRY(agecl__gemm_on(ctx, p->backend, "conv2d_forward", m, col.rs, k, 1.0f, w, as_matrix(col, 0),
                               0.0f, as_matrix(ycol, 0)));
         AGECL_TRY(col2im(p, PERMUTE, ycol, y, image(p, y, s0, ns), beta));
     }
     return AGECL_OK;
 }
 
-agecl_status agecl__conv2d_im2col_backward_data(const agecl_conv2d_plan *p,
+static agecl_status run_backward_data(const im2col_plan *p,
                                                 const agecl_tensor *dy, const agecl_tensor *wt,
                                                 float beta, agecl_tensor *dx,
                                                 const agecl_tensor *ws)
@@ -252,12 +268,12 @@ agecl_status agecl__conv2d_im2col_backward_data(const agecl_conv2d_plan *p,
     size_t k = rows(d), m = (size_t)d->c_out, np = pixels(p);
     agecl__matrix w_t = mat(wt->buf, wt->offset, k, 1);
     if (is_direct(d) && p->cpu)
-        return agecl__gemm_batched(ctx, "conv2d_backward_data", k, np, m, 1.0f, w_t, 0,
+        return agecl__gemm_batched_on(ctx, p->backend, "conv2d_backward_data", k, np, m, 1.0f, w_t, 0,
                                    sample(dy, 0, 0), sample_size(dy), beta, sample(dx, 0, 0),
                                    sample_size(dx), (size_t)d->n);
     if (is_direct(d)) {
         for (int b = 0; b < d->n; b++)
-            AGECL_TRY(agecl__gemm(ctx, "conv2d_backward_data", k, np, m, 1.0f, w_t,
+            AGECL_TRY(agecl__gemm_on(ctx, p->backend, "conv2d_backward_data", k, np, m, 1.0f, w_t,
                                   sample(dy, b, 0), beta, sample(dx, b, 0)));
         return AGECL_OK;
     }
@@ -266,23 +282,23 @@ agecl_status agecl__conv2d_im2col_backward_data(const agecl_conv2d_plan *p,
      * (tests/test_conv.c, about one cold run in three, never with one PoCL thread),
      * a race not yet found. The chunks are the plan's, whose workspace holds the
      * wide layout (backward_filter uses it). */
-    agecl_conv2d_plan portable = *p;
+    im2col_plan portable = *p;
     portable.cpu = 0;
     portable.program = "im2col";
-    const agecl_conv2d_plan *q = &portable;
+    const im2col_plan *q = &portable;
     for (int s0 = 0; s0 < d->n; s0 += q->chunk) {
         int ns = chunk_size(q, s0);
         cols col, ycol;
         wide_cols(q, ws, ns, &col, &ycol);
         AGECL_TRY(im2col(q, PERMUTE, dy, image(q, dy, s0, ns), 1, ycol));
-        AGECL_TRY(agecl__gemm(ctx, "conv2d_backward_data", k, col.rs, m, 1.0f, w_t,
+        AGECL_TRY(agecl__gemm_on(ctx, p->backend, "conv2d_backward_data", k, col.rs, m, 1.0f, w_t,
                               as_matrix(ycol, 0), 0.0f, as_matrix(col, 0)));
         AGECL_TRY(col2im(q, q->geometry, col, dx, image(q, dx, s0, ns), beta));
     }
     return AGECL_OK;
 }
 
-agecl_status agecl__conv2d_im2col_backward_filter(const agecl_conv2d_plan *p,
+static agecl_status run_backward_filter(const im2col_plan *p,
                                                   const agecl_tensor *x, const agecl_tensor *dy,
                                                   float beta, agecl_tensor *dw,
                                                   const agecl_tensor *ws)
@@ -293,7 +309,7 @@ agecl_status agecl__conv2d_im2col_backward_filter(const agecl_conv2d_plan *p,
     agecl__matrix dwm = mat(dw->buf, dw->offset, n, 0);
     if (is_direct(d)) {
         for (int b = 0; b < d->n; b++)
-            AGECL_TRY(agecl__gemm(ctx, "conv2d_backward_filter", m, n, pixels(p), 1.0f,
+            AGECL_TRY(agecl__gemm_on(ctx, p->backend, "conv2d_backward_filter", m, n, pixels(p), 1.0f,
                                   sample(dy, b, 0), sample(x, b, 1), b == 0 ? beta : 1.0f, dwm));
         return AGECL_OK;
     }
@@ -303,8 +319,74 @@ agecl_status agecl__conv2d_im2col_backward_filter(const agecl_conv2d_plan *p,
         wide_cols(p, ws, ns, &col, &ycol);
         AGECL_TRY(im2col(p, p->geometry, x, image(p, x, s0, ns), d->kernel * d->kernel, col));
         AGECL_TRY(im2col(p, PERMUTE, dy, image(p, dy, s0, ns), 1, ycol));
-        AGECL_TRY(agecl__gemm(ctx, "conv2d_backward_filter", m, n, col.rs, 1.0f,
+        AGECL_TRY(agecl__gemm_on(ctx, p->backend, "conv2d_backward_filter", m, n, col.rs, 1.0f,
                               as_matrix(ycol, 0), as_matrix(col, 1), s0 == 0 ? beta : 1.0f, dwm));
     }
     return AGECL_OK;
 }
+
+/* The table's entry points: state is an im2col_plan. */
+static agecl_status forward(void *state, const agecl_tensor *x, const agecl_tensor *wt,
+                            float beta, agecl_tensor *y, const agecl_tensor *ws)
+{
+    return run_forward(state, x, wt, beta, y, ws);
+}
+
+static agecl_status backward_data(void *state, const agecl_tensor *dy, const agecl_tensor *wt,
+                                  float beta, agecl_tensor *dx, const agecl_tensor *ws)
+{
+    return run_backward_data(state, dy, wt, beta, dx, ws);
+}
+
+static agecl_status backward_filter(void *state, const agecl_tensor *x, const agecl_tensor *dy,
+                                    float beta, agecl_tensor *dw, const agecl_tensor *ws)
+{
+    return run_backward_filter(state, x, dy, beta, dw, ws);
+}
+
+static agecl_status create(agecl_ctx *ctx, const agecl_conv2d_desc *d,
+                           agecl__gemm_backend backend, void **state,
+                           size_t workspace[AGECL_CONV_PASS_COUNT])
+{
+    im2col_plan *p = calloc(1, sizeof *p);
+    if (!p) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "conv2d_plan_create: im2col state");
+    p->ctx = ctx;
+    p->d = *d;
+    p->out_h = agecl__conv2d_out_size(d->h, d);
+    p->out_w = agecl__conv2d_out_size(d->w, d);
+    p->backend = backend;
+    agecl_status s = prepare(p);
+    if (s != AGECL_OK) {
+        free(p);
+        return s;
+    }
+    for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) workspace[pass] = p->workspace;
+    *state = p;
+    return AGECL_OK;
+}
+
+static agecl_status create_gemm(agecl_ctx *ctx, const agecl_conv2d_desc *d, void **state,
+                                size_t workspace[AGECL_CONV_PASS_COUNT])
+{
+    return create(ctx, d, AGECL__GEMM_DEFAULT, state, workspace);
+}
+
+static agecl_status create_clblast(agecl_ctx *ctx, const agecl_conv2d_desc *d, void **state,
+                                   size_t workspace[AGECL_CONV_PASS_COUNT])
+{
+    return create(ctx, d, AGECL__GEMM_CLBLAST, state, workspace);
+}
+
+static int supports_all(agecl_ctx *ctx, const agecl_conv2d_desc *d, agecl_conv2d_pass pass)
+{
+    (void)ctx, (void)d, (void)pass;
+    return 1;
+}
+
+const agecl__conv2d_algo agecl__conv2d_im2col_gemm = {
+    AGECL_CONV_IM2COL_GEMM, "im2col", supports_all, create_gemm, free,
+    {forward, backward_data, backward_filter}};
+
+const agecl__conv2d_algo agecl__conv2d_im2col_clblast = {
+    AGECL_CONV_IM2COL_CLBLAST, "clblast", supports_all, create_clblast, free,
+    {forward, backward_data, backward_filter}};

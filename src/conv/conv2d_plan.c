@@ -1,5 +1,5 @@
-/* Convolution plans: checking a description, choosing the algorithm, checking the
- * tensors of each call against the plan, and dispatching to the algorithm. */
+/* Convolution plans: checking a description, choosing each pass's algorithm,
+ * checking the tensors of each call against the plan, and dispatching. */
 #include <stdlib.h>
 #include "conv/conv2d_plan.h"
 #include "core/launch.h"
@@ -22,6 +22,39 @@ static agecl_status check_desc(const agecl_conv2d_desc *d)
     return AGECL_OK;
 }
 
+/* The algorithm of plans created with AUTO: AGECL_CONV_ALGO when set. */
+static agecl_status forced_algo(agecl_conv2d_algo *algo)
+{
+    const char *force = getenv("AGECL_CONV_ALGO");
+    if (*algo != AGECL_CONV_AUTO || !force || !*force) return AGECL_OK;
+    agecl_status s = agecl_conv2d_algo_parse(force, algo);
+    if (s != AGECL_OK)
+        return agecl__fail(s, "conv2d_plan_create: AGECL_CONV_ALGO is '%s' (auto, im2col, "
+                              "clblast, winograd, fft, implicit)", force);
+    return AGECL_OK;
+}
+
+/* Choose each pass's algorithm, then create the state of each one chosen. */
+static agecl_status choose_and_create(agecl_conv2d_plan *p, agecl_conv2d_algo algo)
+{
+    const agecl_conv2d_desc *d = &p->d;
+    for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) {
+        agecl_conv2d_algo a = algo;
+        if (a == AGECL_CONV_AUTO) AGECL_TRY(agecl__conv2d_find(p->ctx, d, pass, &a));
+        if (!agecl_conv2d_algo_supports(p->ctx, d, a, pass)) a = AGECL_CONV_IM2COL_GEMM;
+        p->pass[pass] = agecl__conv2d_algo_of(a);
+    }
+    for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) {
+        const agecl__conv2d_algo *a = p->pass[pass];
+        size_t ws[AGECL_CONV_PASS_COUNT] = {0};
+        if (p->state[a->id]) continue;
+        AGECL_TRY(a->create(p->ctx, d, &p->state[a->id], ws));
+        for (int q = 0; q < AGECL_CONV_PASS_COUNT; q++)
+            if (p->pass[q] == a && ws[q] > p->workspace) p->workspace = ws[q];
+    }
+    return AGECL_OK;
+}
+
 agecl_status agecl_conv2d_plan_create(agecl_ctx *ctx, const agecl_conv2d_desc *d,
                                       agecl_conv2d_algo algo, agecl_conv2d_plan **out)
 {
@@ -31,21 +64,23 @@ agecl_status agecl_conv2d_plan_create(agecl_ctx *ctx, const agecl_conv2d_desc *d
     if ((int)algo < 0 || algo >= AGECL_CONV_ALGO_COUNT)
         return agecl__fail(AGECL_E_INVALID_ARG, "conv2d_plan_create: unknown algorithm %d",
                            (int)algo);
+    if (algo != AGECL_CONV_AUTO && !agecl__conv2d_algo_of(algo))
+        return agecl__fail(AGECL_E_UNSUPPORTED, "conv2d_plan_create: algorithm '%s' is not built "
+                           "into this library", agecl_conv2d_algo_name(algo));
     AGECL_TRY(check_desc(d));
+    AGECL_TRY(forced_algo(&algo));
     agecl_conv2d_plan *p = calloc(1, sizeof *p);
     if (!p) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "conv2d_plan_create: plan");
     p->ctx = ctx;
     p->d = *d;
-    p->algo = algo == AGECL_CONV_AUTO ? AGECL_CONV_IM2COL_GEMM : algo;
-    p->out_h = (d->h + 2 * d->pad - d->kernel) / d->stride + 1;
-    p->out_w = (d->w + 2 * d->pad - d->kernel) / d->stride + 1;
-    agecl_status s = AGECL_OK;
-    switch (p->algo) {
-    case AGECL_CONV_IM2COL_GEMM: s = agecl__conv2d_im2col_prepare(p); break;
-    default: s = agecl__fail(AGECL_E_INVALID_ARG, "conv2d_plan_create: unknown algorithm");
-    }
+    p->out_h = agecl__conv2d_out_size(d->h, d);
+    p->out_w = agecl__conv2d_out_size(d->w, d);
+    agecl_status s = choose_and_create(p, algo);
+    if (s == AGECL_OK && p->workspace > 0xffffffffu)
+        s = agecl__fail(AGECL_E_UNSUPPORTED,
+                        "conv2d_plan_create: a workspace of %zu elements, past 2^32", p->workspace);
     if (s != AGECL_OK) {
-        free(p);
+        agecl_conv2d_plan_destroy(p);
         return s;
     }
     *out = p;
@@ -54,6 +89,9 @@ agecl_status agecl_conv2d_plan_create(agecl_ctx *ctx, const agecl_conv2d_desc *d
 
 void agecl_conv2d_plan_destroy(agecl_conv2d_plan *p)
 {
+    if (!p) return;
+    for (int a = 0; a < AGECL_CONV_ALGO_COUNT; a++)
+        if (p->state[a]) agecl__conv2d_algo_of((agecl_conv2d_algo)a)->destroy(p->state[a]);
     free(p);
 }
 
@@ -71,9 +109,10 @@ void agecl_conv2d_plan_out_shape(const agecl_conv2d_plan *p, int *n, int *c, int
     if (w) *w = p->out_w;
 }
 
-agecl_conv2d_algo agecl_conv2d_plan_algo(const agecl_conv2d_plan *p)
+agecl_conv2d_algo agecl_conv2d_plan_algo(const agecl_conv2d_plan *p, agecl_conv2d_pass pass)
 {
-    return p ? p->algo : AGECL_CONV_AUTO;
+    if (!p || (int)pass < 0 || pass >= AGECL_CONV_PASS_COUNT) return AGECL_CONV_AUTO;
+    return p->pass[pass]->id;
 }
 
 /* A tensor of the call: present, of exactly the plan's shape, addressable by kernels. */
@@ -118,16 +157,21 @@ static agecl_status check_call(const agecl_conv2d_plan *p, const char *op, const
     return check_workspace(p, ws, op);
 }
 
+/* Run a pass on the algorithm chosen for it. */
+static agecl_status run(const agecl_conv2d_plan *p, agecl_conv2d_pass pass, const agecl_tensor *a,
+                        const agecl_tensor *b, float beta, agecl_tensor *out,
+                        const agecl_tensor *ws)
+{
+    const agecl__conv2d_algo *algo = p->pass[pass];
+    return algo->run[pass](p->state[algo->id], a, b, beta, out, ws);
+}
+
 agecl_status agecl_conv2d_forward(agecl_conv2d_plan *p, const agecl_tensor *x,
                                   const agecl_tensor *wt, float beta, agecl_tensor *y,
                                   const agecl_tensor *workspace)
 {
     AGECL_TRY(check_call(p, "conv2d_forward", x, "x", wt, "wt", y, "y", workspace));
-    switch (p->algo) {
-    case AGECL_CONV_IM2COL_GEMM:
-        return agecl__conv2d_im2col_forward(p, x, wt, beta, y, workspace);
-    default: return agecl__fail(AGECL_E_INVALID_ARG, "conv2d_forward: unknown algorithm");
-    }
+    return run(p, AGECL_CONV_FORWARD, x, wt, beta, y, workspace);
 }
 
 agecl_status agecl_conv2d_backward_data(agecl_conv2d_plan *p, const agecl_tensor *dy,
@@ -135,11 +179,7 @@ agecl_status agecl_conv2d_backward_data(agecl_conv2d_plan *p, const agecl_tensor
                                         const agecl_tensor *workspace)
 {
     AGECL_TRY(check_call(p, "conv2d_backward_data", dx, "dx", wt, "wt", dy, "dy", workspace));
-    switch (p->algo) {
-    case AGECL_CONV_IM2COL_GEMM:
-        return agecl__conv2d_im2col_backward_data(p, dy, wt, beta, dx, workspace);
-    default: return agecl__fail(AGECL_E_INVALID_ARG, "conv2d_backward_data: unknown algorithm");
-    }
+    return run(p, AGECL_CONV_BACKWARD_DATA, dy, wt, beta, dx, workspace);
 }
 
 agecl_status agecl_conv2d_backward_filter(agecl_conv2d_plan *p, const agecl_tensor *x,
@@ -147,9 +187,5 @@ agecl_status agecl_conv2d_backward_filter(agecl_conv2d_plan *p, const agecl_tens
                                           const agecl_tensor *workspace)
 {
     AGECL_TRY(check_call(p, "conv2d_backward_filter", x, "x", dw, "dw", dy, "dy", workspace));
-    switch (p->algo) {
-    case AGECL_CONV_IM2COL_GEMM:
-        return agecl__conv2d_im2col_backward_filter(p, x, dy, beta, dw, workspace);
-    default: return agecl__fail(AGECL_E_INVALID_ARG, "conv2d_backward_filter: unknown algorithm");
-    }
+    return run(p, AGECL_CONV_BACKWARD_FILTER, x, dy, beta, dw, workspace);
 }

@@ -70,8 +70,13 @@ static agecl_status ensure_temp(agecl_ctx *ctx, size_t bytes, const char *what)
 
 /* Whether this product runs on our kernels: AGECL_GEMM forces a path, else
  * CPU-class devices use ours. */
-static agecl_status use_own(agecl_ctx *ctx, const char *what, int *own)
+static agecl_status use_own(agecl_ctx *ctx, agecl__gemm_backend backend, const char *what,
+                            int *own)
 {
+    if (backend != AGECL__GEMM_DEFAULT) {
+        *own = backend == AGECL__GEMM_OWN;
+        return AGECL_OK;
+    }
     const char *force = getenv("AGECL_GEMM");
     if (!force || !*force)
         *own = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
@@ -108,9 +113,16 @@ agecl_status agecl__gemm(agecl_ctx *ctx, const char *what, size_t m, size_t n, s
                          float alpha, agecl__matrix a, agecl__matrix b, float beta,
                          agecl__matrix c)
 {
+    return agecl__gemm_on(ctx, AGECL__GEMM_DEFAULT, what, m, n, k, alpha, a, b, beta, c);
+}
+
+agecl_status agecl__gemm_on(agecl_ctx *ctx, agecl__gemm_backend backend, const char *what,
+                            size_t m, size_t n, size_t k, float alpha, agecl__matrix a,
+                            agecl__matrix b, float beta, agecl__matrix c)
+{
     if (!m || !n) return AGECL_OK;
     int own = 0;
-    AGECL_TRY(use_own(ctx, what, &own));
+    AGECL_TRY(use_own(ctx, backend, what, &own));
     if (own) return gemm_own(ctx, what, m, n, k, alpha, a, 0, b, 0, beta, c, 0, 1);
     size_t temp = 0;
     int code = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, tr(a.trans), tr(b.trans), m, n, k,
@@ -133,13 +145,23 @@ agecl_status agecl__gemm_batched(agecl_ctx *ctx, const char *what, size_t m, siz
                                  size_t b_stride, float beta, agecl__matrix c, size_t c_stride,
                                  size_t batch)
 {
+    return agecl__gemm_batched_on(ctx, AGECL__GEMM_DEFAULT, what, m, n, k, alpha, a, a_stride, b,
+                                  b_stride, beta, c, c_stride, batch);
+}
+
+agecl_status agecl__gemm_batched_on(agecl_ctx *ctx, agecl__gemm_backend backend,
+                                    const char *what, size_t m, size_t n, size_t k, float alpha,
+                                    agecl__matrix a, size_t a_stride, agecl__matrix b,
+                                    size_t b_stride, float beta, agecl__matrix c,
+                                    size_t c_stride, size_t batch)
+{
     if (!m || !n || !batch) return AGECL_OK;
     if (c_stride == 0 && batch > 1)
         return agecl__fail(AGECL_E_UNSUPPORTED,
                            "%s: a batched GEMM with a C stride of 0 (CLBlast 1.5.3 computes it "
                            "wrongly)", what);
     int own = 0;
-    AGECL_TRY(use_own(ctx, what, &own));
+    AGECL_TRY(use_own(ctx, backend, what, &own));
     if (own)
         return gemm_own(ctx, what, m, n, k, alpha, a, a_stride, b, b_stride, beta, c, c_stride,
                         batch);

@@ -28,9 +28,21 @@ typedef struct agecl__matrix {
     int trans;      /* 1: the buffer holds the transpose of the operand */
 } agecl__matrix;
 
+/* Which implementation runs a product: DEFAULT is AGECL_GEMM's choice, else the
+ * device's (ours on CPU-class devices, CLBlast elsewhere); the others force one
+ * (e.g. a convolution algorithm built on CLBlast). */
+typedef enum agecl__gemm_backend {
+    AGECL__GEMM_DEFAULT = 0,
+    AGECL__GEMM_OWN,
+    AGECL__GEMM_CLBLAST
+} agecl__gemm_backend;
+
 agecl_status agecl__gemm(agecl_ctx *ctx, const char *what, size_t m, size_t n, size_t k,
                          float alpha, agecl__matrix a, agecl__matrix b, float beta,
                          agecl__matrix c);
+agecl_status agecl__gemm_on(agecl_ctx *ctx, agecl__gemm_backend backend, const char *what,
+                            size_t m, size_t n, size_t k, float alpha, agecl__matrix a,
+                            agecl__matrix b, float beta, agecl__matrix c);
 
 /* The same product over `batch` matrices spaced by the given strides (elements);
  * an A or B stride of 0 shares that operand across the batch. A C stride of 0
@@ -40,6 +52,11 @@ agecl_status agecl__gemm_batched(agecl_ctx *ctx, const char *what, size_t m, siz
                                  float alpha, agecl__matrix a, size_t a_stride, agecl__matrix b,
                                  size_t b_stride, float beta, agecl__matrix c, size_t c_stride,
                                  size_t batch);
+agecl_status agecl__gemm_batched_on(agecl_ctx *ctx, agecl__gemm_backend backend,
+                                    const char *what, size_t m, size_t n, size_t k, float alpha,
+                                    agecl__matrix a, size_t a_stride, agecl__matrix b,
+                                    size_t b_stride, float beta, agecl__matrix c,
+                                    size_t c_stride, size_t batch);
 
 /* The name of a CLBlast status code. */
 const char *agecl__clblast_error_name(int code);

@@ -1,0 +1,51 @@
+/* src/conv/conv2d_algo.h - what a convolution algorithm gives the plan (not installed).
+ *
+ * An algorithm is a table of functions. The plan (conv2d_plan.c) checks the
+ * description and every call's tensors, chooses an algorithm for each pass, creates
+ * each chosen algorithm's state once, and calls its run functions; an algorithm
+ * never sees a tensor of the wrong shape. Every run function computes
+ *   out = result + beta * out    (beta 0: out is never read)
+ * on the plan's context queue, enqueueing work only (no waiting, no device
+ * allocation); what it needs per call beyond its inputs lives in the workspace the
+ * caller lends (ws: at least the elements `create` asked for that pass; NULL when 0;
+ * contents undefined between calls). */
+#ifndef AGECL_CONV_CONV2D_ALGO_H
+#define AGECL_CONV_CONV2D_ALGO_H
+
+#include <stddef.h>
+#include "agecl/conv.h"
+
+/* forward(x, wt -> y), backward_data(dy, wt -> dx), backward_filter(x, dy -> dw). */
+typedef agecl_status (*agecl__conv2d_run)(void *state, const agecl_tensor *a,
+                                          const agecl_tensor *b, float beta, agecl_tensor *out,
+                                          const agecl_tensor *ws);
+
+typedef struct agecl__conv2d_algo {
+    agecl_conv2d_algo id;
+    const char *name;                 /* as agecl_conv2d_algo_name gives it */
+    /* Whether the algorithm runs `pass` of d (already checked: sizes positive, kernel 3
+     * pad 1 or kernel 1 pad 0, stride 1 or 2) on ctx's device. Cheap; no failure. */
+    int (*supports)(agecl_ctx *ctx, const agecl_conv2d_desc *d, agecl_conv2d_pass pass);
+    /* Make the state for d, for the passes it supports: build the kernels, allocate
+     * what the plan keeps, and give the workspace (floats) each supported pass needs
+     * in workspace[pass]. On failure nothing is left allocated. */
+    agecl_status (*create)(agecl_ctx *ctx, const agecl_conv2d_desc *d, void **state,
+                           size_t workspace[AGECL_CONV_PASS_COUNT]);
+    void (*destroy)(void *state);
+    agecl__conv2d_run run[AGECL_CONV_PASS_COUNT];
+} agecl__conv2d_algo;
+
+/* The algorithms (one file each), and the table of them by id (conv2d_algos.c). */
+extern const agecl__conv2d_algo agecl__conv2d_im2col_gemm;
+extern const agecl__conv2d_algo agecl__conv2d_im2col_clblast;
+extern const agecl__conv2d_algo agecl__conv2d_winograd;
+extern const agecl__conv2d_algo agecl__conv2d_implicit;
+const agecl__conv2d_algo *agecl__conv2d_algo_of(agecl_conv2d_algo id);
+
+/* Output size of d. */
+static inline int agecl__conv2d_out_size(int in, const agecl_conv2d_desc *d)
+{
+    return (in + 2 * d->pad - d->kernel) / d->stride + 1;
+}
+
+#endif
