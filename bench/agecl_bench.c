@@ -33,6 +33,9 @@ static void usage(FILE *out)
         "  --runs N         timed runs per measurement (default 5)\n"
         "  --warmup N       untimed runs first (default 1)\n"
         "  --only LIST      sections, comma-separated or repeated (default: all)\n"
+        "  --algo LIST      convolution algorithms the layers section times, comma-separated:\n"
+        "                   auto (the measured choice, default), all, im2col, clblast,\n"
+        "                   winograd, fft, implicit; a pass an algorithm cannot run is left out\n"
         "  --json           one JSON object per line and measurement, instead of a table\n"
         "  --profile        also the step's device time per kernel (a profiled context)\n"
         "  --help           this text\n\n"
@@ -75,10 +78,25 @@ static int add_sections(const char *list, unsigned *mask)
     return 1;
 }
 
+/* Add the algorithms of a comma-separated list ("all": every one); 0 if a name is unknown. */
+static int add_algos(const char *list, unsigned *mask)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *name = strtok_r(buf, ",", &save); name;
+         name = strtok_r(NULL, ",", &save)) {
+        agecl_conv2d_algo a;
+        if (!strcmp(name, "all")) *mask |= (1u << AGECL_CONV_ALGO_COUNT) - 1;
+        else if (agecl_conv2d_algo_parse(name, &a) == AGECL_OK) *mask |= 1u << a;
+        else return 0;
+    }
+    return *mask != 0;
+}
+
 /* 0 on success, 2 on bad usage (after a message), -1 after --help. */
 static int parse(int argc, char **argv, bench_opts *o)
 {
-    *o = (bench_opts){NULL, "ir50", 64, 5, 1, 0, 0, 0};
+    *o = (bench_opts){NULL, "ir50", 64, 5, 1, 0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *v, *option = argv[i];
         int ok = 1;
@@ -101,6 +119,8 @@ static int parse(int argc, char **argv, bench_opts *o)
             ok = int_arg(v, 0, &o->warmup);
         } else if ((v = option_value(argc, argv, &i, "--only"))) {
             ok = add_sections(v, &o->sections);
+        } else if ((v = option_value(argc, argv, &i, "--algo"))) {
+            ok = add_algos(v, &o->algos);
         } else {
             fprintf(stderr, "agecl-bench: unknown or incomplete option '%s'; see --help\n",
                     argv[i]);
@@ -112,6 +132,7 @@ static int parse(int argc, char **argv, bench_opts *o)
         }
     }
     if (!o->sections) o->sections = SECTION_ALL;
+    if (!o->algos) o->algos = 1u << AGECL_CONV_AUTO;
     return 0;
 }
 

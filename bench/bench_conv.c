@@ -1,7 +1,8 @@
 /* bench_conv: time the convolution plans at the shapes of a model preset.
  *
- *   bench_conv [--cpu] [--profile] [batch]     (default batch 8; the device:
- *                                               AGECL_DEVICE, as everywhere)
+ *   bench_conv [--cpu] [--profile] [--algo NAME] [batch]
+ *       (default batch 8; algorithm auto, see agecl/conv.h; the device: AGECL_DEVICE,
+ *       as everywhere)
  *
  * The shapes are IR-50's (MODEL.md section 2), or with --cpu those of the "cpu"
  * preset (channels 32/64/128, 64 x 64 inputs). For each shape, forward,
@@ -153,11 +154,14 @@ static void free_buffers(buffers *b)
 int main(int argc, char **argv)
 {
     int batch = 8, profile = 0, bad = 0;
+    agecl_conv2d_algo algo = AGECL_CONV_AUTO;
     const shape *shapes = ir50;
     size_t n_shapes = sizeof ir50 / sizeof ir50[0];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--profile")) {
             profile = 1;
+        } else if (!strcmp(argv[i], "--algo") && i + 1 < argc) {
+            bad |= agecl_conv2d_algo_parse(argv[++i], &algo) != AGECL_OK;
         } else if (!strcmp(argv[i], "--cpu")) {
             shapes = cpu_preset;
             n_shapes = sizeof cpu_preset / sizeof cpu_preset[0];
@@ -167,8 +171,8 @@ int main(int argc, char **argv)
         }
     }
     if (bad) {
-        fprintf(stderr, "usage: bench_conv [--cpu] [--profile] [batch]   (batch > 0, "
-                        "default 8)\n");
+        fprintf(stderr, "usage: bench_conv [--cpu] [--profile] [--algo NAME] [batch]   (batch > 0, "
+                        "default 8; NAME: auto, im2col, clblast, winograd, fft, implicit)\n");
         return 2;
     }
     agecl_ctx *ctx;
@@ -190,7 +194,7 @@ int main(int argc, char **argv)
                                s->kernel == 3 ? 1 : 0};
         agecl_conv2d_plan *p = NULL;
         buffers b = {0};
-        if (agecl_conv2d_plan_create(ctx, &d, AGECL_CONV_AUTO, &p) != AGECL_OK ||
+        if (agecl_conv2d_plan_create(ctx, &d, algo, &p) != AGECL_OK ||
             alloc_buffers(ctx, p, &d, &b) != AGECL_OK) {
             fprintf(stderr, "bench_conv: %s: %s\n", s->name, agecl_last_error());
             free_buffers(&b);

@@ -110,24 +110,32 @@ static double conv_flops(const conv_shape *s, int batch)
     return 2.0 * batch * s->c_out * oh * oh * s->c_in * s->kernel * s->kernel;
 }
 
-/* Time the three calls of one shape; ms[call] gets the medians. */
-static agecl_status time_shape(bench_dev *d, const conv_shape *s, int batch, double ms[CALLS])
+/* Time the three calls of one shape on a plan of `algo`; ms[call] gets the medians.
+ * A pass that algo cannot run falls back to im2col in the plan: it is timed for the
+ * totals but not reported again under algo's name. */
+static agecl_status time_shape(bench_dev *d, const conv_shape *s, int batch,
+                               agecl_conv2d_algo algo, double ms[CALLS])
 {
     agecl_conv2d_desc desc = {batch, s->c_in, s->hw, s->hw, s->c_out, s->kernel, s->stride,
                               s->kernel == 3 ? 1 : 0};
     conv_run r = {0};
-    agecl_status st = agecl_conv2d_plan_create(d->ctx, &desc, AGECL_CONV_AUTO, &r.plan);
+    bench_progress("layers, batch %d: plan %d->%d k%d s%d @%d (%s)", batch, s->c_in, s->c_out,
+                   s->kernel, s->stride, s->hw, agecl_conv2d_algo_name(algo));
+    agecl_status st = agecl_conv2d_plan_create(d->ctx, &desc, algo, &r.plan);
     if (st == AGECL_OK) st = alloc_run(d->ctx, &desc, &r);
     double flops = conv_flops(s, batch);
     char shape[48];
     snprintf(shape, sizeof shape, "%d->%d k%d s%d @%d", s->c_in, s->c_out, s->kernel, s->stride,
              s->hw);
     for (r.call = 0; r.call < CALLS && st == AGECL_OK; r.call++) {
-        bench_progress("layers, batch %d: %s %s (%s)", batch, call_names[r.call], shape, s->layer);
+        agecl_conv2d_algo ran = agecl_conv2d_plan_algo(r.plan, (agecl_conv2d_pass)r.call);
+        bench_progress("layers, batch %d: %s %s (%s) [%s]", batch, call_names[r.call], shape,
+                       s->layer, agecl_conv2d_algo_name(ran));
         st = bench_time(d, run_call, &r, &ms[r.call]);
-        if (st != AGECL_OK) break;
+        if (st != AGECL_OK || (algo != AGECL_CONV_AUTO && ran != algo)) continue;
         bench_result res = bench_result_init("layers", call_names[r.call], shape, batch);
         res.layer = s->layer;
+        res.algo = agecl_conv2d_algo_name(ran);
         res.uses = s->uses;
         res.ms = ms[r.call];
         res.gflops = flops / (ms[r.call] * 1e6);
@@ -137,7 +145,8 @@ static agecl_status time_shape(bench_dev *d, const conv_shape *s, int batch, dou
     return st;
 }
 
-agecl_status bench_convs(bench_dev *d, int batch)
+/* The shapes of the preset on plans of one algorithm, and the two totals. */
+static agecl_status bench_convs_algo(bench_dev *d, int batch, agecl_conv2d_algo algo)
 {
     conv_shape shapes[MAX_SHAPES];
     int n = model_shapes(&d->cfg, shapes);
@@ -145,7 +154,7 @@ agecl_status bench_convs(bench_dev *d, int batch)
     for (int i = 0; i < n; i++) {
         const conv_shape *s = &shapes[i];
         double ms[CALLS], flops = s->uses * conv_flops(s, batch);
-        AGECL_TRY(time_shape(d, s, batch, ms));
+        AGECL_TRY(time_shape(d, s, batch, algo, ms));
         /* Training runs the forward and both backwards, except the stem's data gradient. */
         infer_ms += s->uses * ms[FORWARD];
         train_ms += s->uses * (ms[FORWARD] + ms[BACKWARD_FILTER]);
@@ -156,13 +165,24 @@ agecl_status bench_convs(bench_dev *d, int batch)
             train_flops += flops;
         }
     }
+    /* An algorithm's totals include the passes it left to im2col. */
+    const char *label = algo == AGECL_CONV_AUTO ? NULL : agecl_conv2d_algo_name(algo);
     bench_result r = bench_result_init("layers", "convs_inference_pass", "all, x uses", batch);
+    r.algo = label;
     r.ms = infer_ms;
     r.gflops = infer_flops / (infer_ms * 1e6);
     bench_emit(d, &r);
     r = bench_result_init("layers", "convs_training_pass", "all, x uses", batch);
+    r.algo = label;
     r.ms = train_ms;
     r.gflops = train_flops / (train_ms * 1e6);
     bench_emit(d, &r);
+    return AGECL_OK;
+}
+
+agecl_status bench_convs(bench_dev *d, int batch)
+{
+    for (int a = 0; a < AGECL_CONV_ALGO_COUNT; a++)
+        if (d->opt->algos & (1u << a)) AGECL_TRY(bench_convs_algo(d, batch, (agecl_conv2d_algo)a));
     return AGECL_OK;
 }

@@ -48,6 +48,7 @@ static void emit_json(const bench_dev *d, const bench_result *r)
     json_string("name", r->name);
     if (r->shape) json_string("shape", r->shape);
     if (r->layer) json_string("layer", r->layer);
+    if (r->algo) json_string("algo", r->algo);
     if (r->batch) printf(", \"batch\": %d", r->batch);
     if (r->uses) printf(", \"uses\": %d", r->uses);
     if (r->calls) printf(", \"calls\": %d", r->calls);
@@ -89,6 +90,7 @@ static void emit_row(bench_dev *d, const bench_result *r)
     cell(r->images_per_s, 9, 1);
     printf(" ");
     if (r->layer) printf(" %s", r->layer);
+    if (r->algo) printf(" [%s]", r->algo);
     if (r->uses) printf(" x%d", r->uses);
     if (r->calls) printf(" %d calls", r->calls);
     if (r->time_pct >= 0) printf(" %.1f%% of kernel time", r->time_pct);

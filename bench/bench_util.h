@@ -28,6 +28,8 @@ typedef struct bench_opts {
     int batch, runs, warmup;
     unsigned sections;    /* SECTION_* mask */
     int json, profile;
+    unsigned algos;       /* convolution algorithms the layers section times: bit
+                             agecl_conv2d_algo (bit AGECL_CONV_AUTO: the measured choice) */
 } bench_opts;
 
 /* The benchmark model's age labels: 1, 2, ..., BENCH_AGES. */
@@ -51,6 +53,7 @@ typedef struct bench_result {
     const char *name;      /* what ran: "conv_forward", "batchnorm_backward", "train_step" */
     const char *shape;     /* the shape it ran at (free text) */
     const char *layer;     /* the first layer of the model with that shape; may be NULL */
+    const char *algo;      /* the convolution algorithm that ran; may be NULL */
     int batch;             /* 0: not applicable */
     int uses;              /* times one pass of the model runs it; 0: not applicable */
     double ms;             /* median of the timed runs */
