@@ -8,8 +8,8 @@
 #          libagecl.so.0)
 # LIBS     a folder with libOpenCL.so.1 (the ICD loader), libclblast.so.1 and
 #          libclFFT.so.2, e.g. PACK/lib
-# RESULTS  where agecl.jsonl, torch.jsonl, *.log and summary.txt go (default: a
-#          new temporary folder, named at the end)
+# RESULTS  where agecl.jsonl, agecl-algos.jsonl, torch.jsonl, conv_algos.txt, *.log
+#          and summary.txt go (default: a new temporary folder, named at the end)
 #
 # Steps: find NVIDIA's OpenCL library (libnvidia-opencl.so.1: the ld cache, the
 # usual library folders, /usr/local/nvidia), write an ICD file naming it into a
@@ -23,8 +23,11 @@
 #   GPU_BENCH_PRESET=ir50  GPU_BENCH_BATCH=64  GPU_BENCH_RUNS=3  GPU_BENCH_WARMUP=2
 #   GPU_BENCH_ONLY=peak,layers,ops,step,infer   agecl-bench's sections
 #   GPU_BENCH_PROFILE=1       add the step's per-kernel device times (--profile)
+#   GPU_BENCH_ALGOS=all       last, the layers again under these convolution
+#                             algorithms (agecl-bench --algo; "none" skips)
 #   GPU_BENCH_DEVICE=gpu      agecl's device selector
-#   GPU_BENCH_TIMEOUT=300     seconds allowed to agecl-bench, and to PyTorch
+#   GPU_BENCH_TIMEOUT=240 GPU_BENCH_TORCH_TIMEOUT=180 GPU_BENCH_ALGOS_TIMEOUT=150
+#                             seconds allowed to agecl-bench, PyTorch and the --algo run
 #   GPU_BENCH_TORCH_DEVICE=cuda   cuda, or cpu for a dry run; "none" skips PyTorch
 #   GPU_BENCH_OPENCL_LIB=     the vendor library, instead of searching for NVIDIA's
 #   PYTHON=python3
@@ -51,7 +54,9 @@ runs=${GPU_BENCH_RUNS:-3}
 warmup=${GPU_BENCH_WARMUP:-2}
 only=${GPU_BENCH_ONLY:-peak,layers,ops,step,infer}
 device=${GPU_BENCH_DEVICE:-gpu}
-limit=${GPU_BENCH_TIMEOUT:-300}
+limit=${GPU_BENCH_TIMEOUT:-240}
+torch_limit=${GPU_BENCH_TORCH_TIMEOUT:-180}
+algos_limit=${GPU_BENCH_ALGOS_TIMEOUT:-150}
 torch_device=${GPU_BENCH_TORCH_DEVICE:-cuda}
 python=${PYTHON:-python3}
 say() { echo "gpu.sh: $*" >&2; }
@@ -130,12 +135,23 @@ if [[ $torch_device != none ]]; then
     if "$python" -c "$check" 2>/dev/null; then
         say "torch_bench.py on $torch_device"
         torch_status=0
-        timeout "$limit" "$python" "$here/torch_bench.py" --device "$torch_device" \
+        timeout "$torch_limit" "$python" "$here/torch_bench.py" --device "$torch_device" \
             --preset "$preset" --batch "$batch" --runs "$runs" --warmup "$warmup" --json \
             > "$results/torch.jsonl" 2> >(tee "$results/torch.log" >&2) || torch_status=$?
     else
         say "no PyTorch with $torch_device in $python: PyTorch skipped"
     fi
+fi
+
+# Every convolution algorithm at every layer, last, so that a slow one cannot cost the
+# figures above; a time limit of its own.
+algos=${GPU_BENCH_ALGOS:-all}
+if [[ $algos != none && ,$only, == *,layers,* ]]; then
+    say "agecl-bench: the layers under --algo $algos"
+    timeout "$algos_limit" "$bench" --device "$device" --preset "$preset" --batch "$batch" \
+        --runs "$runs" --warmup "$warmup" --only layers --algo "$algos" --json \
+        > "$results/agecl-algos.jsonl" 2> >(tee "$results/agecl-algos.log" >&2) ||
+        say "agecl-bench --algo $algos ended with status $? (its results so far are kept)"
 fi
 
 echo
@@ -145,5 +161,7 @@ if [[ -s $results/agecl.jsonl ]]; then
     awk -f "$here/bench_summary.awk" "${files[@]}" | tee "$results/summary.txt" ||
         say "no training step or inference figures to compare"
 fi
+# The algorithm measured fastest for each layer and pass on this GPU.
+cp "$AGECL_CACHE_DIR/conv_algos.txt" "$results/" 2>/dev/null || true
 say "results in $results (agecl-bench status $status, PyTorch $torch_status)"
 [[ $status -eq 0 ]]
