@@ -5,7 +5,10 @@
  * Each operation runs once to warm up (building kernels), then 5 times, each
  * timed from the call to the end of agecl_ctx_finish; the median is printed in
  * ms with the bandwidth it implies, counting each input read once and each
- * output written once (the per-channel vectors included). */
+ * output written once (the per-channel vectors included). BN followed by PReLU
+ * is timed both as two ops and fused, the two runs interleaved, with the ratio
+ * of the medians (fused / two ops); its bandwidth counts the passes each makes
+ * over the activations (forward 5 and 3, inference 4 and 2, backward 8 and 5). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +21,8 @@
 /* The tensors of one activation shape n x c x h x w, and its per-channel vectors. */
 typedef struct layer_set {
     agecl_tensor x, y, dy, dx;
-    agecl_tensor gamma, beta, run_mean, run_var, mean, invstd, dgamma, dbeta;
+    agecl_tensor z, dz; /* BN then PReLU as two ops: the BN output and its gradient */
+    agecl_tensor gamma, beta, run_mean, run_var, mean, invstd, dgamma, dbeta, slope, dslope;
     agecl_tensor small, dsmall; /* n x c x ceil(h/2) x ceil(w/2), for the subsample */
     agecl_tensor pooled, dpooled; /* n x c x 1 x 1 */
 } layer_set;
@@ -63,6 +67,34 @@ static void time_op(agecl_ctx *ctx, const char *name, const char *shape, op_fn f
     fflush(stdout);
 }
 
+/* Time a (two ops) and b (fused), interleaved, and print both and b / a. */
+static void time_fused(agecl_ctx *ctx, const char *name, const char *shape, op_fn a, op_fn b,
+                       void *t, double bytes_a, double bytes_b)
+{
+    double ms[2][RUNS];
+    op_fn fn[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        check(fn[k](ctx, t), name);
+        check(agecl_ctx_finish(ctx), name);
+    }
+    for (int i = 0; i < RUNS; i++)
+        for (int k = 0; k < 2; k++) {
+            double t0 = now_ms();
+            check(fn[k](ctx, t), name);
+            check(agecl_ctx_finish(ctx), name);
+            ms[k][i] = now_ms() - t0;
+        }
+    double med[2], bytes[2] = {bytes_a, bytes_b};
+    for (int k = 0; k < 2; k++) {
+        qsort(ms[k], RUNS, sizeof ms[k][0], cmp_double);
+        med[k] = ms[k][RUNS / 2];
+        printf("%-22s %-18s %10.3f ms %9.1f GB/s%s", name, shape, med[k],
+               bytes[k] / (med[k] * 1e6), k ? "" : "  (two ops)\n");
+    }
+    printf("  (fused: %.2f of two ops)\n", med[1] / med[0]);
+    fflush(stdout);
+}
+
 /* A tensor of random values in [lo, hi). */
 static agecl_tensor random_tensor(agecl_ctx *ctx, int n, int c, int h, int w, float lo, float hi,
                                   unsigned *seed)
@@ -88,6 +120,8 @@ static layer_set make_set(agecl_ctx *ctx, int n, int c, int h, int w, unsigned *
     t.dy = random_tensor(ctx, n, c, h, w, -1, 1, seed);
     t.y = random_tensor(ctx, n, c, h, w, -1, 1, seed);
     t.dx = random_tensor(ctx, n, c, h, w, -1, 1, seed);
+    t.z = random_tensor(ctx, n, c, h, w, -1, 1, seed);
+    t.dz = random_tensor(ctx, n, c, h, w, -1, 1, seed);
     t.gamma = random_tensor(ctx, 1, c, 1, 1, 0.5f, 1.5f, seed);
     t.beta = random_tensor(ctx, 1, c, 1, 1, -1, 1, seed);
     t.run_mean = random_tensor(ctx, 1, c, 1, 1, -1, 1, seed);
@@ -96,6 +130,8 @@ static layer_set make_set(agecl_ctx *ctx, int n, int c, int h, int w, unsigned *
     t.invstd = random_tensor(ctx, 1, c, 1, 1, 0.5f, 2, seed);
     t.dgamma = random_tensor(ctx, 1, c, 1, 1, -1, 1, seed);
     t.dbeta = random_tensor(ctx, 1, c, 1, 1, -1, 1, seed);
+    t.slope = random_tensor(ctx, 1, c, 1, 1, 0, 0.5f, seed);
+    t.dslope = random_tensor(ctx, 1, c, 1, 1, -1, 1, seed);
     t.small = random_tensor(ctx, n, c, (h + 1) / 2, (w + 1) / 2, -1, 1, seed);
     t.dsmall = random_tensor(ctx, n, c, (h + 1) / 2, (w + 1) / 2, -1, 1, seed);
     t.pooled = random_tensor(ctx, n, c, 1, 1, -1, 1, seed);
@@ -105,10 +141,10 @@ static layer_set make_set(agecl_ctx *ctx, int n, int c, int h, int w, unsigned *
 
 static void free_set(layer_set *t)
 {
-    agecl_tensor *all[] = {&t->x,      &t->y,      &t->dy,     &t->dx,     &t->gamma,
-                           &t->beta,   &t->run_mean, &t->run_var, &t->mean, &t->invstd,
-                           &t->dgamma, &t->dbeta,  &t->small,  &t->dsmall, &t->pooled,
-                           &t->dpooled};
+    agecl_tensor *all[] = {&t->x,      &t->y,       &t->dy,       &t->dx,      &t->z,
+                           &t->dz,     &t->gamma,   &t->beta,     &t->run_mean, &t->run_var,
+                           &t->mean,   &t->invstd,  &t->dgamma,   &t->dbeta,   &t->slope,
+                           &t->dslope, &t->small,   &t->dsmall,   &t->pooled,  &t->dpooled};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) agecl_tensor_free(all[i]);
 }
 
@@ -139,6 +175,50 @@ static agecl_status prelu_backward(agecl_ctx *ctx, void *tensors)
 {
     layer_set *t = tensors;
     return agecl_prelu_backward(ctx, &t->x, &t->dy, &t->gamma, 0, &t->dx, 0, &t->dgamma);
+}
+/* BN then PReLU, two ops and fused. */
+static agecl_status bn_prelu_train_ops(agecl_ctx *ctx, void *tensors)
+{
+    layer_set *t = tensors;
+    agecl_status s = agecl_batchnorm_forward_train(ctx, &t->x, &t->gamma, &t->beta,
+                                                   &t->run_mean, &t->run_var, 0.1f, 1e-5f,
+                                                   &t->z, &t->mean, &t->invstd);
+    return s ? s : agecl_prelu_forward(ctx, &t->z, &t->slope, &t->y);
+}
+static agecl_status bn_prelu_train_fused(agecl_ctx *ctx, void *tensors)
+{
+    layer_set *t = tensors;
+    return agecl_batchnorm_prelu_forward_train(ctx, &t->x, &t->gamma, &t->beta, &t->slope,
+                                               &t->run_mean, &t->run_var, 0.1f, 1e-5f, &t->y,
+                                               &t->mean, &t->invstd);
+}
+static agecl_status bn_prelu_infer_ops(agecl_ctx *ctx, void *tensors)
+{
+    layer_set *t = tensors;
+    agecl_status s = agecl_batchnorm_forward_infer(ctx, &t->x, &t->gamma, &t->beta,
+                                                   &t->run_mean, &t->run_var, 1e-5f, &t->z);
+    return s ? s : agecl_prelu_forward(ctx, &t->z, &t->slope, &t->y);
+}
+static agecl_status bn_prelu_infer_fused(agecl_ctx *ctx, void *tensors)
+{
+    layer_set *t = tensors;
+    return agecl_batchnorm_prelu_forward_infer(ctx, &t->x, &t->gamma, &t->beta, &t->slope,
+                                               &t->run_mean, &t->run_var, 1e-5f, &t->y);
+}
+static agecl_status bn_prelu_backward_ops(agecl_ctx *ctx, void *tensors)
+{
+    layer_set *t = tensors;
+    agecl_status s = agecl_prelu_backward(ctx, &t->z, &t->dy, &t->slope, 0, &t->dz, 0,
+                                          &t->dslope);
+    return s ? s : agecl_batchnorm_backward(ctx, &t->x, &t->dz, &t->gamma, &t->mean,
+                                            &t->invstd, 0, &t->dx, 0, &t->dgamma, &t->dbeta);
+}
+static agecl_status bn_prelu_backward_fused(agecl_ctx *ctx, void *tensors)
+{
+    layer_set *t = tensors;
+    return agecl_batchnorm_prelu_backward(ctx, &t->x, &t->dy, &t->gamma, &t->beta, &t->slope,
+                                          &t->mean, &t->invstd, 0, &t->dx, 0, &t->dgamma,
+                                          &t->dbeta, &t->dslope);
 }
 static agecl_status add_forward(agecl_ctx *ctx, void *tensors)
 {
@@ -234,6 +314,12 @@ int main(int argc, char **argv)
         time_op(ctx, "batchnorm_backward", shape, bn_backward, &t, 3 * act + 5 * vec);
         time_op(ctx, "prelu_forward", shape, prelu_forward, &t, 2 * act + vec);
         time_op(ctx, "prelu_backward", shape, prelu_backward, &t, 3 * act + 2 * vec);
+        time_fused(ctx, "bn+prelu_train", shape, bn_prelu_train_ops, bn_prelu_train_fused, &t,
+                   5 * act, 3 * act);
+        time_fused(ctx, "bn+prelu_infer", shape, bn_prelu_infer_ops, bn_prelu_infer_fused, &t,
+                   4 * act, 2 * act);
+        time_fused(ctx, "bn+prelu_backward", shape, bn_prelu_backward_ops,
+                   bn_prelu_backward_fused, &t, 8 * act, 5 * act);
         if (k > 0) {
             time_op(ctx, "add_forward", shape, add_forward, &t, 3 * act);
             time_op(ctx, "add_backward", shape, add_backward, &t, 3 * act);

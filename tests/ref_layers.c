@@ -128,6 +128,45 @@ void ref_prelu_backward(const double *x, const double *dy, int n, int c, int hw,
             }
 }
 
+void ref_batchnorm_prelu_forward_train(const double *x, int n, int c, int hw, const double *gamma,
+                                       const double *beta, const double *slope, double eps,
+                                       double *y, double *z, double *mean, double *var)
+{
+    size_t count = (size_t)n * c * hw;
+    double *bn = z ? z : malloc(count * sizeof *bn);
+    if (!bn) abort();
+    ref_batchnorm_forward_train(x, n, c, hw, gamma, beta, eps, bn, mean, var);
+    ref_prelu_forward(bn, n, c, hw, slope, y);
+    if (!z) free(bn);
+}
+
+void ref_batchnorm_prelu_forward_infer(const double *x, int n, int c, int hw, const double *gamma,
+                                       const double *beta, const double *slope,
+                                       const double *running_mean, const double *running_var,
+                                       double eps, double *y)
+{
+    double *z = malloc((size_t)n * c * hw * sizeof *z);
+    if (!z) abort();
+    ref_batchnorm_forward_infer(x, n, c, hw, gamma, beta, running_mean, running_var, eps, z);
+    ref_prelu_forward(z, n, c, hw, slope, y);
+    free(z);
+}
+
+void ref_batchnorm_prelu_backward(const double *x, const double *dy, int n, int c, int hw,
+                                  const double *gamma, const double *beta, const double *slope,
+                                  double eps, double *dx, double *dgamma, double *dbeta,
+                                  double *dslope)
+{
+    size_t count = (size_t)n * c * hw;
+    double *z = malloc(count * sizeof *z), *dz = malloc(count * sizeof *dz);
+    if (!z || !dz) abort();
+    ref_batchnorm_forward_train(x, n, c, hw, gamma, beta, eps, z, NULL, NULL);
+    ref_prelu_backward(z, dy, n, c, hw, slope, dz, dslope);
+    ref_batchnorm_backward(x, dz, n, c, hw, gamma, eps, dx, dgamma, dbeta);
+    free(z);
+    free(dz);
+}
+
 void ref_add_forward(const double *a, const double *b, size_t count, double *y)
 {
     for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];

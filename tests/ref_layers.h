@@ -37,6 +37,23 @@ void ref_prelu_forward(const double *x, int n, int c, int hw, const double *slop
 void ref_prelu_backward(const double *x, const double *dy, int n, int c, int hw,
                         const double *slope, double *dx, double *dslope);
 
+/* BatchNorm2d followed by PReLU: the composition of the references above.
+ * Training mode: z = the BN output with the batch statistics, y = prelu(z);
+ * z, mean, var may be NULL. */
+void ref_batchnorm_prelu_forward_train(const double *x, int n, int c, int hw, const double *gamma,
+                                       const double *beta, const double *slope, double eps,
+                                       double *y, double *z, double *mean, double *var);
+/* Inference: z with the running statistics, y = prelu(z). */
+void ref_batchnorm_prelu_forward_infer(const double *x, int n, int c, int hw, const double *gamma,
+                                       const double *beta, const double *slope,
+                                       const double *running_mean, const double *running_var,
+                                       double eps, double *y);
+/* Gradients of the training-mode composition to x, gamma, beta, slope. */
+void ref_batchnorm_prelu_backward(const double *x, const double *dy, int n, int c, int hw,
+                                  const double *gamma, const double *beta, const double *slope,
+                                  double eps, double *dx, double *dgamma, double *dbeta,
+                                  double *dslope);
+
 /* y = a + b over count elements (its backward passes dy to both). */
 void ref_add_forward(const double *a, const double *b, size_t count, double *y);
 

@@ -1,17 +1,21 @@
-/* The layers of agecl/layers.h: BatchNorm2d, PReLU, residual add, subsample,
- * global average pooling, linear. Each is checked (1) against the double
- * references of ref_layers.c at awkward sizes, (2) the references' gradients
- * against central finite differences, (3) the OpenCL gradients against the
- * references', with outputs poisoned before each run and accumulation checked,
- * (4) against PyTorch (tests/fixtures/layers.safetensors), and (5) bad
- * arguments are refused with a message naming the operation.
+/* The layers of agecl/layers.h: BatchNorm2d, PReLU, the two fused (BN then
+ * PReLU), residual add, subsample, global average pooling, linear. Each is
+ * checked (1) against the double references of ref_layers.c at awkward sizes
+ * (the fused op against the composition of the BN and PReLU references), (2)
+ * the references' gradients against central finite differences, (3) the
+ * OpenCL gradients against the references', with outputs poisoned before each
+ * run and accumulation checked, (4) against PyTorch
+ * (tests/fixtures/layers.safetensors; the fused op through its parts), and (5)
+ * bad arguments are refused with a message naming the operation.
  *
  * Tolerance: 1e-5 relative (max abs difference / max abs reference) for every
  * output, float32 against double, PyTorch fixtures included (the errors seen
- * are below 1.1e-6). Two documented refinements: the BN input gradient of the
+ * are below 1.1e-6). Three documented refinements: the BN input gradient of the
  * fixture with 2 values per channel is measured against the size of the terms
- * it cancels (bn_dx_scale), and the BN test with a mean of 1000 compares y and
- * the backward with references evaluated at the float32 statistics. Finite
+ * it cancels (bn_dx_scale); the BN test with a mean of 1000 compares y and
+ * the backward with references evaluated at the float32 statistics; the fused
+ * backward takes dy = 0 where the BN output is within 1e-4 of PReLU's kink
+ * (mask_kink), where float32 and double may take different branches. Finite
  * differences on the references: 1e-6 relative. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -517,6 +521,339 @@ static void test_prelu_reference_gradients(void **state)
     host_free(&x), host_free(&slope), host_free(&g);
 }
 
+/* ---- BatchNorm2d followed by PReLU, fused ---- */
+
+/* A BN case with PReLU slopes: in [-0.5, 0.5), channel 0 at the model's initial 0.25. */
+typedef struct bnp_case {
+    bn_case b;
+    host slope;
+} bnp_case;
+
+static bnp_case bnp_make(test_rng *r, shape s)
+{
+    bnp_case p = {bn_make(r, s), host_uniform(r, (size_t)s.c, -0.5, 0.5)};
+    p.slope.f[0] = 0.25f, p.slope.d[0] = 0.25;
+    return p;
+}
+
+static void bnp_free(bnp_case *p)
+{
+    bn_free(&p->b);
+    host_free(&p->slope);
+}
+
+/* The BN tensors, the slope and its gradient (poisoned). */
+typedef struct bnp_dev {
+    bn_dev d;
+    agecl_tensor slope, dslope;
+} bnp_dev;
+
+static bnp_dev bnp_upload(agecl_ctx *ctx, const bnp_case *p)
+{
+    bnp_dev d = {bn_upload(ctx, &p->b), upload_channels(ctx, p->b.s.c, &p->slope),
+                 upload_channels(ctx, p->b.s.c, NULL)};
+    return d;
+}
+
+static void bnp_dev_free(bnp_dev *d)
+{
+    bn_dev_free(&d->d);
+    agecl_tensor_free(&d->slope);
+    agecl_tensor_free(&d->dslope);
+}
+
+static agecl_status bnp_train(agecl_ctx *ctx, bnp_dev *p)
+{
+    bn_dev *d = &p->d;
+    return agecl_batchnorm_prelu_forward_train(ctx, &d->x, &d->gamma, &d->beta, &p->slope,
+                                               &d->rmean, &d->rvar, (float)MOMENTUM, (float)EPS,
+                                               &d->y, &d->mean, &d->invstd);
+}
+
+static agecl_status bnp_backward(agecl_ctx *ctx, bnp_dev *p, float dx_acc, float dparam_acc)
+{
+    bn_dev *d = &p->d;
+    return agecl_batchnorm_prelu_backward(ctx, &d->x, &d->dy, &d->gamma, &d->beta, &p->slope,
+                                          &d->mean, &d->invstd, dx_acc, &d->dx, dparam_acc,
+                                          &d->dgamma, &d->dbeta, &p->dslope);
+}
+
+static void test_batchnorm_prelu_train_forward(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(40);
+    for (size_t k = 0; k < N_CHANNEL_SHAPES; k++) {
+        shape s = channel_shapes[k];
+        int c = s.c, hw = s.h * s.w;
+        bnp_case p = bnp_make(&r, s);
+        bn_case *b = &p.b;
+        bnp_dev d = bnp_upload(ctx, &p);
+        TEST_OK(bnp_train(ctx, &d));
+
+        double *y = dalloc(numel(s)), *mean = dalloc(c), *var = dalloc(c), *invstd = dalloc(c);
+        ref_batchnorm_prelu_forward_train(b->x.d, s.n, c, hw, b->gamma.d, b->beta.d, p.slope.d,
+                                          EPS, y, NULL, mean, var);
+        for (int ch = 0; ch < c; ch++) invstd[ch] = 1 / sqrt(var[ch] + EPS);
+        ref_batchnorm_update_running(c, mean, var, (double)s.n * hw, MOMENTUM, b->rmean.d,
+                                     b->rvar.d);
+        expect(ctx, &d.d.y, y, TOL, "bn+prelu train y %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.d.mean, mean, TOL, "bn+prelu save_mean %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.d.invstd, invstd, TOL, "bn+prelu save_invstd %dx%dx%dx%d", s.n, s.c, s.h,
+               s.w);
+        expect(ctx, &d.d.rmean, b->rmean.d, TOL, "bn+prelu running_mean %dx%dx%dx%d", s.n, s.c,
+               s.h, s.w);
+        expect(ctx, &d.d.rvar, b->rvar.d, TOL, "bn+prelu running_var %dx%dx%dx%d", s.n, s.c, s.h,
+               s.w);
+
+        /* Deterministic: a second run (the statistics from x again) gives the same bits. */
+        float *y1 = test_download(ctx, &d.d.y);
+        test_poison(ctx, &d.d.y);
+        TEST_OK(bnp_train(ctx, &d));
+        float *y2 = test_download(ctx, &d.d.y);
+        assert_memory_equal(y1, y2, numel(s) * sizeof(float));
+        free(y1), free(y2);
+        free(y), free(mean), free(var), free(invstd);
+        bnp_dev_free(&d);
+        bnp_free(&p);
+    }
+}
+
+static void test_batchnorm_prelu_infer(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(41);
+    const shape shapes[] = {{1, 3, 1, 1}, {3, 5, 7, 7}, {1, 130, 14, 14}, {2, 64, 15, 15}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        shape s = shapes[k];
+        bnp_case p = bnp_make(&r, s);
+        bn_case *b = &p.b;
+        bnp_dev d = bnp_upload(ctx, &p);
+        TEST_OK(agecl_batchnorm_prelu_forward_infer(ctx, &d.d.x, &d.d.gamma, &d.d.beta, &d.slope,
+                                                    &d.d.rmean, &d.d.rvar, (float)EPS, &d.d.y));
+        double *y = dalloc(numel(s));
+        ref_batchnorm_prelu_forward_infer(b->x.d, s.n, s.c, s.h * s.w, b->gamma.d, b->beta.d,
+                                          p.slope.d, b->rmean.d, b->rvar.d, EPS, y);
+        expect(ctx, &d.d.y, y, TOL, "bn+prelu infer y %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.d.rmean, b->rmean.d, 0, "bn+prelu infer running_mean");
+        expect(ctx, &d.d.rvar, b->rvar.d, 0, "bn+prelu infer running_var");
+        free(y);
+        bnp_dev_free(&d);
+        bnp_free(&p);
+    }
+}
+
+/* Zero dy where the BN output z (double) lies within 1e-4 of PReLU's kink: a
+ * float32 z there may take the other side, which changes dz by (1 - slope) dy
+ * -- a different branch, not an error. The kernels' z is exact to ~1e-6. */
+static void mask_kink(host *dy, const double *z)
+{
+    for (size_t i = 0; i < dy->n; i++)
+        if (fabs(z[i]) < 1e-4) dy->f[i] = 0.0f, dy->d[i] = 0.0;
+}
+
+static void test_batchnorm_prelu_backward(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(42);
+    for (size_t k = 0; k < N_CHANNEL_SHAPES; k++) {
+        shape s = channel_shapes[k];
+        int c = s.c, hw = s.h * s.w;
+        bnp_case p = bnp_make(&r, s);
+        bn_case *b = &p.b;
+        double *y = dalloc(numel(s)), *z = dalloc(numel(s));
+        ref_batchnorm_prelu_forward_train(b->x.d, s.n, c, hw, b->gamma.d, b->beta.d, p.slope.d,
+                                          EPS, y, z, NULL, NULL);
+        mask_kink(&b->dy, z);
+        bnp_dev d = bnp_upload(ctx, &p);
+        TEST_OK(bnp_train(ctx, &d));
+        double *dx = dalloc(numel(s)), *dgamma = dalloc(c), *dbeta = dalloc(c), *dslope = dalloc(c);
+        ref_batchnorm_prelu_backward(b->x.d, b->dy.d, s.n, c, hw, b->gamma.d, b->beta.d,
+                                     p.slope.d, EPS, dx, dgamma, dbeta, dslope);
+
+        TEST_OK(bnp_backward(ctx, &d, 0, 0));
+        expect(ctx, &d.d.dx, dx, TOL, "bn+prelu dx %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.d.dgamma, dgamma, TOL, "bn+prelu dgamma %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.d.dbeta, dbeta, TOL, "bn+prelu dbeta %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.dslope, dslope, TOL, "bn+prelu dslope %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+
+        /* Deterministic: the same bits again. */
+        float *dx1 = test_download(ctx, &d.d.dx), *da1 = test_download(ctx, &d.dslope);
+        test_poison(ctx, &d.d.dx);
+        test_poison(ctx, &d.dslope);
+        TEST_OK(bnp_backward(ctx, &d, 0, 0));
+        float *dx2 = test_download(ctx, &d.d.dx), *da2 = test_download(ctx, &d.dslope);
+        assert_memory_equal(dx1, dx2, numel(s) * sizeof(float));
+        assert_memory_equal(da1, da2, (size_t)c * sizeof(float));
+        free(dx1), free(dx2), free(da1), free(da2);
+
+        /* Accumulation: each factor on its own (dx 1 with parameters 0, then the reverse). */
+        host old_dx = host_uniform(&r, numel(s), -1, 1), old_dg = host_uniform(&r, c, -1, 1),
+             old_db = host_uniform(&r, c, -1, 1), old_da = host_uniform(&r, c, -1, 1);
+        double *want_dx = accumulated(dx, 1, &old_dx), *want_dg = accumulated(dgamma, 1, &old_dg),
+               *want_db = accumulated(dbeta, 1, &old_db),
+               *want_da = accumulated(dslope, 1, &old_da);
+        TEST_OK(agecl_tensor_write(ctx, &d.d.dx, old_dx.f));
+        test_poison(ctx, &d.d.dgamma);
+        test_poison(ctx, &d.d.dbeta);
+        test_poison(ctx, &d.dslope);
+        TEST_OK(bnp_backward(ctx, &d, 1, 0));
+        expect(ctx, &d.d.dx, want_dx, TOL, "bn+prelu dx acc 1 %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.d.dbeta, dbeta, TOL, "bn+prelu dbeta acc 0 %dx%dx%dx%d", s.n, s.c, s.h,
+               s.w);
+        expect(ctx, &d.dslope, dslope, TOL, "bn+prelu dslope acc 0 %dx%dx%dx%d", s.n, s.c, s.h,
+               s.w);
+        test_poison(ctx, &d.d.dx);
+        TEST_OK(agecl_tensor_write(ctx, &d.d.dgamma, old_dg.f));
+        TEST_OK(agecl_tensor_write(ctx, &d.d.dbeta, old_db.f));
+        TEST_OK(agecl_tensor_write(ctx, &d.dslope, old_da.f));
+        TEST_OK(bnp_backward(ctx, &d, 0, 1));
+        expect(ctx, &d.d.dx, dx, TOL, "bn+prelu dx acc 0 %dx%dx%dx%d", s.n, s.c, s.h, s.w);
+        expect(ctx, &d.d.dgamma, want_dg, TOL, "bn+prelu dgamma acc 1 %dx%dx%dx%d", s.n, s.c, s.h,
+               s.w);
+        expect(ctx, &d.d.dbeta, want_db, TOL, "bn+prelu dbeta acc 1 %dx%dx%dx%d", s.n, s.c, s.h,
+               s.w);
+        expect(ctx, &d.dslope, want_da, TOL, "bn+prelu dslope acc 1 %dx%dx%dx%d", s.n, s.c, s.h,
+               s.w);
+
+        host *olds[] = {&old_dx, &old_dg, &old_db, &old_da};
+        for (size_t i = 0; i < 4; i++) host_free(olds[i]);
+        double *refs[] = {y, z, dx, dgamma, dbeta, dslope, want_dx, want_dg, want_db, want_da};
+        for (size_t i = 0; i < 10; i++) free(refs[i]);
+        bnp_dev_free(&d);
+        bnp_free(&p);
+    }
+}
+
+typedef struct bnp_fd_state {
+    shape s;
+    double *x, *gamma, *beta, *slope;
+    const double *g;
+} bnp_fd_state;
+
+static double bnp_loss(const void *p)
+{
+    const bnp_fd_state *st = p;
+    size_t n = numel(st->s);
+    double *y = dalloc(n);
+    ref_batchnorm_prelu_forward_train(st->x, st->s.n, st->s.c, st->s.h * st->s.w, st->gamma,
+                                      st->beta, st->slope, EPS, y, NULL, NULL, NULL);
+    double l = dot(y, st->g, n);
+    free(y);
+    return l;
+}
+
+/* The composition's gradients by finite differences, at points whose BN outputs
+ * all lie at least 1e-3 from PReLU's kink (asserted), where the steps of 1e-6
+ * cannot cross it. */
+static void test_batchnorm_prelu_reference_gradients(void **state)
+{
+    (void)state;
+    test_rng r = test_rng_seed(43);
+    const shape shapes[] = {{2, 3, 3, 3}, {3, 2, 1, 1}, {1, 2, 2, 3}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        shape s = shapes[k];
+        int c = s.c, hw = s.h * s.w;
+        bnp_case p = bnp_make(&r, s);
+        bn_case *b = &p.b;
+        double *y = dalloc(numel(s)), *z = dalloc(numel(s));
+        ref_batchnorm_prelu_forward_train(b->x.d, s.n, c, hw, b->gamma.d, b->beta.d, p.slope.d,
+                                          EPS, y, z, NULL, NULL);
+        size_t negative = 0;
+        for (size_t i = 0; i < numel(s); i++) {
+            if (fabs(z[i]) < 1e-3) fail_msg("bn+prelu fd: z[%zu] = %g is at the kink", i, z[i]);
+            negative += z[i] < 0;
+        }
+        assert_true(negative > 0 && negative < numel(s)); /* both sides of PReLU */
+        bnp_fd_state st = {s, b->x.d, b->gamma.d, b->beta.d, p.slope.d, b->dy.d};
+        double *dx = dalloc(numel(s)), *dgamma = dalloc(c), *dbeta = dalloc(c), *dslope = dalloc(c);
+        ref_batchnorm_prelu_backward(b->x.d, b->dy.d, s.n, c, hw, b->gamma.d, b->beta.d,
+                                     p.slope.d, EPS, dx, dgamma, dbeta, dslope);
+        fd_check("ref bn+prelu dx", bnp_loss, &st, b->x.d, numel(s), dx);
+        fd_check("ref bn+prelu dgamma", bnp_loss, &st, b->gamma.d, c, dgamma);
+        fd_check("ref bn+prelu dbeta", bnp_loss, &st, b->beta.d, c, dbeta);
+        fd_check("ref bn+prelu dslope", bnp_loss, &st, p.slope.d, c, dslope);
+        free(y), free(z), free(dx), free(dgamma), free(dbeta), free(dslope);
+        bnp_free(&p);
+    }
+}
+
+static void test_batchnorm_prelu_bad_arguments(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(44);
+    shape s = {2, 4, 3, 3};
+    bnp_case p = bnp_make(&r, s);
+    bnp_dev d = bnp_upload(ctx, &p);
+    bn_dev *b = &d.d;
+    agecl_tensor c3 = upload_channels(ctx, 3, NULL),
+                 other = upload(ctx, (shape){2, 4, 3, 2}, NULL), none = {0};
+    const char *op = "batchnorm_prelu_forward_train";
+    expect_error(agecl_batchnorm_prelu_forward_train(ctx, &b->x, &b->gamma, &b->beta, &c3,
+                                                     &b->rmean, &b->rvar, 0.1f, 1e-5f, &b->y,
+                                                     &b->mean, &b->invstd),
+                 AGECL_E_SHAPE, op);
+    assert_non_null(strstr(agecl_last_error(), "slope"));
+    expect_error(agecl_batchnorm_prelu_forward_train(ctx, &b->x, &b->gamma, &b->beta, NULL,
+                                                     &b->rmean, &b->rvar, 0.1f, 1e-5f, &b->y,
+                                                     &b->mean, &b->invstd),
+                 AGECL_E_INVALID_ARG, op);
+    expect_error(agecl_batchnorm_prelu_forward_train(ctx, &b->x, &b->gamma, &b->beta, &d.slope,
+                                                     &b->rmean, &b->rvar, 0.1f, 1e-5f, &other,
+                                                     &b->mean, &b->invstd),
+                 AGECL_E_SHAPE, op);
+    expect_error(agecl_batchnorm_prelu_forward_train(ctx, &b->x, &b->gamma, &b->beta, &d.slope,
+                                                     &b->rmean, &b->rvar, 0.1f, -1.0f, &b->y,
+                                                     &b->mean, &b->invstd),
+                 AGECL_E_INVALID_ARG, op);
+    expect_error(agecl_batchnorm_prelu_forward_train(NULL, &b->x, &b->gamma, &b->beta, &d.slope,
+                                                     &b->rmean, &b->rvar, 0.1f, 1e-5f, &b->y,
+                                                     &b->mean, &b->invstd),
+                 AGECL_E_INVALID_ARG, op);
+    agecl_tensor x1 = upload(ctx, (shape){1, 4, 1, 1}, &p.b.x),
+                 y1 = upload(ctx, (shape){1, 4, 1, 1}, NULL);
+    expect_error(agecl_batchnorm_prelu_forward_train(ctx, &x1, &b->gamma, &b->beta, &d.slope,
+                                                     &b->rmean, &b->rvar, 0.1f, 1e-5f, &y1,
+                                                     &b->mean, &b->invstd),
+                 AGECL_E_SHAPE, op);
+    assert_non_null(strstr(agecl_last_error(), "more than 1 value per channel"));
+
+    op = "batchnorm_prelu_forward_infer";
+    expect_error(agecl_batchnorm_prelu_forward_infer(ctx, &b->x, &b->gamma, &b->beta, &d.slope,
+                                                     &b->rmean, &c3, 1e-5f, &b->y),
+                 AGECL_E_SHAPE, op);
+    expect_error(agecl_batchnorm_prelu_forward_infer(ctx, &b->x, &b->gamma, &b->beta, &none,
+                                                     &b->rmean, &b->rvar, 1e-5f, &b->y),
+                 AGECL_E_INVALID_ARG, op);
+
+    op = "batchnorm_prelu_backward";
+    expect_error(agecl_batchnorm_prelu_backward(ctx, &b->x, &other, &b->gamma, &b->beta, &d.slope,
+                                                &b->mean, &b->invstd, 0, &b->dx, 0, &b->dgamma,
+                                                &b->dbeta, &d.dslope),
+                 AGECL_E_SHAPE, op);
+    expect_error(agecl_batchnorm_prelu_backward(ctx, &b->x, &b->dy, &b->gamma, &c3, &d.slope,
+                                                &b->mean, &b->invstd, 0, &b->dx, 0, &b->dgamma,
+                                                &b->dbeta, &d.dslope),
+                 AGECL_E_SHAPE, op);
+    assert_non_null(strstr(agecl_last_error(), "beta"));
+    expect_error(agecl_batchnorm_prelu_backward(ctx, &b->x, &b->dy, &b->gamma, &b->beta, &d.slope,
+                                                &b->mean, &b->invstd, 0, &b->dx, 0, &b->dgamma,
+                                                &b->dbeta, &none),
+                 AGECL_E_INVALID_ARG, op);
+    expect_error(agecl_batchnorm_prelu_backward(ctx, &b->x, &b->dy, &b->gamma, &b->beta, &d.slope,
+                                                &b->mean, &b->invstd, 0, NULL, 0, &b->dgamma,
+                                                &b->dbeta, &d.dslope),
+                 AGECL_E_INVALID_ARG, op);
+
+    agecl_tensor *all[] = {&c3, &other, &x1, &y1};
+    for (size_t i = 0; i < 4; i++) agecl_tensor_free(all[i]);
+    bnp_dev_free(&d);
+    bnp_free(&p);
+}
+
 /* ---- residual add ---- */
 
 static void test_add(void **state)
@@ -1018,6 +1355,11 @@ int main(void)
         cmocka_unit_test(test_batchnorm_backward),
         cmocka_unit_test(test_prelu_reference_gradients),
         cmocka_unit_test(test_prelu),
+        cmocka_unit_test(test_batchnorm_prelu_reference_gradients),
+        cmocka_unit_test(test_batchnorm_prelu_train_forward),
+        cmocka_unit_test(test_batchnorm_prelu_infer),
+        cmocka_unit_test(test_batchnorm_prelu_backward),
+        cmocka_unit_test(test_batchnorm_prelu_bad_arguments),
         cmocka_unit_test(test_add),
         cmocka_unit_test(test_subsample),
         cmocka_unit_test(test_avgpool),

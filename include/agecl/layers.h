@@ -1,6 +1,7 @@
 /* agecl/layers.h - the IR50 layers other than convolution: batch normalisation,
- * PReLU, the residual add, the strided subsample of the 1x1 max-pool shortcut,
- * global average pooling and the fully connected layer; forward and backward.
+ * PReLU (and the two fused, BN then PReLU), the residual add, the strided
+ * subsample of the 1x1 max-pool shortcut, global average pooling and the fully
+ * connected layer; forward and backward.
  *
  * TENSORS
  * All tensors are packed NCHW float32 (agecl/tensor.h), any batch size. A
@@ -22,20 +23,22 @@
  *
  * Reductions (BN statistics, parameter gradients, pooling) run in a fixed
  * order, without atomics, so results are deterministic (bit for bit on one
- * device and work-group size). The per-channel ones (BN, the PReLU backward)
- * run one work-group per channel: short sums over the batch per spatial
- * position, folded into Kahan-compensated totals (the BN statistics: shifted
- * sums merged by Chan's formula, exact for a large mean), then a pairwise tree
- * across the work-group. Pooling and the bias gradient use Kahan sums.
+ * device and work-group size). The per-channel ones (BN, the PReLU backward,
+ * the fused BN + PReLU backward) run one work-group per channel: short sums
+ * over the batch per spatial position, folded into Kahan-compensated totals
+ * (the BN statistics: shifted sums merged by Chan's formula, exact for a large
+ * mean), then a pairwise tree across the work-group. Pooling and the bias
+ * gradient use Kahan sums.
  *
- * On CPU devices BN and the PReLU backward run other kernels (cl/batchnorm_cpu.cl,
- * cl/prelu_cpu.cl), with the same results up to rounding: one work-item per
- * channel visits its N planes in order, summing each plane with 16 vector lanes
- * (the BN statistics: a plane's mean, then its squared deviations, merged by
- * Chan's formula), the planes' sums Kahan-compensated; the element-wise parts
- * run one work-item per plane. The variable AGECL_LAYERS=cpu or
- * AGECL_LAYERS=gpu, read at each call, forces either set on any device (any
- * other non-empty value: AGECL_E_INVALID_ARG). */
+ * On CPU devices BN, the fused BN + PReLU and the PReLU backward run other
+ * kernels (cl/batchnorm_cpu.cl, cl/batchnorm_prelu_cpu.cl, cl/prelu_cpu.cl),
+ * with the same results up to rounding: one work-item per channel visits its N
+ * planes in order, summing each plane with 16 vector lanes (the BN statistics:
+ * a plane's mean, then its squared deviations, merged by Chan's formula), the
+ * planes' sums Kahan-compensated; the element-wise parts run one work-item per
+ * plane. The variable AGECL_LAYERS=cpu or AGECL_LAYERS=gpu, read at each call,
+ * forces either set on any device (any other non-empty value:
+ * AGECL_E_INVALID_ARG). */
 #ifndef AGECL_LAYERS_H
 #define AGECL_LAYERS_H
 
@@ -92,6 +95,55 @@ agecl_status agecl_prelu_forward(agecl_ctx *ctx, const agecl_tensor *x, const ag
 agecl_status agecl_prelu_backward(agecl_ctx *ctx, const agecl_tensor *x, const agecl_tensor *dy,
                                   const agecl_tensor *slope, float dx_acc, agecl_tensor *dx,
                                   float dslope_acc, agecl_tensor *dslope);
+
+/* ---- BatchNorm2d followed by PReLU, fused ----
+ * The composition prelu(batchnorm(x)) with one slope per channel, in fewer
+ * passes over memory: the BN output
+ *     z = (x - mean) * save_invstd * gamma + beta
+ * is never stored (the backward recomputes it from x and the saved statistics),
+ * and the PReLU's input gradient never leaves the backward kernel.
+ *
+ * Training mode: the statistics, running statistics, save_mean and save_invstd
+ * exactly as agecl_batchnorm_forward_train, then
+ *     y = z > 0 ? z : slope[c] * z.
+ * M == 1 (one value per channel): AGECL_E_SHAPE. y has x's shape (it must not
+ * be x: the backward reads x); every other tensor has C elements. */
+agecl_status agecl_batchnorm_prelu_forward_train(agecl_ctx *ctx, const agecl_tensor *x,
+                                                 const agecl_tensor *gamma,
+                                                 const agecl_tensor *beta,
+                                                 const agecl_tensor *slope,
+                                                 agecl_tensor *running_mean,
+                                                 agecl_tensor *running_var, float momentum,
+                                                 float eps, agecl_tensor *y,
+                                                 agecl_tensor *save_mean,
+                                                 agecl_tensor *save_invstd);
+
+/* Inference mode: z with the running statistics (as agecl_batchnorm_forward_infer),
+ * y = z > 0 ? z : slope[c] * z. */
+agecl_status agecl_batchnorm_prelu_forward_infer(agecl_ctx *ctx, const agecl_tensor *x,
+                                                 const agecl_tensor *gamma,
+                                                 const agecl_tensor *beta,
+                                                 const agecl_tensor *slope,
+                                                 const agecl_tensor *running_mean,
+                                                 const agecl_tensor *running_var, float eps,
+                                                 agecl_tensor *y);
+
+/* Training-mode backward, from the x and the saved statistics of the forward
+ * (z recomputed as above, xhat = (x - save_mean) * save_invstd):
+ *     dz = z > 0 ? dy : slope[c] * dy                      (PReLU, slope side at 0)
+ *     dslope = sum(z > 0 ? 0 : z * dy) + dparam_acc * dslope
+ *     dgamma = sum(dz * xhat) + dparam_acc * dgamma,  dbeta = sum(dz) + dparam_acc * dbeta
+ *     dx = gamma * save_invstd / M * (M dz - sum(dz) - xhat sum(dz * xhat)) + dx_acc * dx
+ * (sums per channel over N, H, W): the results of agecl_prelu_backward on z
+ * followed by agecl_batchnorm_backward, up to rounding. dy and dx have x's shape. */
+agecl_status agecl_batchnorm_prelu_backward(agecl_ctx *ctx, const agecl_tensor *x,
+                                            const agecl_tensor *dy, const agecl_tensor *gamma,
+                                            const agecl_tensor *beta, const agecl_tensor *slope,
+                                            const agecl_tensor *save_mean,
+                                            const agecl_tensor *save_invstd, float dx_acc,
+                                            agecl_tensor *dx, float dparam_acc,
+                                            agecl_tensor *dgamma, agecl_tensor *dbeta,
+                                            agecl_tensor *dslope);
 
 /* ---- Residual add ----
  * y = a + b, all of one shape; y may be a or b. Its backward passes dy to both

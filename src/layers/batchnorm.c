@@ -2,25 +2,40 @@
 #include "agecl/layers.h"
 #include "core/launch.h"
 #include "error.h"
+#include "layers/batchnorm_internal.h"
 #include "layers/layer_util.h"
 
-/* A per-channel tensor argument and its offset, once checked. */
-typedef struct channel_arg {
-    const agecl_tensor *t;
-    const char *name;
-    cl_uint off;
-} channel_arg;
-
-/* Check that each tensor of args holds C elements, and take its offset. */
-static agecl_status check_channels(const char *op, channel_arg *args, int count, int C)
+agecl_status agecl__batchnorm_stats(agecl_ctx *ctx, const char *op, int cpu,
+                                    const agecl_tensor *x, cl_uint x_off, float momentum,
+                                    float eps, const agecl__bn_stats_args *s)
 {
-    for (int i = 0; i < count; i++)
-        AGECL_TRY(agecl__layer_count(args[i].t, op, args[i].name, (size_t)C, "x's channel count",
-                                     &args[i].off));
-    return AGECL_OK;
-}
+    if (!(eps >= 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
+        return agecl__fail(AGECL_E_INVALID_ARG, "%s: eps %g must be >= 0 and momentum %g in [0, 1]",
+                           op, eps, momentum);
+    cl_uint N = (cl_uint)x->n, C = (cl_uint)x->c, HW = (cl_uint)x->h * (cl_uint)x->w;
+    if ((size_t)N * HW < 2)
+        return agecl__fail(AGECL_E_SHAPE, "%s: expected more than 1 value per channel when "
+                           "training (x is %dx%dx%dx%d)", op, x->n, x->c, x->h, x->w);
 
-#define BUF_OFF(a) AGECL_ARG((a).t->buf), AGECL_ARG((a).off)
+    /* One work-group per channel (on CPUs one work-item, taking no local
+     * memory: the last STATS_LOCALS arguments). */
+    enum { STATS_LOCALS = 3 };
+    size_t local = 1;
+    if (!cpu) AGECL_TRY(agecl__layer_reduce_group(ctx, "batchnorm", "batchnorm_stats", &local));
+    size_t global = (size_t)C * local, lbytes = local * sizeof(float);
+    agecl__arg args[] = {AGECL_ARG(x->buf), AGECL_ARG(x_off), AGECL_ARG(N), AGECL_ARG(C),
+                         AGECL_ARG(HW), AGECL_ARG(momentum), AGECL_ARG(eps),
+                         AGECL_CH_ARGS(s->save_mean), AGECL_CH_ARGS(s->save_invstd),
+                         AGECL_CH_ARGS(s->running_mean), AGECL_CH_ARGS(s->running_var),
+                         AGECL_LOCAL(lbytes), AGECL_LOCAL(lbytes), AGECL_LOCAL(lbytes)};
+    if (cpu) {
+        size_t count[2] = {C, 1};
+        return agecl__layer_run_cpu(ctx, "batchnorm_cpu", "batchnorm_stats", count,
+                                    AGECL_NARGS(args) - STATS_LOCALS, args);
+    }
+    return agecl__run(ctx, "batchnorm", "", "batchnorm_stats", 1, &global, &local,
+                      AGECL_NARGS(args), args);
+}
 
 agecl_status agecl_batchnorm_forward_train(agecl_ctx *ctx, const agecl_tensor *x,
                                            const agecl_tensor *gamma, const agecl_tensor *beta,
@@ -34,45 +49,25 @@ agecl_status agecl_batchnorm_forward_train(agecl_ctx *ctx, const agecl_tensor *x
     AGECL_TRY(agecl__layer_tensor(x, op, "x", &x_off));
     AGECL_TRY(agecl__layer_like(y, op, "y", x, "x", &y_off));
     enum { GAMMA, BETA, SAVE_MEAN, SAVE_INVSTD, RUN_MEAN, RUN_VAR };
-    channel_arg p[] = {{gamma, "gamma", 0},          {beta, "beta", 0},
-                       {save_mean, "save_mean", 0},  {save_invstd, "save_invstd", 0},
-                       {running_mean, "running_mean", 0}, {running_var, "running_var", 0}};
-    AGECL_TRY(check_channels(op, p, AGECL_NARGS(p), x->c));
-    if (!(eps >= 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
-        return agecl__fail(AGECL_E_INVALID_ARG, "%s: eps %g must be >= 0 and momentum %g in [0, 1]",
-                           op, eps, momentum);
-    cl_uint N = (cl_uint)x->n, C = (cl_uint)x->c, HW = (cl_uint)x->h * (cl_uint)x->w;
-    if ((size_t)N * HW < 2)
-        return agecl__fail(AGECL_E_SHAPE, "%s: expected more than 1 value per channel when "
-                           "training (x is %dx%dx%dx%d)", op, x->n, x->c, x->h, x->w);
-
+    agecl__channel_arg p[] = {{gamma, "gamma", 0},
+                              {beta, "beta", 0},
+                              {save_mean, "save_mean", 0},
+                              {save_invstd, "save_invstd", 0},
+                              {running_mean, "running_mean", 0},
+                              {running_var, "running_var", 0}};
+    AGECL_TRY(agecl__layer_channels(op, p, AGECL_NARGS(p), x->c));
     int cpu;
     AGECL_TRY(agecl__layer_cpu(ctx, op, &cpu));
-
-    /* Statistics: one work-group per channel (on CPUs one work-item, taking no
-     * local memory: the last STATS_LOCALS arguments). */
-    enum { STATS_LOCALS = 3 };
-    size_t local = 1;
-    if (!cpu) AGECL_TRY(agecl__layer_reduce_group(ctx, "batchnorm", "batchnorm_stats", &local));
-    size_t global = (size_t)C * local, lbytes = local * sizeof(float);
-    agecl__arg stats[] = {AGECL_ARG(x->buf), AGECL_ARG(x_off), AGECL_ARG(N), AGECL_ARG(C),
-                          AGECL_ARG(HW), AGECL_ARG(momentum), AGECL_ARG(eps),
-                          BUF_OFF(p[SAVE_MEAN]), BUF_OFF(p[SAVE_INVSTD]), BUF_OFF(p[RUN_MEAN]),
-                          BUF_OFF(p[RUN_VAR]), AGECL_LOCAL(lbytes), AGECL_LOCAL(lbytes),
-                          AGECL_LOCAL(lbytes)};
-    if (cpu) {
-        size_t count[2] = {C, 1};
-        AGECL_TRY(agecl__layer_run_cpu(ctx, "batchnorm_cpu", "batchnorm_stats", count,
-                                       AGECL_NARGS(stats) - STATS_LOCALS, stats));
-    } else {
-        AGECL_TRY(agecl__run(ctx, "batchnorm", "", "batchnorm_stats", 1, &global, &local,
-                             AGECL_NARGS(stats), stats));
-    }
+    agecl__bn_stats_args stats = {p[SAVE_MEAN], p[SAVE_INVSTD], p[RUN_MEAN], p[RUN_VAR]};
+    AGECL_TRY(agecl__batchnorm_stats(ctx, op, cpu, x, x_off, momentum, eps, &stats));
 
     /* Normalisation: element-wise (on CPUs a work-item per plane). */
-    agecl__arg apply[] = {AGECL_ARG(x->buf), AGECL_ARG(x_off), AGECL_ARG(C), AGECL_ARG(HW),
-                          BUF_OFF(p[SAVE_MEAN]), BUF_OFF(p[SAVE_INVSTD]), BUF_OFF(p[GAMMA]),
-                          BUF_OFF(p[BETA]), AGECL_ARG(y->buf), AGECL_ARG(y_off)};
+    cl_uint N = (cl_uint)x->n, C = (cl_uint)x->c, HW = (cl_uint)x->h * (cl_uint)x->w;
+    agecl__arg apply[] = {AGECL_ARG(x->buf),         AGECL_ARG(x_off),
+                          AGECL_ARG(C),              AGECL_ARG(HW),
+                          AGECL_CH_ARGS(p[SAVE_MEAN]), AGECL_CH_ARGS(p[SAVE_INVSTD]),
+                          AGECL_CH_ARGS(p[GAMMA]),   AGECL_CH_ARGS(p[BETA]),
+                          AGECL_ARG(y->buf),         AGECL_ARG(y_off)};
     if (cpu) {
         size_t count[2] = {C, N};
         return agecl__layer_run_cpu(ctx, "batchnorm_cpu", "batchnorm_train_apply", count,
@@ -95,14 +90,19 @@ agecl_status agecl_batchnorm_forward_infer(agecl_ctx *ctx, const agecl_tensor *x
     AGECL_TRY(agecl__layer_tensor(x, op, "x", &x_off));
     AGECL_TRY(agecl__layer_like(y, op, "y", x, "x", &y_off));
     enum { GAMMA, BETA, RUN_MEAN, RUN_VAR };
-    channel_arg p[] = {{gamma, "gamma", 0}, {beta, "beta", 0},
-                       {running_mean, "running_mean", 0}, {running_var, "running_var", 0}};
-    AGECL_TRY(check_channels(op, p, AGECL_NARGS(p), x->c));
+    agecl__channel_arg p[] = {{gamma, "gamma", 0},
+                              {beta, "beta", 0},
+                              {running_mean, "running_mean", 0},
+                              {running_var, "running_var", 0}};
+    AGECL_TRY(agecl__layer_channels(op, p, AGECL_NARGS(p), x->c));
     if (!(eps >= 0.0f)) return agecl__fail(AGECL_E_INVALID_ARG, "%s: eps %g must be >= 0", op, eps);
     cl_uint N = (cl_uint)x->n, C = (cl_uint)x->c, HW = (cl_uint)x->h * (cl_uint)x->w;
-    agecl__arg args[] = {AGECL_ARG(x->buf), AGECL_ARG(x_off), AGECL_ARG(N), AGECL_ARG(C),
-                         AGECL_ARG(HW), AGECL_ARG(eps), BUF_OFF(p[RUN_MEAN]), BUF_OFF(p[RUN_VAR]),
-                         BUF_OFF(p[GAMMA]), BUF_OFF(p[BETA]), AGECL_ARG(y->buf), AGECL_ARG(y_off)};
+    agecl__arg args[] = {AGECL_ARG(x->buf),        AGECL_ARG(x_off),
+                         AGECL_ARG(N),             AGECL_ARG(C),
+                         AGECL_ARG(HW),            AGECL_ARG(eps),
+                         AGECL_CH_ARGS(p[RUN_MEAN]), AGECL_CH_ARGS(p[RUN_VAR]),
+                         AGECL_CH_ARGS(p[GAMMA]),  AGECL_CH_ARGS(p[BETA]),
+                         AGECL_ARG(y->buf),        AGECL_ARG(y_off)};
     int cpu;
     AGECL_TRY(agecl__layer_cpu(ctx, op, &cpu));
     if (cpu) {
@@ -129,10 +129,12 @@ agecl_status agecl_batchnorm_backward(agecl_ctx *ctx, const agecl_tensor *x,
     AGECL_TRY(agecl__layer_like(dy, op, "dy", x, "x", &dy_off));
     AGECL_TRY(agecl__layer_like(dx, op, "dx", x, "x", &dx_off));
     enum { GAMMA, SAVE_MEAN, SAVE_INVSTD, DGAMMA, DBETA };
-    channel_arg p[] = {{gamma, "gamma", 0},         {save_mean, "save_mean", 0},
-                       {save_invstd, "save_invstd", 0}, {dgamma, "dgamma", 0},
-                       {dbeta, "dbeta", 0}};
-    AGECL_TRY(check_channels(op, p, AGECL_NARGS(p), x->c));
+    agecl__channel_arg p[] = {{gamma, "gamma", 0},
+                              {save_mean, "save_mean", 0},
+                              {save_invstd, "save_invstd", 0},
+                              {dgamma, "dgamma", 0},
+                              {dbeta, "dbeta", 0}};
+    AGECL_TRY(agecl__layer_channels(op, p, AGECL_NARGS(p), x->c));
     cl_uint N = (cl_uint)x->n, C = (cl_uint)x->c, HW = (cl_uint)x->h * (cl_uint)x->w;
     int cpu;
     AGECL_TRY(agecl__layer_cpu(ctx, op, &cpu));
@@ -142,11 +144,14 @@ agecl_status agecl_batchnorm_backward(agecl_ctx *ctx, const agecl_tensor *x,
     size_t local = 1;
     if (!cpu) AGECL_TRY(agecl__layer_reduce_group(ctx, "batchnorm", "batchnorm_backward", &local));
     size_t global = (size_t)C * local, lbytes = local * sizeof(float);
-    agecl__arg args[] = {AGECL_ARG(x->buf), AGECL_ARG(x_off), AGECL_ARG(dy->buf),
-                         AGECL_ARG(dy_off), AGECL_ARG(N), AGECL_ARG(C), AGECL_ARG(HW),
-                         BUF_OFF(p[GAMMA]), BUF_OFF(p[SAVE_MEAN]), BUF_OFF(p[SAVE_INVSTD]),
-                         AGECL_ARG(dx_acc), AGECL_ARG(dx->buf), AGECL_ARG(dx_off),
-                         AGECL_ARG(dparam_acc), BUF_OFF(p[DGAMMA]), BUF_OFF(p[DBETA]),
+    agecl__arg args[] = {AGECL_ARG(x->buf),   AGECL_ARG(x_off),
+                         AGECL_ARG(dy->buf),  AGECL_ARG(dy_off),
+                         AGECL_ARG(N),        AGECL_ARG(C),
+                         AGECL_ARG(HW),       AGECL_CH_ARGS(p[GAMMA]),
+                         AGECL_CH_ARGS(p[SAVE_MEAN]), AGECL_CH_ARGS(p[SAVE_INVSTD]),
+                         AGECL_ARG(dx_acc),   AGECL_ARG(dx->buf),
+                         AGECL_ARG(dx_off),   AGECL_ARG(dparam_acc),
+                         AGECL_CH_ARGS(p[DGAMMA]), AGECL_CH_ARGS(p[DBETA]),
                          AGECL_LOCAL(lbytes), AGECL_LOCAL(lbytes)};
     if (cpu) {
         size_t count[2] = {C, 1};

@@ -22,6 +22,14 @@ agecl_status agecl__layer_count(const agecl_tensor *t, const char *op, const cha
     return AGECL_OK;
 }
 
+agecl_status agecl__layer_channels(const char *op, agecl__channel_arg *args, int count, int C)
+{
+    for (int i = 0; i < count; i++)
+        AGECL_TRY(agecl__layer_count(args[i].t, op, args[i].name, (size_t)C, "x's channel count",
+                                     &args[i].off));
+    return AGECL_OK;
+}
+
 agecl_status agecl__layer_like(const agecl_tensor *t, const char *op, const char *name,
                                const agecl_tensor *ref, const char *ref_name, cl_uint *offset)
 {

@@ -19,6 +19,21 @@ agecl_status agecl__layer_tensor(const agecl_tensor *t, const char *op, const ch
 agecl_status agecl__layer_count(const agecl_tensor *t, const char *op, const char *name,
                                 size_t count, const char *what, cl_uint *offset);
 
+/* A per-channel tensor argument (BN gamma, PReLU slope, ...): the tensor, its
+ * name for messages, and its offset once checked. */
+typedef struct agecl__channel_arg {
+    const agecl_tensor *t;
+    const char *name;
+    cl_uint off;
+} agecl__channel_arg;
+
+/* The two kernel arguments (buffer, offset) of a checked per-channel tensor. */
+#define AGECL_CH_ARGS(a) AGECL_ARG((a).t->buf), AGECL_ARG((a).off)
+
+/* Check that each of the `count` tensors of args holds C elements (x's channel
+ * count), and take its offset. */
+agecl_status agecl__layer_channels(const char *op, agecl__channel_arg *args, int count, int C);
+
 /* A valid tensor with the shape of `ref`. */
 agecl_status agecl__layer_like(const agecl_tensor *t, const char *op, const char *name,
                                const agecl_tensor *ref, const char *ref_name, cl_uint *offset);

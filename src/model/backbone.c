@@ -1,4 +1,14 @@
-/* The IR backbone, forward and backward (MODEL.md section 2). */
+/* The IR backbone, forward and backward (MODEL.md section 2).
+ *
+ * The stem's BN and PReLU run fused (agecl_batchnorm_prelu_*: no BN output
+ * stored, two passes over the 64 x 112 x 112 map saved forward, three
+ * backward). The environment variable AGECL_FUSE=0, read when the model is
+ * created, runs them as two ops instead, through stem.t_bn (allocated only
+ * then), to measure the fusion; "1" or unset: fused; any other value fails.
+ * (No other BN is followed by a PReLU: an IR unit's PReLU follows a
+ * convolution.) */
+#include <stdlib.h>
+#include <string.h>
 #include "agecl/layers.h"
 #include "error.h"
 #include "model/model_internal.h"
@@ -25,6 +35,54 @@ static agecl_status bn_backward(agecl_model *m, agecl__bn *bn, const agecl_tenso
     return agecl_batchnorm_backward(m->ctx, x, dy, agecl__P(m, bn->gamma), &bn->save_mean,
                                     &bn->save_invstd, dx_acc, dx, 1.0f, agecl__G(m, bn->gamma),
                                     agecl__G(m, bn->beta));
+}
+
+agecl_status agecl__stem_fused(int *fused)
+{
+    const char *v = getenv("AGECL_FUSE");
+    if (!v || !*v || !strcmp(v, "1"))
+        *fused = 1;
+    else if (!strcmp(v, "0"))
+        *fused = 0;
+    else
+        return agecl__fail(AGECL_E_INVALID_ARG, "model: AGECL_FUSE is '%s'; use '0' or '1'", v);
+    return AGECL_OK;
+}
+
+/* BN then PReLU on the stem: fused, or as two ops through t_bn. */
+static agecl_status stem_bn_prelu_forward(agecl_model *m, agecl__stem *st, int training)
+{
+    agecl__bn *bn = &st->bn;
+    if (!st->fused) {
+        AGECL_TRY(bn_forward(m, bn, &st->t_conv, &st->t_bn, training));
+        return agecl_prelu_forward(m->ctx, &st->t_bn, agecl__P(m, st->prelu), &st->out);
+    }
+    if (training)
+        return agecl_batchnorm_prelu_forward_train(
+            m->ctx, &st->t_conv, agecl__P(m, bn->gamma), agecl__P(m, bn->beta),
+            agecl__P(m, st->prelu), agecl__P(m, bn->mean), agecl__P(m, bn->var), BN_MOMENTUM,
+            BN_EPS, &st->out, &bn->save_mean, &bn->save_invstd);
+    return agecl_batchnorm_prelu_forward_infer(m->ctx, &st->t_conv, agecl__P(m, bn->gamma),
+                                               agecl__P(m, bn->beta), agecl__P(m, st->prelu),
+                                               agecl__P(m, bn->mean), agecl__P(m, bn->var),
+                                               BN_EPS, &st->out);
+}
+
+/* Its backward, from dout to dconv (dbn: scratch for the two-op path). */
+static agecl_status stem_bn_prelu_backward(agecl_model *m, agecl__stem *st,
+                                           const agecl_tensor *dout, agecl_tensor *dbn,
+                                           agecl_tensor *dconv)
+{
+    agecl__bn *bn = &st->bn;
+    if (!st->fused) {
+        AGECL_TRY(agecl_prelu_backward(m->ctx, &st->t_bn, dout, agecl__P(m, st->prelu), 0.0f,
+                                       dbn, 1.0f, agecl__G(m, st->prelu)));
+        return bn_backward(m, bn, &st->t_conv, dbn, 0.0f, dconv);
+    }
+    return agecl_batchnorm_prelu_backward(
+        m->ctx, &st->t_conv, dout, agecl__P(m, bn->gamma), agecl__P(m, bn->beta),
+        agecl__P(m, st->prelu), &bn->save_mean, &bn->save_invstd, 0.0f, dconv, 1.0f,
+        agecl__G(m, bn->gamma), agecl__G(m, bn->beta), agecl__G(m, st->prelu));
 }
 
 static agecl_status conv_forward(agecl_model *m, agecl__conv *cv, const agecl_tensor *x,
@@ -96,8 +154,7 @@ agecl_status agecl__backbone_forward(agecl_model *m, int training)
 {
     agecl__stem *st = &m->stem;
     AGECL_TRY(conv_forward(m, &st->conv, &m->input, &st->t_conv));
-    AGECL_TRY(bn_forward(m, &st->bn, &st->t_conv, &st->t_bn, training));
-    AGECL_TRY(agecl_prelu_forward(m->ctx, &st->t_bn, agecl__P(m, st->prelu), &st->out));
+    AGECL_TRY(stem_bn_prelu_forward(m, st, training));
     const agecl_tensor *x = &st->out;
     for (int i = 0; i < m->n_units; i++) {
         AGECL_TRY(unit_forward(m, &m->units[i], x, training));
@@ -126,9 +183,7 @@ agecl_status agecl__backbone_backward(agecl_model *m)
     AGECL_TRY(agecl_tensor_view(g[0], 0, B, c0, S, S, &dout));
     AGECL_TRY(agecl_tensor_view(g[1], 0, B, c0, S, S, &dbn));
     AGECL_TRY(agecl_tensor_view(g[2], 0, B, c0, S, S, &dconv));
-    AGECL_TRY(agecl_prelu_backward(m->ctx, &st->t_bn, &dout, agecl__P(m, st->prelu), 0.0f, &dbn,
-                                   1.0f, agecl__G(m, st->prelu)));
-    AGECL_TRY(bn_backward(m, &st->bn, &st->t_conv, &dbn, 0.0f, &dconv));
+    AGECL_TRY(stem_bn_prelu_backward(m, st, &dout, &dbn, &dconv));
     /* The input needs no gradient: only the stem's weight gradient. */
     return agecl_conv2d_backward_filter(st->conv.plan, &m->input, &dconv, 1.0f,
                                         agecl__G(m, st->conv.weight), &m->workspace);

@@ -33,6 +33,7 @@ typedef struct agecl__stem {
     agecl__conv conv;
     agecl__bn bn;
     int prelu;
+    int fused;             /* BN and PReLU in one op (AGECL_FUSE, backbone.c); else via t_bn */
     agecl_tensor t_conv, t_bn, out;
 } agecl__stem;
 
@@ -70,6 +71,9 @@ struct agecl_model {
     int n_owned, cap_owned;
     int last_training;         /* the mode of the last forward pass */
 };
+
+/* Whether the stem runs BN and PReLU fused: AGECL_FUSE (backbone.c). */
+agecl_status agecl__stem_fused(int *fused);
 
 /* Forward and backward of the backbone (backbone.c). */
 agecl_status agecl__backbone_forward(agecl_model *m, int training);
