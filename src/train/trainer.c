@@ -117,7 +117,15 @@ static agecl_status make_model(trainer *t)
     say(t, "device: %s\nmodel: %s, %d age labels (%g..%g), input %d, batch %d\n",
         agecl_ctx_device(t->ctx)->name, cfg.preset, cfg.n_ages, cfg.ages[0],
         cfg.ages[cfg.n_ages - 1], cfg.input_size, o->batch);
+    /* The first run on a device measures the convolution algorithms of each layer
+     * shape (agecl/conv.h, AUTO), which takes a while on a CPU; later runs read the
+     * choices from the cache. */
+    say(t, "model: creating the plans (the first run on a device measures the convolution "
+           "algorithms, then remembers them in %s)\n",
+        agecl_ctx_cache_dir(t->ctx)[0] ? agecl_ctx_cache_dir(t->ctx) : "this process only");
+    double t0 = now();
     AGECL_TRY(agecl_model_create(t->ctx, &cfg, o->batch, AGECL_MODEL_TRAIN, &t->model));
+    say(t, "model: ready in %.1f s\n", now() - t0);
     say(t, "parameters: %zu (%.2f GFLOP forward per image)\n", agecl_model_param_count(t->model),
         2e-9 * agecl_model_config_macs(&cfg));
 
