@@ -16,6 +16,7 @@ static const command commands[] = {
     {"train", cmd_train, "train the model on a face data set (the paper's schedule)"},
     {"eval", cmd_eval, "evaluate a trained model: MAE, CS5, gender accuracy, confidence"},
     {"predict", cmd_predict, "age and gender of face images"},
+    {"tune", cmd_tune, "tune CLBlast's matrix product for a device"},
 };
 
 static void usage(FILE *out)

@@ -8,6 +8,7 @@ int cmd_selfcheck(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 /* Print "agecl: <what>: <status>: <detail>" to stderr and return 1. */
 int cli_fail(const char *what, int status);

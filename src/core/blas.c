@@ -3,6 +3,7 @@
 #include <string.h>
 #include <clblast_c.h>
 #include "core/blas.h"
+#include "core/clblast_tune.h"
 #include "core/ctx.h"
 #include "core/gemm_cpu.h"
 #include "error.h"
@@ -124,6 +125,7 @@ agecl_status agecl__gemm_on(agecl_ctx *ctx, agecl__gemm_backend backend, const c
     int own = 0;
     AGECL_TRY(use_own(ctx, backend, what, &own));
     if (own) return gemm_own(ctx, what, m, n, k, alpha, a, 0, b, 0, beta, c, 0, 1);
+    agecl__clblast_use(ctx); /* the tuned parameters saved for this device, if any */
     size_t temp = 0;
     int code = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, tr(a.trans), tr(b.trans), m, n, k,
                                           a.offset, a.ld, b.offset, b.ld, c.offset, c.ld,
@@ -165,6 +167,7 @@ agecl_status agecl__gemm_batched_on(agecl_ctx *ctx, agecl__gemm_backend backend,
     if (own)
         return gemm_own(ctx, what, m, n, k, alpha, a, a_stride, b, b_stride, beta, c, c_stride,
                         batch);
+    agecl__clblast_use(ctx);
     cl_event ev = NULL;
     int profiling = (ctx->flags & AGECL_CTX_PROFILING) != 0;
     int code = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, tr(a.trans), tr(b.trans), m, n,
