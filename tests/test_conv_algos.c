@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "agecl/conv.h"
 #include "common.h"
@@ -31,8 +32,16 @@ typedef struct algo_case {
 static const algo_case algos[] = {
     {AGECL_CONV_IM2COL_GEMM, 1e-5, 5e-5},
     {AGECL_CONV_IM2COL_CLBLAST, 1e-5, 5e-5},
+    /* Winograd F(2x2,3x3): measured 8.5e-7 (y), 8.2e-7 (dx), 2.5e-6 (dw) up to 512
+     * channels at 7 x 7 and 64 at 112 x 112. */
+    {AGECL_CONV_WINOGRAD, 1e-5, 5e-5},
+    /* FFT: measured at most 4.5e-7 for all three, up to 512 channels. */
+    {AGECL_CONV_FFT, 1e-5, 5e-5},
+    /* Implicit GEMM: 1.2e-6 (y), 1.0e-6 (dx), 2.8e-6 (dw, k = 6272 unsplit). */
+    {AGECL_CONV_IMPLICIT_GEMM, 1e-5, 5e-5},
 };
 #define N_ALGOS (sizeof algos / sizeof algos[0])
+_Static_assert(N_ALGOS == AGECL_CONV_ALGO_COUNT - 1, "main() runs one test per algorithm");
 
 static agecl_conv2d_desc desc(int n, int c_in, int h, int w, int c_out, int kernel, int stride)
 {
@@ -158,10 +167,16 @@ static void check_algo(const algo_case *ac)
     }
 }
 
-static void test_each_algorithm(void **state)
+/* One cmocka test per algorithm (the state is its algo_case), timed on stderr. */
+static void test_algorithm(void **state)
 {
-    (void)state;
-    for (size_t a = 0; a < N_ALGOS; a++) check_algo(&algos[a]);
+    const algo_case *ac = *state;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    check_algo(ac);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "conv_algos: %s: %.1f s\n", agecl_conv2d_algo_name(ac->algo),
+            (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
 }
 
 /* Every algorithm the library names is built in and checked above. */
@@ -293,7 +308,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_algorithm_listed),
-        cmocka_unit_test(test_each_algorithm),
+        cmocka_unit_test_prestate(test_algorithm, (void *)&algos[0]),
+        cmocka_unit_test_prestate(test_algorithm, (void *)&algos[1]),
+        cmocka_unit_test_prestate(test_algorithm, (void *)&algos[2]),
+        cmocka_unit_test_prestate(test_algorithm, (void *)&algos[3]),
+        cmocka_unit_test_prestate(test_algorithm, (void *)&algos[4]),
         cmocka_unit_test(test_auto_measures_and_remembers),
         cmocka_unit_test(test_auto_reads_the_file),
         cmocka_unit_test(test_forcing),

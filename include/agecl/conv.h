@@ -43,15 +43,26 @@
  *   contents are undefined after a call.
  *
  * ALGORITHMS
- *   AGECL_CONV_AUTO          the best available for the shape (now: IM2COL_GEMM).
+ *   Each pass of a plan (forward, backward_data, backward_filter) runs one algorithm;
+ *   agecl_conv2d_plan_algo tells which. An explicit algorithm runs every pass it
+ *   supports (agecl_conv2d_algo_supports) and leaves the others to IM2COL_GEMM.
+ *   AGECL_CONV_AUTO          for each pass, the fastest algorithm for this device and
+ *     shape, measured once as cuDNN's find does: every algorithm that supports the
+ *     pass runs it (one warm-up, then the median of 3) on scratch tensors of at most
+ *     16 samples, allocated and freed while the plan is created. The choice is kept
+ *     for the process and in the cache folder (conv_algos.txt beside the program
+ *     binaries: one line per device, shape and pass, the last line winning; delete
+ *     the file to measure again), so a shape is measured once per device and driver.
+ *     The variable AGECL_CONV_ALGO=<name>, read when a plan is created, makes AUTO
+ *     plans run that algorithm instead (names: agecl_conv2d_algo_name).
  *   AGECL_CONV_IM2COL_GEMM   unrolls the input patches of a chunk of samples into
  *     a matrix (im2col) and multiplies it with GEMMs. A chunk is as many samples as
  *     fit in its share of workspace (at least one), so the workspace stays bounded
  *     whatever the batch: (c_in*k*k + c_out) * out_h * out_w floats per sample of
  *     the chunk. On CPU devices the share is an eighth of the device's cache (at most
  *     AGECL_CONV2D_WORKSPACE_LIMIT), so that the patches are still cached when the
- *     GEMM reads them, and forward and backward_data run one product per sample
- *     straight on the NCHW tensors; elsewhere chunks fill up to
+ *     GEMM reads them, and forward runs one product per sample straight on the
+ *     NCHW tensors; elsewhere chunks fill up to
  *     AGECL_CONV2D_WORKSPACE_LIMIT bytes and each call runs one wide product per
  *     chunk. The variable AGECL_IM2COL=cpu or AGECL_IM2COL=gpu, read when a plan is
  *     created, forces either path on any device (any other non-empty value:
@@ -60,7 +71,30 @@
  *     with k = 3, 32.1 MB per sample: every IR-50 plan asks for at most 64 MiB.
  *     (The GEMM also keeps a temporary buffer in the context, grown once, up to about
  *     70 MB at these shapes.) The weight gradient of a multi-chunk batch is summed
- *     chunk by chunk, which changes only its float rounding. */
+ *     chunk by chunk, which changes only its float rounding.
+ *   AGECL_CONV_IM2COL_CLBLAST  the same with every product on CLBlast, whatever the
+ *     device (on CPUs the wide path), with the parameters `agecl tune` saved for the
+ *     device (agecl/clblast_tune.h), else CLBlast's own.
+ *   AGECL_CONV_WINOGRAD      F(2x2,3x3) for 3x3 stride-1 convolutions: 4x4 input
+ *     tiles and filters transformed, 16 products per chunk of tiles, the outputs
+ *     transformed back; backward_data is the same on dy with the filters turned 180
+ *     degrees, backward_filter transforms x and dy and sums 16 products. 2.25 times
+ *     fewer multiplications than the direct sum; chunks bounded like im2col's (at
+ *     most 64 MiB). AGECL_WINOGRAD=cpu|gpu, read when a plan is created, forces its
+ *     CPU kernels (a work-item per channel, vectors of tiles) or its portable ones.
+ *   AGECL_CONV_FFT           3x3 stride-1 convolutions as products of clFFT real
+ *     transforms of zero-padded planes (sides with factors 2, 3, 5, 7 only), summed
+ *     over channels per frequency; chunks of the batch and blocks of channels keep
+ *     the workspace under 64 MiB. Creating the plan bakes clFFT's kernels (seconds
+ *     on PoCL, which caches them).
+ *   AGECL_CONV_IMPLICIT_GEMM every pass as one product whose patch operand is
+ *     gathered from the NCHW tensor on the fly: 64x64 output tiles per work-group of
+ *     16x16 work-items through local memory (smaller where the device's limits ask),
+ *     with the reduction split across work-groups, into the workspace, when a
+ *     product has too few tiles to fill the device. Written for GPUs; on PoCL it is
+ *     correct but 6 to 70 times slower than im2col.
+ *   On the CPU (PoCL, 2 cores) AUTO picks Winograd for IR-50's stride-1 3x3 layers
+ *   and im2col for the stem, stride-2 and 1x1 layers; see README.md for figures. */
 #ifndef AGECL_CONV_H
 #define AGECL_CONV_H
 

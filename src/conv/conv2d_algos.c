@@ -10,6 +10,7 @@ static const agecl__conv2d_algo *const algos[AGECL_CONV_ALGO_COUNT] = {
     [AGECL_CONV_IM2COL_CLBLAST] = &agecl__conv2d_im2col_clblast,
     [AGECL_CONV_WINOGRAD] = &agecl__conv2d_winograd,
     [AGECL_CONV_IMPLICIT_GEMM] = &agecl__conv2d_implicit,
+    [AGECL_CONV_FFT] = &agecl__conv2d_fft,
 };
 
 static const char *const names[AGECL_CONV_ALGO_COUNT] = {

@@ -3,7 +3,8 @@
  *
  * Every algorithm that supports the pass runs it on scratch tensors: once to warm up
  * (that run also builds any kernel still missing), then MEASURED_RUNS times, each
- * timed around clFinish; the smallest median wins. The measurement uses at most
+ * timed around clFinish; the smallest median wins. One already SLOWER times slower
+ * than the best so far after the warm-up and one timed run stops there. The measurement uses at most
  * FIND_BATCH samples of the plan's batch, to bound the time (and the memory) a first
  * plan costs: the algorithms' work is linear in the batch from a few samples on.
  * Candidates whose state cannot be made or whose run fails are skipped.
@@ -29,6 +30,7 @@
 
 #define FIND_BATCH 16
 #define MEASURED_RUNS 3
+#define SLOWER 3.0
 #define CHOICES_FILE "conv_algos.txt"
 
 static const char *const pass_names[AGECL_CONV_PASS_COUNT] = {"forward", "backward_data",
@@ -207,80 +209,123 @@ static agecl_status run_once(agecl_ctx *ctx, const agecl__conv2d_algo *a, void *
     return AGECL_OK;
 }
 
-/* The median time of the algorithm's pass (ms), or a failure to skip it. */
+/* The median time of the algorithm's pass (ms), or a failure to skip it. A candidate
+ * already SLOWER times slower than the best so far (best_ms; 0: none yet) is left
+ * at that, so that an algorithm written for other devices (e.g. a GPU kernel on a
+ * CPU) costs little: after the warm-up (which may still be building CLBlast's
+ * kernels), one timed run that slow is its figure. */
 static agecl_status measure(agecl_ctx *ctx, const agecl__conv2d_algo *a, void *state, int pass,
-                            scratch *s, double *ms)
+                            scratch *s, double best_ms, double *ms)
 {
     double t[MEASURED_RUNS];
     AGECL_TRY(run_once(ctx, a, state, pass, s, &t[0]));
-    for (int r = 0; r < MEASURED_RUNS; r++) AGECL_TRY(run_once(ctx, a, state, pass, s, &t[r]));
+    for (int r = 0; r < MEASURED_RUNS; r++) {
+        AGECL_TRY(run_once(ctx, a, state, pass, s, &t[r]));
+        if (r == 0 && best_ms > 0 && t[0] > SLOWER * best_ms) {
+            *ms = t[0];
+            return AGECL_OK;
+        }
+    }
     qsort(t, MEASURED_RUNS, sizeof t[0], by_value);
     *ms = t[MEASURED_RUNS / 2];
     return AGECL_OK;
 }
 
-/* Measure every candidate of `pass` on d (batch cut to FIND_BATCH). */
-static agecl_status measure_all(agecl_ctx *ctx, const agecl_conv2d_desc *d, int pass,
-                                agecl_conv2d_algo *best, double *best_ms)
+/* The candidates' states for the passes in `todo` (a mask of passes), made once for
+ * all of them; need[pass] gets the workspace the pass needs. */
+typedef struct candidates {
+    void *state[AGECL_CONV_ALGO_COUNT];
+    size_t need;
+    agecl_status failure; /* the first candidate's failure, if none runs */
+} candidates;
+
+static void candidates_make(agecl_ctx *ctx, const agecl_conv2d_desc *m, unsigned todo,
+                            candidates *c)
 {
-    agecl_conv2d_desc m = *d;
-    if (m.n > FIND_BATCH) m.n = FIND_BATCH;
-    void *state[AGECL_CONV_ALGO_COUNT] = {0};
-    size_t need = 0;
-    agecl_status failure = AGECL_OK; /* the first candidate's failure, if none runs */
+    memset(c, 0, sizeof *c);
     for (int id = 1; id < AGECL_CONV_ALGO_COUNT; id++) {
         const agecl__conv2d_algo *a = agecl__conv2d_algo_of((agecl_conv2d_algo)id);
         size_t ws[AGECL_CONV_PASS_COUNT] = {0};
-        if (!a || !a->supports(ctx, &m, pass)) continue;
-        agecl_status s = a->create(ctx, &m, &state[id], ws);
+        int wanted = 0;
+        for (int pass = 0; a && pass < AGECL_CONV_PASS_COUNT; pass++)
+            wanted |= (todo >> pass & 1) && a->supports(ctx, m, pass);
+        if (!wanted) continue;
+        agecl_status s = a->create(ctx, m, &c->state[id], ws);
         if (s != AGECL_OK) {
-            state[id] = NULL;
-            if (failure == AGECL_OK) failure = s;
+            c->state[id] = NULL;
+            if (c->failure == AGECL_OK) c->failure = s;
             continue;
         }
-        if (ws[pass] > need) need = ws[pass];
+        for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++)
+            if ((todo >> pass & 1) && a->supports(ctx, m, pass) && ws[pass] > c->need)
+                c->need = ws[pass];
     }
-    scratch s;
-    agecl_status st = scratch_alloc(ctx, &m, need, &s);
+}
+
+static void candidates_free(candidates *c)
+{
+    for (int id = 1; id < AGECL_CONV_ALGO_COUNT; id++)
+        if (c->state[id]) agecl__conv2d_algo_of((agecl_conv2d_algo)id)->destroy(c->state[id]);
+}
+
+/* The fastest candidate of `pass` on the scratch tensors. */
+static agecl_status fastest(agecl_ctx *ctx, const agecl_conv2d_desc *m, int pass, candidates *c,
+                            scratch *s, agecl_conv2d_algo *best, double *best_ms)
+{
     *best = AGECL_CONV_AUTO;
-    for (int id = 1; st == AGECL_OK && id < AGECL_CONV_ALGO_COUNT; id++) {
-        double ms;
-        if (!state[id]) continue;
+    agecl_status failure = c->failure;
+    for (int id = 1; id < AGECL_CONV_ALGO_COUNT; id++) {
         const agecl__conv2d_algo *a = agecl__conv2d_algo_of((agecl_conv2d_algo)id);
-        agecl_status run = measure(ctx, a, state[id], pass, &s, &ms);
+        double ms;
+        if (!c->state[id] || !a->supports(ctx, m, pass)) continue;
+        agecl_status run = measure(ctx, a, c->state[id], pass, s,
+                                   *best == AGECL_CONV_AUTO ? 0.0 : *best_ms, &ms);
         if (run != AGECL_OK && failure == AGECL_OK) failure = run;
         if (run == AGECL_OK && (*best == AGECL_CONV_AUTO || ms < *best_ms)) {
             *best = (agecl_conv2d_algo)id;
             *best_ms = ms;
         }
     }
-    if (st == AGECL_OK) scratch_free(&s);
-    for (int id = 1; id < AGECL_CONV_ALGO_COUNT; id++)
-        if (state[id]) agecl__conv2d_algo_of((agecl_conv2d_algo)id)->destroy(state[id]);
-    if (st == AGECL_OK && *best == AGECL_CONV_AUTO) /* agecl_last_error names the failure */
-        st = failure != AGECL_OK ? failure : AGECL_E_UNSUPPORTED;
-    return st;
+    if (*best != AGECL_CONV_AUTO) return AGECL_OK;
+    return failure != AGECL_OK ? failure : AGECL_E_UNSUPPORTED; /* agecl_last_error says */
 }
 
 agecl_status agecl__conv2d_find(agecl_ctx *ctx, const agecl_conv2d_desc *d,
-                                agecl_conv2d_pass pass, agecl_conv2d_algo *out)
+                                agecl_conv2d_algo out[AGECL_CONV_PASS_COUNT])
 {
-    int candidates = 0;
-    for (int id = 1; id < AGECL_CONV_ALGO_COUNT; id++)
-        if (agecl_conv2d_algo_supports(ctx, d, (agecl_conv2d_algo)id, pass)) {
-            candidates++;
-            *out = (agecl_conv2d_algo)id;
-        }
-    if (candidates == 1) return AGECL_OK;
     uint64_t device = device_key(ctx);
-    if (memo_find(device, d, pass, out)) return AGECL_OK;
-    if (file_find(ctx, device, d, pass, out)) {
-        memo_add(device, d, pass, *out);
-        return AGECL_OK;
+    unsigned todo = 0;
+    for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) {
+        int n = 0;
+        for (int id = 1; id < AGECL_CONV_ALGO_COUNT; id++)
+            if (agecl_conv2d_algo_supports(ctx, d, (agecl_conv2d_algo)id, pass)) {
+                n++;
+                out[pass] = (agecl_conv2d_algo)id;
+            }
+        if (n == 1 || memo_find(device, d, pass, &out[pass])) continue;
+        if (file_find(ctx, device, d, pass, &out[pass]))
+            memo_add(device, d, pass, out[pass]);
+        else
+            todo |= 1u << pass;
     }
-    double ms = 0;
-    AGECL_TRY(measure_all(ctx, d, pass, out, &ms));
-    memo_add(device, d, pass, *out);
-    file_add(ctx, device, d, pass, *out, ms);
-    return AGECL_OK;
+    if (!todo) return AGECL_OK;
+    /* Measure on at most FIND_BATCH samples; states and scratch made once. */
+    agecl_conv2d_desc m = *d;
+    if (m.n > FIND_BATCH) m.n = FIND_BATCH;
+    candidates c;
+    candidates_make(ctx, &m, todo, &c);
+    scratch s;
+    agecl_status st = scratch_alloc(ctx, &m, c.need, &s);
+    int have_scratch = st == AGECL_OK;
+    for (int pass = 0; st == AGECL_OK && pass < AGECL_CONV_PASS_COUNT; pass++) {
+        double ms = 0;
+        if (!(todo >> pass & 1)) continue;
+        st = fastest(ctx, &m, pass, &c, &s, &out[pass], &ms);
+        if (st != AGECL_OK) break;
+        memo_add(device, d, pass, out[pass]);
+        file_add(ctx, device, d, pass, out[pass], ms);
+    }
+    if (have_scratch) scratch_free(&s);
+    candidates_free(&c);
+    return st;
 }

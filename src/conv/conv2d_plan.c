@@ -38,9 +38,10 @@ static agecl_status forced_algo(agecl_conv2d_algo *algo)
 static agecl_status choose_and_create(agecl_conv2d_plan *p, agecl_conv2d_algo algo)
 {
     const agecl_conv2d_desc *d = &p->d;
+    agecl_conv2d_algo chosen[AGECL_CONV_PASS_COUNT] = {algo, algo, algo};
+    if (algo == AGECL_CONV_AUTO) AGECL_TRY(agecl__conv2d_find(p->ctx, d, chosen));
     for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) {
-        agecl_conv2d_algo a = algo;
-        if (a == AGECL_CONV_AUTO) AGECL_TRY(agecl__conv2d_find(p->ctx, d, pass, &a));
+        agecl_conv2d_algo a = chosen[pass];
         if (!agecl_conv2d_algo_supports(p->ctx, d, a, pass)) a = AGECL_CONV_IM2COL_GEMM;
         p->pass[pass] = agecl__conv2d_algo_of(a);
     }

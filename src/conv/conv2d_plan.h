@@ -14,10 +14,9 @@ struct agecl_conv2d_plan {
     size_t workspace;                                       /* elements: the largest pass's */
 };
 
-/* The algorithm that AUTO gives `pass` of d: the one saved in the context's cache
- * folder for this device and shape, else the fastest measured now (and saved).
- * conv2d_find.c. */
+/* The algorithms AUTO gives the passes of d: for each, the one remembered for this
+ * device and shape, else the fastest measured now (and remembered). conv2d_find.c. */
 agecl_status agecl__conv2d_find(agecl_ctx *ctx, const agecl_conv2d_desc *d,
-                                agecl_conv2d_pass pass, agecl_conv2d_algo *out);
+                                agecl_conv2d_algo out[AGECL_CONV_PASS_COUNT]);
 
 #endif

@@ -1,0 +1,244 @@
+/* The Winograd F(2x2, 3x3) convolution (src/conv/conv2d_winograd.c, cl/winograd.cl)
+ * through the plan API, against the double-precision reference (ref_conv.c), on what
+ * tests/test_conv_algos.c does not reach: both kernel families (forced with
+ * AGECL_WINOGRAD, whatever the device), every image width from 1 to 40 (the CPU
+ * kernels' vector blocks of 4, 8 and 16 tiles, their edges and the half tiles of odd
+ * sizes), several chunks of a batch (the weight gradient summed across them), 130
+ * channels, batch 64, the workspace bound, and the passes it refuses.
+ *
+ * Tolerances (max abs error / max abs reference): 1e-5 for y and dx, sums of up to
+ * 9 c_in products through transforms with coefficients 1 and 1/2; 2e-5 for dw, sums
+ * over the whole batch's tiles (measured on PoCL at these and IR-50-like shapes: at
+ * most 8.5e-7 for y and dx, 2.5e-6 for dw). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agecl/conv.h"
+#include "common.h"
+#include "ref_conv.h"
+
+#define TOL 1e-5
+#define TOL_DW 2e-5
+
+static const char *const families[] = {"cpu", "gpu"};
+#define N_FAMILIES 2
+
+static void use_family(const char *family)
+{
+    assert_int_equal(setenv("AGECL_WINOGRAD", family, 1), 0);
+}
+
+static agecl_conv2d_desc desc(int n, int c_in, int h, int w, int c_out)
+{
+    return (agecl_conv2d_desc){n, c_in, h, w, c_out, 3, 1, 1};
+}
+
+static double *to_double(const float *f, size_t n)
+{
+    double *d = malloc(n * sizeof *d);
+    assert_non_null(d);
+    for (size_t i = 0; i < n; i++) d[i] = f[i];
+    return d;
+}
+
+/* want = ref + beta * old, in float. */
+static float *expected(const double *ref, const float *old, float beta, size_t n)
+{
+    float *f = malloc(n * sizeof *f);
+    assert_non_null(f);
+    for (size_t i = 0; i < n; i++)
+        f[i] = (float)(ref[i] + (beta != 0.0f ? beta * (double)old[i] : 0.0));
+    return f;
+}
+
+typedef struct problem {
+    agecl_conv2d_desc d;
+    size_t nx, nw, ny;
+    float *x, *wt, *dy;
+    double *ref[AGECL_CONV_PASS_COUNT]; /* y, dx, dw */
+} problem;
+
+static problem make_problem(agecl_conv2d_desc d, uint64_t seed)
+{
+    problem p = {d, (size_t)d.n * d.c_in * d.h * d.w, (size_t)d.c_out * d.c_in * 9,
+                 (size_t)d.n * d.c_out * d.h * d.w, NULL, NULL, NULL, {NULL}};
+    test_rng rng = test_rng_seed(seed);
+    p.x = test_random(&rng, p.nx, -1, 1);
+    p.wt = test_random(&rng, p.nw, -1, 1);
+    p.dy = test_random(&rng, p.ny, -1, 1);
+    double *x = to_double(p.x, p.nx), *wt = to_double(p.wt, p.nw), *dy = to_double(p.dy, p.ny);
+    size_t sizes[AGECL_CONV_PASS_COUNT] = {p.ny, p.nx, p.nw};
+    for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) {
+        p.ref[pass] = malloc(sizes[pass] * sizeof(double));
+        assert_non_null(p.ref[pass]);
+    }
+    ref_conv2d_forward(&d, x, wt, p.ref[AGECL_CONV_FORWARD]);
+    ref_conv2d_backward_data(&d, dy, wt, p.ref[AGECL_CONV_BACKWARD_DATA]);
+    ref_conv2d_backward_filter(&d, x, dy, p.ref[AGECL_CONV_BACKWARD_FILTER]);
+    free(x), free(wt), free(dy);
+    return p;
+}
+
+static void free_problem(problem *p)
+{
+    free(p->x), free(p->wt), free(p->dy);
+    for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) free(p->ref[pass]);
+}
+
+/* Every pass of a Winograd plan for p, with the kernel family of `family`: beta 0 into
+ * a poisoned output, then beta 1 onto random values, the workspace poisoned before
+ * each call. */
+static void check_plan(const problem *p, const char *family, uint64_t seed)
+{
+    const agecl_conv2d_desc *d = &p->d;
+    agecl_ctx *ctx = test_ctx();
+    use_family(family);
+    agecl_conv2d_plan *plan;
+    TEST_OK(agecl_conv2d_plan_create(ctx, d, AGECL_CONV_WINOGRAD, &plan));
+    for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++)
+        assert_int_equal(agecl_conv2d_plan_algo(plan, pass), AGECL_CONV_WINOGRAD);
+    agecl_tensor x = test_upload(ctx, d->n, d->c_in, d->h, d->w, p->x);
+    agecl_tensor wt = test_upload(ctx, d->c_out, d->c_in, 3, 3, p->wt);
+    agecl_tensor dy = test_upload(ctx, d->n, d->c_out, d->h, d->w, p->dy);
+    size_t wsn = agecl_conv2d_plan_workspace_bytes(plan) / sizeof(float);
+    assert_true(wsn > 0);
+    agecl_tensor ws = test_upload(ctx, 1, 1, 1, (int)wsn, NULL);
+    test_rng rng = test_rng_seed(seed);
+    char what[160];
+    for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) {
+        agecl_tensor out;
+        if (pass == AGECL_CONV_FORWARD) out = test_upload(ctx, d->n, d->c_out, d->h, d->w, NULL);
+        else if (pass == AGECL_CONV_BACKWARD_DATA)
+            out = test_upload(ctx, d->n, d->c_in, d->h, d->w, NULL);
+        else out = test_upload(ctx, d->c_out, d->c_in, 3, 3, NULL);
+        size_t n = agecl_tensor_numel(&out);
+        for (int round = 0; round < 2; round++) {
+            float beta = (float)round, *old = NULL;
+            if (round == 1) {
+                old = test_random(&rng, n, -1, 1);
+                TEST_OK(agecl_tensor_write(ctx, &out, old));
+            }
+            test_poison(ctx, &ws);
+            if (pass == AGECL_CONV_FORWARD)
+                TEST_OK(agecl_conv2d_forward(plan, &x, &wt, beta, &out, &ws));
+            else if (pass == AGECL_CONV_BACKWARD_DATA)
+                TEST_OK(agecl_conv2d_backward_data(plan, &dy, &wt, beta, &out, &ws));
+            else
+                TEST_OK(agecl_conv2d_backward_filter(plan, &x, &dy, beta, &out, &ws));
+            float *want = expected(p->ref[pass], old, beta, n), *got = test_download(ctx, &out);
+            snprintf(what, sizeof what, "winograd %s pass %d n%d %d->%d %dx%d beta %g", family,
+                     pass, d->n, d->c_in, d->c_out, d->h, d->w, beta);
+            test_assert_close(what, got, want, n,
+                              pass == AGECL_CONV_BACKWARD_FILTER ? TOL_DW : TOL);
+            free(want), free(got), free(old);
+        }
+        agecl_tensor_free(&out);
+    }
+    agecl_tensor_free(&x), agecl_tensor_free(&wt), agecl_tensor_free(&dy), agecl_tensor_free(&ws);
+    agecl_conv2d_plan_destroy(plan);
+    assert_int_equal(unsetenv("AGECL_WINOGRAD"), 0);
+}
+
+static void check_shape(agecl_conv2d_desc d, uint64_t seed)
+{
+    problem p = make_problem(d, seed);
+    for (int f = 0; f < N_FAMILIES; f++) check_plan(&p, families[f], seed + 7 * f);
+    free_problem(&p);
+}
+
+/* Widths 1 to 40 (with odd and even heights): on CPUs blocks of 4 (up to 8 columns),
+ * 8 (up to 16) and 16 tiles, whole and partial, the first and last blocks of a row,
+ * and the loads near the end of the batch. */
+static void test_widths(void **state)
+{
+    (void)state;
+    for (int w = 1; w <= 40; w++) check_shape(desc(2, 2, w % 3 + 1 + (w > 20) * 4, w, 3), 100 + w);
+}
+
+/* Awkward shapes: one pixel, odd and non-square sizes, 130 channels, batch 64, and a
+ * 112 x 112 image. */
+static void test_shapes(void **state)
+{
+    (void)state;
+    check_shape(desc(1, 1, 1, 1, 1), 1);
+    check_shape(desc(3, 5, 15, 7, 17), 2);
+    check_shape(desc(1, 130, 7, 7, 64), 3);
+    check_shape(desc(2, 64, 14, 14, 130), 4);
+    check_shape(desc(64, 3, 15, 15, 5), 5);
+    check_shape(desc(1, 3, 112, 112, 5), 6);
+}
+
+/* A batch in several chunks on CPU devices (an eighth of PoCL's cache holds V and M
+ * of 3 of these samples; backward_filter takes 3 for its 2048 tiles), so that the
+ * weight gradient adds the chunks' products and each chunk writes its own samples. */
+static void test_chunks(void **state)
+{
+    (void)state;
+    check_shape(desc(5, 17, 56, 56, 5), 11);
+    check_shape(desc(16, 64, 14, 14, 64), 12);
+}
+
+/* 3x3 stride-1 convolutions only; every pass of those. */
+static void test_supports(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_conv2d_desc same = desc(2, 3, 8, 8, 4), strided = same, pointwise = same;
+    strided.stride = 2;
+    pointwise.kernel = 1, pointwise.pad = 0;
+    for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) {
+        assert_true(agecl_conv2d_algo_supports(ctx, &same, AGECL_CONV_WINOGRAD, pass));
+        assert_false(agecl_conv2d_algo_supports(ctx, &strided, AGECL_CONV_WINOGRAD, pass));
+        assert_false(agecl_conv2d_algo_supports(ctx, &pointwise, AGECL_CONV_WINOGRAD, pass));
+    }
+}
+
+/* At IR-50's 3x3 stride-1 shapes, batch 64, no plan asks for more than the limit. */
+static void test_workspace_bound(void **state)
+{
+    (void)state;
+    const int shapes[][3] = {{3, 112, 64}, {64, 112, 64}, {64, 56, 64},   {64, 56, 128},
+                             {128, 28, 128}, {128, 28, 256}, {256, 14, 256}, {512, 7, 512}};
+    for (int f = 0; f < N_FAMILIES; f++) {
+        use_family(families[f]);
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            agecl_conv2d_desc d = desc(64, shapes[i][0], shapes[i][1], shapes[i][1], shapes[i][2]);
+            agecl_conv2d_plan *p;
+            TEST_OK(agecl_conv2d_plan_create(test_ctx(), &d, AGECL_CONV_WINOGRAD, &p));
+            assert_true(agecl_conv2d_plan_workspace_bytes(p) <= AGECL_CONV2D_WORKSPACE_LIMIT);
+            agecl_conv2d_plan_destroy(p);
+        }
+    }
+    assert_int_equal(unsetenv("AGECL_WINOGRAD"), 0);
+}
+
+/* AGECL_WINOGRAD takes "cpu" or "gpu"; anything else fails plan creation, naming it. */
+static void test_bad_family(void **state)
+{
+    (void)state;
+    use_family("fpga");
+    agecl_conv2d_desc d = desc(1, 2, 4, 4, 2);
+    agecl_conv2d_plan *p = NULL;
+    assert_int_equal(agecl_conv2d_plan_create(test_ctx(), &d, AGECL_CONV_WINOGRAD, &p),
+                     AGECL_E_INVALID_ARG);
+    assert_null(p);
+    assert_non_null(strstr(agecl_last_error(), "AGECL_WINOGRAD"));
+    assert_int_equal(unsetenv("AGECL_WINOGRAD"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_widths),          cmocka_unit_test(test_shapes),
+        cmocka_unit_test(test_chunks),          cmocka_unit_test(test_supports),
+        cmocka_unit_test(test_workspace_bound), cmocka_unit_test(test_bad_family),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    test_ctx_release();
+    return failed;
+}
