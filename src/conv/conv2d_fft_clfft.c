@@ -53,9 +53,11 @@ agecl_status agecl__clfft_acquire(const char *op)
     clfftStatus s = CLFFT_SUCCESS;
     pthread_mutex_lock(&setup_lock);
     if (setup_refs == 0) {
-        clfftSetupData data;
-        s = clfftInitSetupData(&data);
-        if (s == CLFFT_SUCCESS) s = clfftSetup(&data);
+        /* What clfftInitSetupData does: the header defines it as a C99 inline
+         * function with no external definition, which unoptimised builds fail to
+         * link. */
+        clfftSetupData data = {clfftVersionMajor, clfftVersionMinor, clfftVersionPatch, 0};
+        s = clfftSetup(&data);
     }
     if (s == CLFFT_SUCCESS) setup_refs++;
     pthread_mutex_unlock(&setup_lock);
