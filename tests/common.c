@@ -145,3 +145,20 @@ const char *test_fixture(const char *rel, char *buf, size_t len)
 {
     return under("AGECL_FIXTURES", "tests/fixtures", rel, buf, len);
 }
+
+double *test_to_double(const float *f, size_t n)
+{
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    assert_non_null(d);
+    for (size_t i = 0; i < n; i++) d[i] = f[i];
+    return d;
+}
+
+float *test_plus_beta(const double *ref, const float *old, float beta, size_t n)
+{
+    float *f = malloc((n ? n : 1) * sizeof *f);
+    assert_non_null(f);
+    for (size_t i = 0; i < n; i++)
+        f[i] = (float)(ref[i] + (beta != 0.0f ? beta * (double)old[i] : 0.0));
+    return f;
+}

@@ -39,6 +39,12 @@ double test_rel_error(const float *a, const float *b, size_t n, double floor);
 void test_assert_close(const char *what, const float *got, const float *want, size_t n,
                        double tol);
 
+/* A malloc'd double copy of f. */
+double *test_to_double(const float *f, size_t n);
+/* What an output holding `old` must become after a call with beta: ref + beta * old,
+ * rounded to float (old is not read when beta is 0, and may be NULL). Malloc'd. */
+float *test_plus_beta(const double *ref, const float *old, float beta, size_t n);
+
 /* A path under the shared data folder ($AGECL_SHARED_DATA, default ../shared/data);
  * NULL (and the test is failed) when the folder does not exist. */
 const char *test_shared_data(const char *rel, char *buf, size_t len);

@@ -67,24 +67,6 @@ static size_t y_size(const agecl_conv2d_desc *d)
     return (size_t)d->n * d->c_out * out_h(d) * out_w(d);
 }
 
-static double *to_double(const float *f, size_t n)
-{
-    double *d = malloc(n * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++) d[i] = f[i];
-    return d;
-}
-
-/* want = ref + beta * old (old may be NULL when beta is 0), rounded to float. */
-static float *expected(const double *ref, const float *old, float beta, size_t n)
-{
-    float *f = malloc(n * sizeof *f);
-    assert_non_null(f);
-    for (size_t i = 0; i < n; i++)
-        f[i] = (float)(ref[i] + (beta != 0.0f ? beta * (double)old[i] : 0));
-    return f;
-}
-
 static void assert_tensor(agecl_ctx *ctx, const char *what, const agecl_tensor *t,
                           const float *want, size_t n, double tol)
 {
@@ -172,7 +154,8 @@ static void check_case_on_path(const agecl_conv2d_desc *d, uint64_t seed, float 
     test_rng r = test_rng_seed(seed);
     float *x = test_random(&r, nx, -1, 1), *wt = test_random(&r, nw, -1, 1);
     float *dy = test_random(&r, ny, -1, 1);
-    double *xd = to_double(x, nx), *wd = to_double(wt, nw), *dyd = to_double(dy, ny);
+    double *xd = test_to_double(x, nx), *wd = test_to_double(wt, nw);
+    double *dyd = test_to_double(dy, ny);
     double *y_ref = malloc(ny * sizeof *y_ref), *dx_ref = malloc(nx * sizeof *dx_ref);
     double *dw_ref = malloc(nw * sizeof *dw_ref);
     assert_true(y_ref && dx_ref && dw_ref);
@@ -185,8 +168,9 @@ static void check_case_on_path(const agecl_conv2d_desc *d, uint64_t seed, float 
     agecl_conv2d_plan_out_shape(c.plan, &sn, &sc, &sh, &sw);
     assert_true(sn == d->n && sc == d->c_out && sh == oh && sw == ow);
     conv_run_all(&c, 0.0f);
-    float *want_y = expected(y_ref, NULL, 0, ny), *want_dx = expected(dx_ref, NULL, 0, nx);
-    float *want_dw = expected(dw_ref, NULL, 0, nw);
+    float *want_y = test_plus_beta(y_ref, NULL, 0, ny);
+    float *want_dx = test_plus_beta(dx_ref, NULL, 0, nx);
+    float *want_dw = test_plus_beta(dw_ref, NULL, 0, nw);
     assert_tensor(ctx, "forward y", &c.y, want_y, ny, TOL);
     assert_tensor(ctx, "backward_data dx", &c.dx, want_dx, nx, TOL);
     assert_tensor(ctx, "backward_filter dw", &c.dw, want_dw, nw, TOL_DW);
@@ -199,8 +183,9 @@ static void check_case_on_path(const agecl_conv2d_desc *d, uint64_t seed, float 
         TEST_OK(agecl_tensor_write(ctx, &c.dx, odx));
         TEST_OK(agecl_tensor_write(ctx, &c.dw, odw));
         conv_run_all(&c, beta);
-        want_y = expected(y_ref, oy, beta, ny), want_dx = expected(dx_ref, odx, beta, nx);
-        want_dw = expected(dw_ref, odw, beta, nw);
+        want_y = test_plus_beta(y_ref, oy, beta, ny);
+        want_dx = test_plus_beta(dx_ref, odx, beta, nx);
+        want_dw = test_plus_beta(dw_ref, odw, beta, nw);
         assert_tensor(ctx, "forward y with beta", &c.y, want_y, ny, TOL);
         assert_tensor(ctx, "backward_data dx with beta", &c.dx, want_dx, nx, TOL);
         assert_tensor(ctx, "backward_filter dw with beta", &c.dw, want_dw, nw, TOL_DW);

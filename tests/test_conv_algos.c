@@ -58,33 +58,35 @@ static const agecl_conv2d_desc shapes[] = {
 };
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
-static int oh(const agecl_conv2d_desc *d) { return ref_conv2d_out_size(d->h, d->kernel, d->stride, d->pad); }
-static int ow(const agecl_conv2d_desc *d) { return ref_conv2d_out_size(d->w, d->kernel, d->stride, d->pad); }
-
-static double *to_double(const float *f, size_t n)
+static int oh(const agecl_conv2d_desc *d)
 {
-    double *d = malloc(n * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++) d[i] = f[i];
-    return d;
+    return ref_conv2d_out_size(d->h, d->kernel, d->stride, d->pad);
 }
 
-/* ref + beta * old, rounded to float. */
-static float *expected(const double *ref, const float *old, float beta, size_t n)
+static int ow(const agecl_conv2d_desc *d)
 {
-    float *f = malloc(n * sizeof *f);
-    assert_non_null(f);
-    for (size_t i = 0; i < n; i++) f[i] = (float)(ref[i] + (beta != 0.0f ? beta * (double)old[i] : 0));
-    return f;
+    return ref_conv2d_out_size(d->w, d->kernel, d->stride, d->pad);
+}
+
+static size_t numel_x(const agecl_conv2d_desc *d) { return (size_t)d->n * d->c_in * d->h * d->w; }
+
+static size_t numel_w(const agecl_conv2d_desc *d)
+{
+    return (size_t)d->c_out * d->c_in * d->kernel * d->kernel;
+}
+
+static size_t numel_y(const agecl_conv2d_desc *d)
+{
+    return (size_t)d->n * d->c_out * oh(d) * ow(d);
 }
 
 /* The reference of one pass: the output, of out_n elements. */
 static double *reference(const agecl_conv2d_desc *d, agecl_conv2d_pass pass, const float *x,
                          const float *wt, const float *dy, size_t out_n)
 {
-    size_t nx = (size_t)d->n * d->c_in * d->h * d->w, nw = (size_t)d->c_out * d->c_in * d->kernel * d->kernel;
-    size_t ny = (size_t)d->n * d->c_out * oh(d) * ow(d);
-    double *xd = to_double(x, nx), *wd = to_double(wt, nw), *dyd = to_double(dy, ny);
+    size_t nx = numel_x(d), nw = numel_w(d), ny = numel_y(d);
+    double *xd = test_to_double(x, nx), *wd = test_to_double(wt, nw);
+    double *dyd = test_to_double(dy, ny);
     double *out = malloc(out_n * sizeof *out);
     assert_non_null(out);
     if (pass == AGECL_CONV_FORWARD) ref_conv2d_forward(d, xd, wd, out);
@@ -101,16 +103,19 @@ static void check_pass(agecl_conv2d_plan *p, const agecl_conv2d_desc *d, agecl_c
 {
     agecl_ctx *ctx = test_ctx();
     test_rng rng = test_rng_seed(seed);
-    size_t nx = (size_t)d->n * d->c_in * d->h * d->w, nw = (size_t)d->c_out * d->c_in * d->kernel * d->kernel;
-    size_t ny = (size_t)d->n * d->c_out * oh(d) * ow(d);
+    size_t nx = numel_x(d), nw = numel_w(d), ny = numel_y(d);
     float *x = test_random(&rng, nx, -1, 1), *wt = test_random(&rng, nw, -1, 1);
     float *dy = test_random(&rng, ny, -1, 1);
     agecl_tensor tx = test_upload(ctx, d->n, d->c_in, d->h, d->w, x);
     agecl_tensor tw = test_upload(ctx, d->c_out, d->c_in, d->kernel, d->kernel, wt);
     agecl_tensor tdy = test_upload(ctx, d->n, d->c_out, oh(d), ow(d), dy);
-    agecl_tensor out = pass == AGECL_CONV_FORWARD ? test_upload(ctx, d->n, d->c_out, oh(d), ow(d), NULL)
-                       : pass == AGECL_CONV_BACKWARD_DATA ? test_upload(ctx, d->n, d->c_in, d->h, d->w, NULL)
-                       : test_upload(ctx, d->c_out, d->c_in, d->kernel, d->kernel, NULL);
+    agecl_tensor out; /* poisoned */
+    if (pass == AGECL_CONV_FORWARD)
+        out = test_upload(ctx, d->n, d->c_out, oh(d), ow(d), NULL);
+    else if (pass == AGECL_CONV_BACKWARD_DATA)
+        out = test_upload(ctx, d->n, d->c_in, d->h, d->w, NULL);
+    else
+        out = test_upload(ctx, d->c_out, d->c_in, d->kernel, d->kernel, NULL);
     size_t wsn = agecl_conv2d_plan_workspace_bytes(p) / sizeof(float);
     agecl_tensor ws = {0};
     if (wsn) ws = test_upload(ctx, 1, 1, (int)((wsn + 1023) / 1024), 1024, NULL);
@@ -129,7 +134,7 @@ static void check_pass(agecl_conv2d_plan *p, const agecl_conv2d_desc *d, agecl_c
         else if (pass == AGECL_CONV_BACKWARD_DATA)
             TEST_OK(agecl_conv2d_backward_data(p, &tdy, &tw, beta, &out, wsp));
         else TEST_OK(agecl_conv2d_backward_filter(p, &tx, &tdy, beta, &out, wsp));
-        float *want = expected(ref, old, beta, out_n), *got = test_download(ctx, &out);
+        float *want = test_plus_beta(ref, old, beta, out_n), *got = test_download(ctx, &out);
         snprintf(label, sizeof label, "%s beta %g", what, beta);
         test_assert_close(label, got, want, out_n, tol);
         free(want), free(got), free(old);
@@ -140,7 +145,8 @@ static void check_pass(agecl_conv2d_plan *p, const agecl_conv2d_desc *d, agecl_c
                         (pass == AGECL_CONV_BACKWARD_DATA ? ny : nx) * sizeof *back);
     free(back);
     free(ref), free(x), free(wt), free(dy);
-    agecl_tensor_free(&tx), agecl_tensor_free(&tw), agecl_tensor_free(&tdy), agecl_tensor_free(&out);
+    agecl_tensor_free(&tx), agecl_tensor_free(&tw), agecl_tensor_free(&tdy);
+    agecl_tensor_free(&out);
     if (wsn) agecl_tensor_free(&ws);
 }
 

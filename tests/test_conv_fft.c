@@ -26,14 +26,6 @@ static agecl_conv2d_desc desc3x3(int n, int c_in, int h, int w, int c_out)
     return (agecl_conv2d_desc){n, c_in, h, w, c_out, 3, 1, 1};
 }
 
-static double *to_double(const float *f, size_t n)
-{
-    double *d = malloc(n * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++) d[i] = f[i];
-    return d;
-}
-
 /* A state of the FFT algorithm for d, made under a workspace budget of `budget` bytes. */
 static agecl__fft_state *make_state(agecl_ctx *ctx, const agecl_conv2d_desc *d, size_t budget,
                                     size_t ws[AGECL_CONV_PASS_COUNT])
@@ -57,7 +49,8 @@ static void check_state(agecl_ctx *ctx, agecl__fft_state *state,
     test_rng r = test_rng_seed(seed);
     float *x = test_random(&r, nx, -1, 1), *wt = test_random(&r, nw, -1, 1),
           *dy = test_random(&r, ny, -1, 1);
-    double *xd = to_double(x, nx), *wd = to_double(wt, nw), *dyd = to_double(dy, ny);
+    double *xd = test_to_double(x, nx), *wd = test_to_double(wt, nw);
+    double *dyd = test_to_double(dy, ny);
     double *ref[3] = {malloc(ny * sizeof(double)), malloc(nx * sizeof(double)),
                       malloc(nw * sizeof(double))};
     assert_true(ref[0] && ref[1] && ref[2]);

@@ -38,24 +38,6 @@ static agecl_conv2d_desc desc(int n, int c_in, int h, int w, int c_out)
     return (agecl_conv2d_desc){n, c_in, h, w, c_out, 3, 1, 1};
 }
 
-static double *to_double(const float *f, size_t n)
-{
-    double *d = malloc(n * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++) d[i] = f[i];
-    return d;
-}
-
-/* want = ref + beta * old, in float. */
-static float *expected(const double *ref, const float *old, float beta, size_t n)
-{
-    float *f = malloc(n * sizeof *f);
-    assert_non_null(f);
-    for (size_t i = 0; i < n; i++)
-        f[i] = (float)(ref[i] + (beta != 0.0f ? beta * (double)old[i] : 0.0));
-    return f;
-}
-
 typedef struct problem {
     agecl_conv2d_desc d;
     size_t nx, nw, ny;
@@ -71,7 +53,8 @@ static problem make_problem(agecl_conv2d_desc d, uint64_t seed)
     p.x = test_random(&rng, p.nx, -1, 1);
     p.wt = test_random(&rng, p.nw, -1, 1);
     p.dy = test_random(&rng, p.ny, -1, 1);
-    double *x = to_double(p.x, p.nx), *wt = to_double(p.wt, p.nw), *dy = to_double(p.dy, p.ny);
+    double *x = test_to_double(p.x, p.nx), *wt = test_to_double(p.wt, p.nw);
+    double *dy = test_to_double(p.dy, p.ny);
     size_t sizes[AGECL_CONV_PASS_COUNT] = {p.ny, p.nx, p.nw};
     for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) {
         p.ref[pass] = malloc(sizes[pass] * sizeof(double));
@@ -130,7 +113,8 @@ static void check_plan(const problem *p, const char *family, uint64_t seed)
                 TEST_OK(agecl_conv2d_backward_data(plan, &dy, &wt, beta, &out, &ws));
             else
                 TEST_OK(agecl_conv2d_backward_filter(plan, &x, &dy, beta, &out, &ws));
-            float *want = expected(p->ref[pass], old, beta, n), *got = test_download(ctx, &out);
+            float *want = test_plus_beta(p->ref[pass], old, beta, n);
+            float *got = test_download(ctx, &out);
             snprintf(what, sizeof what, "winograd %s pass %d n%d %d->%d %dx%d beta %g", family,
                      pass, d->n, d->c_in, d->c_out, d->h, d->w, beta);
             test_assert_close(what, got, want, n,
