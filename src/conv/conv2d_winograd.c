@@ -100,11 +100,21 @@ static agecl_status choose_family(agecl_ctx *ctx, int *cpu)
 
 static size_t tiles_per_sample(const winograd *s) { return (size_t)s->th * s->tw; }
 
+/* The columns of the convolutions' products M = U V for a chunk of ns samples: on CPUs
+ * the T tiles rounded up to whole panels of the SGEMM (32 columns; the columns past T,
+ * zeros in V, cost less than the packing of a partial panel), else T. */
+static size_t product_cols(const winograd *s, size_t ns)
+{
+    size_t tiles = tiles_per_sample(s) * ns;
+    return s->cpu ? (tiles + 31) / 32 * 32 : tiles;
+}
+
 /* The row length of V and M for a chunk of ns samples: T tiles and the slack,
- * rounded up to 16 floats (64 bytes). */
+ * rounded up to 16 floats (64 bytes), and at least the products' columns. */
 static size_t row_floats(const winograd *s, size_t ns)
 {
-    return (tiles_per_sample(s) * ns + s->slack + 15) / 16 * 16;
+    size_t ld = (tiles_per_sample(s) * ns + s->slack + 15) / 16 * 16;
+    return ld > product_cols(s, ns) ? ld : product_cols(s, ns);
 }
 
 /* The distance between the positions' matrices of `rows` rows of ld floats: whole
@@ -201,6 +211,7 @@ typedef struct chunk_ws {
     cl_mem buf;
     cl_uint filters, a, b; /* offsets */
     cl_uint tiles, ld;     /* T, and the row length */
+    cl_uint cols;          /* the columns of the convolutions' products */
     cl_uint ps_a, ps_b;
 } chunk_ws;
 
@@ -211,7 +222,8 @@ static chunk_ws carve(const winograd *s, const agecl_tensor *ws, int ns, int c_a
     cl_uint ps_a = (cl_uint)position_stride((size_t)c_a, ld),
             ps_b = (cl_uint)position_stride((size_t)c_b, ld);
     return (chunk_ws){ws->buf, base, a, a + POSITIONS * ps_a,
-                      (cl_uint)(tiles_per_sample(s) * (size_t)ns), (cl_uint)ld, ps_a, ps_b};
+                      (cl_uint)(tiles_per_sample(s) * (size_t)ns), (cl_uint)ld,
+                      (cl_uint)product_cols(s, (size_t)ns), ps_a, ps_b};
 }
 
 /* The kernels index the workspace with 32-bit offsets. */
@@ -238,9 +250,9 @@ static planes samples(const winograd *s, const agecl_tensor *t, int s0, int ns)
 
 /* Image kernel `role` over the planes p: its (image or matrix, offset) pairs in the
  * kernel's order, the geometry, the row length and position stride of the matrix,
- * and beta when has_beta. CPU kernels run a work-item per channel (OUTPUT: per channel
- * and sample; INPUT_T: per tile row and sample) in work-groups of one; portable ones a
- * work-item per tile and plane, in work-groups of GROUP. */
+ * and beta when has_beta. CPU kernels run a work-item per channel (INPUT_T: per tile
+ * row and sample; OUTPUT: per channel and group of samples) in work-groups of one;
+ * portable ones a work-item per tile and plane, in work-groups of GROUP. */
 static agecl_status run_image(const winograd *s, int role, cl_mem first, cl_uint first_off,
                               cl_mem second, cl_uint second_off, planes p, cl_uint ld,
                               cl_uint ps, int has_beta, float beta)
@@ -251,8 +263,10 @@ static agecl_status run_image(const winograd *s, int role, cl_mem first, cl_uint
                          AGECL_ARG(p.tw), AGECL_ARG(ld), AGECL_ARG(ps), AGECL_ARG(beta)};
     int nargs = AGECL_NARGS(args) - (has_beta ? 0 : 1);
     if (s->cpu) {
-        size_t global[2] = {p.c, role == OUTPUT ? p.ns : 1}, local[2] = {1, 1};
+        size_t global[2] = {p.c, 1}, local[2] = {1, 1};
         if (role == INPUT_T) global[0] = p.th, global[1] = p.ns;
+        /* OUTPUT: the samples split in groups when there are fewer than 32 channels */
+        if (role == OUTPUT && p.c < 32) global[1] = (32 + p.c - 1) / p.c;
         return agecl__run(s->ctx, PROGRAM, s->options, cpu_kernels[role], 2, global, local,
                           nargs, args);
     }
@@ -328,7 +342,7 @@ static agecl_status convolve(const winograd *s, int pass, const char *what,
         planes pin = samples(s, in, s0, ns), pout = samples(s, out, s0, ns);
         AGECL_TRY(run_image(s, INPUT, in->buf, pin.off, w.buf, w.a, pin, w.ld, w.ps_a, 0, 0.0f));
         /* M_p (c_b x T) = U_p (c_b x c_a) V_p (c_a x T) */
-        AGECL_TRY(products(s, what, c_b, w.tiles, c_a, mat(w.buf, w.filters, c_a, 0),
+        AGECL_TRY(products(s, what, c_b, w.cols, c_a, mat(w.buf, w.filters, c_a, 0),
                            s->filter_stride, mat(w.buf, w.a, w.ld, 0), w.ps_a, 0.0f,
                            mat(w.buf, w.b, w.ld, 0), w.ps_b));
         AGECL_TRY(run_image(s, OUTPUT, w.buf, w.b, out->buf, pout.off, pout, w.ld, w.ps_b, 1,
