@@ -43,6 +43,23 @@ extern const agecl__conv2d_algo agecl__conv2d_implicit;
 extern const agecl__conv2d_algo agecl__conv2d_fft;
 const agecl__conv2d_algo *agecl__conv2d_algo_of(agecl_conv2d_algo id);
 
+/* The descriptions every plan accepts (conv.h): positive sizes, and kernel 3 with
+ * padding 1 or kernel 1 with padding 0, at stride 1 or 2. */
+static inline int agecl__conv2d_sizes_ok(const agecl_conv2d_desc *d)
+{
+    return d->n > 0 && d->c_in > 0 && d->h > 0 && d->w > 0 && d->c_out > 0;
+}
+
+static inline int agecl__conv2d_kernel_ok(const agecl_conv2d_desc *d)
+{
+    return (d->kernel == 3 && d->pad == 1) || (d->kernel == 1 && d->pad == 0);
+}
+
+static inline int agecl__conv2d_stride_ok(const agecl_conv2d_desc *d)
+{
+    return d->stride == 1 || d->stride == 2;
+}
+
 /* Output size of d. */
 static inline int agecl__conv2d_out_size(int in, const agecl_conv2d_desc *d)
 {

@@ -47,9 +47,7 @@ int agecl_conv2d_algo_supports(agecl_ctx *ctx, const agecl_conv2d_desc *d, agecl
     if (algo == AGECL_CONV_AUTO) return 1;
     const agecl__conv2d_algo *a = agecl__conv2d_algo_of(algo);
     if (!a || !ctx || !d || (int)pass < 0 || pass >= AGECL_CONV_PASS_COUNT) return 0;
-    int shape_ok = (d->kernel == 3 && d->pad == 1) || (d->kernel == 1 && d->pad == 0);
-    if (d->n <= 0 || d->c_in <= 0 || d->h <= 0 || d->w <= 0 || d->c_out <= 0 || !shape_ok ||
-        (d->stride != 1 && d->stride != 2))
+    if (!agecl__conv2d_sizes_ok(d) || !agecl__conv2d_kernel_ok(d) || !agecl__conv2d_stride_ok(d))
         return 0;
     return a->supports(ctx, d, pass);
 }

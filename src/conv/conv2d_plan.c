@@ -7,16 +7,15 @@
 
 static agecl_status check_desc(const agecl_conv2d_desc *d)
 {
-    if (d->n <= 0 || d->c_in <= 0 || d->h <= 0 || d->w <= 0 || d->c_out <= 0)
+    if (!agecl__conv2d_sizes_ok(d))
         return agecl__fail(AGECL_E_INVALID_ARG,
                            "conv2d_plan_create: sizes must be positive (n %d, c_in %d, h %d, "
                            "w %d, c_out %d)", d->n, d->c_in, d->h, d->w, d->c_out);
-    int shape_ok = (d->kernel == 3 && d->pad == 1) || (d->kernel == 1 && d->pad == 0);
-    if (!shape_ok)
+    if (!agecl__conv2d_kernel_ok(d))
         return agecl__fail(AGECL_E_UNSUPPORTED,
                            "conv2d_plan_create: kernel %d with padding %d (supported: kernel 3 "
                            "with padding 1, kernel 1 with padding 0)", d->kernel, d->pad);
-    if (d->stride != 1 && d->stride != 2)
+    if (!agecl__conv2d_stride_ok(d))
         return agecl__fail(AGECL_E_UNSUPPORTED,
                            "conv2d_plan_create: stride %d (supported: 1 and 2)", d->stride);
     return AGECL_OK;
