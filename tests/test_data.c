@@ -741,12 +741,12 @@ static void test_augment_ops(void **state)
 static void test_augment_draws(void **state)
 {
     (void)state;
-    agecl_augment a = agecl_augment_draw(123, 4, 77), b = agecl_augment_draw(123, 4, 77);
+    agecl_augment a = agecl_augment_draw(NULL, 123, 4, 77), b = agecl_augment_draw(NULL, 123, 4, 77);
     assert_memory_equal(&a, &b, sizeof a);
     int differ = 0, n = 40000, gray = 0, hflip = 0, sharpen = 0, vflip = 0;
     double sum = 0, lo = 0, hi = 0;
     for (int i = 0; i < n; i++) {
-        agecl_augment x = agecl_augment_draw(123, 4, i), y = agecl_augment_draw(123, 5, i);
+        agecl_augment x = agecl_augment_draw(NULL, 123, 4, i), y = agecl_augment_draw(NULL, 123, 5, i);
         differ += x.angle != y.angle;
         gray += x.gray;
         hflip += x.hflip;

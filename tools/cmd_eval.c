@@ -20,19 +20,34 @@ static void eval_usage(FILE *f)
         "  --batch N        images a pass (32)\n"
         "  --device SEL     index, name or gpu/cpu/any\n"
         "  --workers N      image loading threads (2)\n"
+        "  --flip, --no-flip  average each image and its mirror (default: as the model was\n"
+        "                   validated in training, its tta_flip metadata)\n"
         "  --json           one JSON object (keys n, mae, cs5, gender_acc, confidence_t1..3,\n"
         "                   decade_mae; percentages 0..100)\n");
+}
+
+/* Whether the model was validated with flip averaging (its "tta_flip" metadata). */
+static agecl_status model_flip(const char *path, int *flip)
+{
+    agecl_st_file *f;
+    agecl_status s = agecl_st_open(path, &f);
+    if (s != AGECL_OK) return s;
+    const char *v = agecl_st_meta(f, "tta_flip");
+    *flip = v && !strcmp(v, "1");
+    agecl_st_close(f);
+    return AGECL_OK;
 }
 
 int cmd_eval(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL, *split = "all", *device = NULL;
-    int json = 0, limit = 0, batch = 32, workers = 2;
+    int json = 0, limit = 0, batch = 32, workers = 2, flip = -1;
     static const struct option longs[] = {
         {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
         {"split", required_argument, 0, 's'}, {"limit", required_argument, 0, 'l'},
         {"batch", required_argument, 0, 'b'}, {"device", required_argument, 0, 'D'},
         {"workers", required_argument, 0, 'w'}, {"json", no_argument, 0, 'j'},
+        {"flip", no_argument, 0, 'f'}, {"no-flip", no_argument, 0, 'F'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -46,6 +61,8 @@ int cmd_eval(int argc, char **argv)
         case 'D': device = optarg; break;
         case 'w': workers = atoi(optarg); break;
         case 'j': json = 1; break;
+        case 'f': flip = 1; break;
+        case 'F': flip = 0; break;
         case 'h': eval_usage(stdout); return 0;
         default: eval_usage(stderr); return 2;
         }
@@ -73,12 +90,13 @@ int cmd_eval(int argc, char **argv)
     if (s == AGECL_OK) s = agecl_ctx_create(&ctx, device, 0);
     if (s == AGECL_OK) s = agecl_model_create(ctx, &cfg, batch, 0, &m);
     if (s == AGECL_OK) s = agecl_model_load(m, model, 0);
+    if (s == AGECL_OK && flip < 0) s = model_flip(model, &flip);
     agecl_eval_result r;
     if (s == AGECL_OK) {
         const int *idx = part >= 0 ? sp.index[part] : NULL;
         int n = part >= 0 ? sp.count[part] : agecl_dataset_count(ds);
         if (limit && n > limit) n = limit;
-        s = agecl_evaluate(m, ds, idx, n, workers, &r);
+        s = agecl_evaluate(m, ds, idx, n, workers, flip ? AGECL_EVAL_FLIP : 0, &r);
     }
     int rc = 0;
     if (s != AGECL_OK) rc = cli_fail("eval", s);

@@ -199,13 +199,36 @@ void agecl_image_normalize(const uint8_t *rgb, int w, int h, float *chw);
 
 /* ---- augmentation ---- */
 
+/* How strongly to augment: probabilities and ranges. Named policies:
+ *   "paper"  MODEL.md section 6: gray 0.1, horizontal flip 0.2, rotation in
+ *            +-30 degrees on every image, sharpness 0.2 with p 0.5, vertical
+ *            flip 0.2; no crop.
+ *   "light"  for training small networks from scratch: gray 0.1, horizontal
+ *            flip 0.5, rotation in +-10 degrees, a random zoom-in crop of
+ *            85..100% of the side shifted by up to 5% of it; no sharpness, no
+ *            vertical flip.
+ *   "none"   the image as it is. */
+typedef struct agecl_augment_policy {
+    float p_gray, p_hflip, max_degrees, p_sharpen, sharpness, p_vflip;
+    float min_scale; /* the crop's side, a fraction of the image's, drawn in [min_scale, 1] */
+    float max_shift; /* the crop's centre moves up to this fraction of the side each way */
+} agecl_augment_policy;
+
+/* The policy of a name above; AGECL_E_INVALID_ARG naming the choices otherwise. */
+agecl_status agecl_augment_policy_named(const char *name, agecl_augment_policy *policy);
+
 typedef struct agecl_augment {
     int gray, hflip, sharpen, vflip; /* 0 or 1 */
     float angle;                     /* degrees, counter-clockwise */
+    float sharpness;                 /* the factor when sharpen */
+    float scale;                     /* crop side / image side, (0, 1] */
+    float dx, dy;                    /* crop centre shift, a fraction of the side */
 } agecl_augment;
 
-/* The random choices for a sample, a function of (seed, epoch, index) only. */
-agecl_augment agecl_augment_draw(uint64_t seed, int epoch, int index);
+/* The random choices for a sample under policy (NULL: "paper"), a function of
+ * (seed, epoch, index) only. */
+agecl_augment agecl_augment_draw(const agecl_augment_policy *policy, uint64_t seed, int epoch,
+                                 int index);
 /* Apply them to a size x size uint8 RGB image in place; scratch holds size*size*3. */
 void agecl_augment_apply(const agecl_augment *aug, uint8_t *rgb, int size,
                          uint8_t *scratch);
@@ -232,6 +255,7 @@ typedef struct agecl_loader_options {
     int threads;      /* worker threads; 0 loads on the calling thread (default 2) */
     int prefetch;     /* batches prepared ahead, 1..16 (default 3) */
     uint64_t seed;    /* shuffle and augmentation seed (default 123) */
+    const agecl_augment_policy *policy; /* with augment; NULL: "paper" (MODEL.md) */
     const agecl_image_cache *cache; /* optional, of the same data set and size */
 } agecl_loader_options;
 

@@ -27,6 +27,14 @@
  *   where scale is the incoming gradient of the loss (its weight in the total
  *   loss) and sign(0) = 0, as PyTorch's L1Loss backward (sgn) gives.
  *
+ * LABEL DISTRIBUTION (DLDL, Gao et al. 2017/2018: a loss beside the L1 of DEX
+ * that makes the age softmax a distribution around the true age)
+ *   logits, labels, ages as for DEX; sigma > 0 (years). Per row, the target
+ *     q_j = exp(-(l_j - age)^2 / (2 sigma^2)) / sum_k exp(-(l_k - age)^2 / (2 sigma^2))
+ *   and loss[0] = mean_b sum_j q_j (log q_j - log p_j), p = softmax(logits):
+ *   PyTorch's kl_div(log_softmax(z), q, reduction='batchmean').
+ *   Backward: dlogits[b,j] = scale / B * (p_j - q_j), with beta.
+ *
  * SOFTMAX CROSS-ENTROPY (gender, MODEL.md 3.2; positions, 3.3)
  *   logits: B rows of K; targets: B class indices in [0, K), or -1
  *   (AGECL_IGNORE_CLASS) for a sample whose class is unknown, like PyTorch's
@@ -57,7 +65,7 @@
  *
  * ADAM (MODEL.md 5): PyTorch's torch.optim.Adam(weight_decay=wd), amsgrad off,
  * in PyTorch's order of operations, one launch over any number of elements:
- *     g = grad + wd * param
+ *     g = grad + wd * param          (decoupled, AdamW: param *= 1 - lr * wd; g = grad)
  *     m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2
  *     param -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
  *   params, grads, m and v are tensors of equal element count, typically the
@@ -120,6 +128,17 @@ agecl_status agecl_dex_backward(agecl_ctx *ctx, const agecl_tensor *logits,
                                 const agecl_tensor *labels, const agecl_tensor *ages,
                                 float scale, float beta, agecl_tensor *dlogits);
 
+/* ---- label distribution (KL to a Gaussian over the labels) ---- */
+
+agecl_status agecl_label_dist_forward(agecl_ctx *ctx, const agecl_tensor *logits,
+                                      const agecl_tensor *labels, const agecl_tensor *ages,
+                                      float sigma, agecl_tensor *loss);
+
+agecl_status agecl_label_dist_backward(agecl_ctx *ctx, const agecl_tensor *logits,
+                                       const agecl_tensor *labels, const agecl_tensor *ages,
+                                       float sigma, float scale, float beta,
+                                       agecl_tensor *dlogits);
+
 /* ---- softmax cross-entropy ---- */
 
 #define AGECL_IGNORE_CLASS (-1)
@@ -152,10 +171,12 @@ typedef struct agecl_adam_config {
     double lr;
     double beta1, beta2;   /* 0.9, 0.999 */
     double eps;            /* 1e-8 */
-    double weight_decay;   /* L2 added to the gradient (not AdamW); 0: none */
+    double weight_decay;   /* 0: none */
+    int decoupled;         /* 0: L2 added to the gradient (Adam, MODEL.md);
+                              1: decoupled, param *= 1 - lr * weight_decay (AdamW) */
 } agecl_adam_config;
 
-/* {lr, 0.9, 0.999, 1e-8, weight_decay}: MODEL.md's settings. */
+/* {lr, 0.9, 0.999, 1e-8, weight_decay, coupled}: MODEL.md's settings. */
 agecl_adam_config agecl_adam_defaults(double lr, double weight_decay);
 
 /* One step t >= 1. AGECL_E_INVALID_ARG for lr < 0, betas outside [0, 1),

@@ -18,6 +18,7 @@
 #define AGECL_MODEL_H
 
 #include <stdint.h>
+#include "agecl/heads.h"
 #include "agecl/runtime.h"
 #include "agecl/status.h"
 #include "agecl/tensor.h"
@@ -101,9 +102,26 @@ typedef struct agecl_outputs {
     float *feat;
 } agecl_outputs;
 
-/* The loss parts of a training step (means over the batch). */
+/* The weights of the loss terms: total = L_age + dist_weight L_dist +
+ * gender_weight L_gender + pos_weight L_position. MODEL.md: 1, 0, 1, 1.
+ * L_dist is the label distribution term (agecl/heads.h, DLDL) with dist_sigma
+ * years; it only counts when dist_weight > 0. */
+typedef struct agecl_loss_config {
+    float gender_weight, pos_weight;
+    float dist_weight, dist_sigma;
+} agecl_loss_config;
+
+/* {1, 1, 0, 2}: MODEL.md's loss. */
+agecl_loss_config agecl_loss_defaults(void);
+
+/* Set the weights a model's training backward uses (a new model has the defaults).
+ * AGECL_E_INVALID_ARG for a negative or non-finite weight or dist_sigma <= 0. */
+agecl_status agecl_model_set_loss(agecl_model *m, const agecl_loss_config *loss);
+
+/* The loss parts of a training step (means over the batch), unweighted; total is
+ * the weighted sum. */
 typedef struct agecl_losses {
-    float total, age, gender, pos;
+    float total, age, gender, pos, dist;
     float *abs_err; /* optional, B: |age - predicted| per sample */
 } agecl_losses;
 
@@ -117,8 +135,16 @@ agecl_status agecl_model_forward(agecl_model *m, const float *images, int traini
 agecl_status agecl_model_backward(agecl_model *m, const agecl_labels *labels, int use_pos,
                                   agecl_losses *losses);
 
-/* Adam (PyTorch's, L2 weight decay added to the gradient) over all parameters. */
+/* Adam (PyTorch's, L2 weight decay added to the gradient) over all parameters:
+ * MODEL.md section 5. */
 agecl_status agecl_model_adam_step(agecl_model *m, float lr, float weight_decay, int step);
+
+/* Adam or AdamW (cfg->decoupled) over all parameters. decay_all != 0 decays every
+ * parameter (MODEL.md); 0 decays only the weights of two or more dimensions
+ * (convolutions, Linear weights, rapl.a.weight), not BatchNorm, PReLU, biases
+ * or rapl.P, whose pull towards zero only hurts. */
+agecl_status agecl_model_optimizer_step(agecl_model *m, const agecl_adam_config *cfg,
+                                        int decay_all, int step);
 
 /* Download the outputs of the last forward pass. */
 agecl_status agecl_model_outputs(agecl_model *m, agecl_outputs *out);

@@ -43,26 +43,44 @@ typedef struct agecl_eval_result {
 } agecl_eval_result;
 
 /* Evaluate a model (any batch size; the last batch is padded) on count samples
- * indices[] of ds (NULL: all), without augmentation. */
+ * indices[] of ds (NULL: all), without augmentation. flags: AGECL_EVAL_*. */
 agecl_status agecl_evaluate(agecl_model *m, const agecl_dataset *ds, const int *indices,
-                            int count, int threads, agecl_eval_result *out);
+                            int count, int threads, unsigned flags, agecl_eval_result *out);
+
+enum {
+    AGECL_EVAL_FLIP = 1 << 0, /* average the predictions of each image and its mirror */
+};
 
 /* Write a result as one JSON object (keys n, mae, cs5, gender_acc, confidence_t1..3,
  * decade_mae) or as a table for people. */
 void agecl_eval_print_json(const agecl_eval_result *r, FILE *f);
 void agecl_eval_print_table(const agecl_eval_result *r, FILE *f);
 
+/* Learning-rate schedules: the paper's steps (x0.1 after the given epochs), or a
+ * cosine decay to 0 over the run; both after an optional linear warm-up. */
+enum { AGECL_SCHEDULE_STEP, AGECL_SCHEDULE_COSINE };
+
 typedef struct agecl_train_options {
     const char *data;        /* "KIND:PATH" (agecl/data.h) */
     const char *preset;      /* default "ir50" */
     const char *device;      /* selector; NULL: AGECL_DEVICE or the first device */
     const char *out_dir;     /* required */
+    const char *recipe;      /* the name of the recipe the settings came from (metadata) */
     int epochs;              /* 30 */
     int batch;               /* 64 */
     double lr;               /* 1e-3 (from random weights; the paper fine-tunes at 1e-5) */
     double weight_decay;     /* 1e-2 */
+    int decoupled;           /* 0: Adam, L2 added to the gradient; 1: AdamW */
+    int decay_all;           /* 1: decay every parameter; 0: only weights (model.h) */
+    int schedule;            /* AGECL_SCHEDULE_STEP or _COSINE */
+    double warmup;           /* epochs of linear warm-up from lr / steps (0: none) */
     int lr_drops[4];         /* epochs after which lr is multiplied by 0.1: 10, 20 */
     int n_lr_drops;
+    const char *augment;     /* augmentation policy (agecl/data.h): "paper" */
+    agecl_loss_config loss;  /* loss weights, label distribution (agecl/model.h) */
+    double ema;              /* > 0: evaluate and keep an exponential moving average of
+                                the weights with this decay per step (0: off) */
+    int tta_flip;            /* evaluate on each image and its mirror, averaged */
     uint64_t seed;           /* 123 */
     int threads;             /* loader worker threads (2) */
     int resume;              /* continue from out_dir/last.safetensors */
@@ -78,7 +96,22 @@ typedef struct agecl_train_options {
     FILE *progress;          /* progress lines and reports; NULL: silent */
 } agecl_train_options;
 
+/* MODEL.md section 5 exactly (the "paper" recipe, at lr 1e-3 for random weights). */
 void agecl_train_defaults(agecl_train_options *opt);
+
+/* Apply a named recipe's settings over opt (the other fields are kept):
+ *   "paper"    MODEL.md sections 5 and 6: Adam with L2 decay 1e-2 on every
+ *              parameter, steps after 10 and 20, the paper's augmentation. For
+ *              fine-tuning pretrained weights (give --lr 1e-5).
+ *   "scratch"  for random weights: AdamW (decay 5e-2 on weights only), lr 2e-3,
+ *              warm-up 1 epoch then cosine, light augmentation, a label
+ *              distribution term (sigma 2, weight 1), flip averaging at evaluation.
+ * AGECL_E_INVALID_ARG names the recipes for an unknown name. */
+agecl_status agecl_train_recipe(const char *name, agecl_train_options *opt);
+
+/* The learning rate of step `step` (0-based) of epoch `epoch` (1-based), with
+ * steps_per_epoch steps an epoch, under opt's schedule and warm-up. */
+double agecl_train_lr(const agecl_train_options *opt, int epoch, int step, int steps_per_epoch);
 
 typedef struct agecl_train_result {
     int epochs_done;         /* epochs finished, resumed ones included */

@@ -8,13 +8,29 @@
 #include "agecl/data.h"
 #include "data/rng.h"
 
-/* The probabilities and the range of section 6. */
-#define P_GRAY 0.1
-#define P_HFLIP 0.2
-#define MAX_DEGREES 30.0
-#define P_SHARPEN 0.5
-#define SHARPNESS 0.2f
-#define P_VFLIP 0.2
+#include "error.h"
+
+static const struct {
+    const char *name;
+    agecl_augment_policy p;
+} policies[] = {
+    /* gray, hflip, degrees, sharpen, sharpness, vflip, min_scale, max_shift */
+    {"paper", {0.1f, 0.2f, 30.0f, 0.5f, 0.2f, 0.2f, 1.0f, 0.0f}}, /* MODEL.md section 6 */
+    {"light", {0.1f, 0.5f, 10.0f, 0.0f, 1.0f, 0.0f, 0.85f, 0.05f}},
+    {"none", {0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f}},
+};
+
+agecl_status agecl_augment_policy_named(const char *name, agecl_augment_policy *policy)
+{
+    if (!name || !policy) return agecl__fail(AGECL_E_INVALID_ARG, "augment policy: NULL argument");
+    for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++)
+        if (!strcmp(policies[i].name, name)) {
+            *policy = policies[i].p;
+            return AGECL_OK;
+        }
+    return agecl__fail(AGECL_E_INVALID_ARG, "no augmentation '%s' (choices: paper, light, none)",
+                       name);
+}
 
 void agecl__data_grayscale(uint8_t *rgb, int size)
 {
@@ -73,16 +89,24 @@ static void sample_edge(const uint8_t *src, int size, float sx, float sy, uint8_
 
 void agecl__data_rotate(const uint8_t *src, uint8_t *dst, int size, float degrees)
 {
+    agecl__data_affine(src, dst, size, degrees, 1.0f, 0.0f, 0.0f);
+}
+
+void agecl__data_affine(const uint8_t *src, uint8_t *dst, int size, float degrees, float scale,
+                        float dx, float dy)
+{
     /* Each output pixel samples src at its position rotated back about the centre of
-     * the pixel grid; neighbours outside src count as black (torchvision's fill 0). */
+     * the pixel grid (and scaled, shifted); neighbours outside src count as black
+     * (torchvision's fill 0). */
     double rad = degrees * (M_PI / 180.0);
-    float cs = (float)cos(rad), sn = (float)sin(rad), c = 0.5f * (float)(size - 1);
+    float cs = scale * (float)cos(rad), sn = scale * (float)sin(rad), c = 0.5f * (float)(size - 1);
+    float cx = c + dx, cy = c + dy;
     size_t row = (size_t)size * 3;
     for (int y = 0; y < size; y++) {
-        float dy = (float)y - c;
+        float oy = (float)y - c;
         for (int x = 0; x < size; x++, dst += 3) {
-            float dx = (float)x - c;
-            float sx = cs * dx - sn * dy + c, sy = sn * dx + cs * dy + c;
+            float ox = (float)x - c;
+            float sx = cs * ox - sn * oy + cx, sy = sn * ox + cs * oy + cy;
             if (!(sx >= 0 && sy >= 0 && sx < (float)(size - 1) && sy < (float)(size - 1))) {
                 sample_edge(src, size, sx, sy, dst);
                 continue;
@@ -119,16 +143,27 @@ void agecl__data_sharpness(const uint8_t *src, uint8_t *dst, int size, float fac
     }
 }
 
-agecl_augment agecl_augment_draw(uint64_t seed, int epoch, int index)
+agecl_augment agecl_augment_draw(const agecl_augment_policy *policy, uint64_t seed, int epoch,
+                                 int index)
 {
+    agecl_augment_policy paper = policies[0].p;
+    const agecl_augment_policy *p = policy ? policy : &paper;
     agecl__data_rng r = agecl__data_rng_key(seed, AGECL__DATA_STREAM_AUGMENT, (uint64_t)epoch,
                                             (uint64_t)index);
     agecl_augment a;
-    a.gray = agecl__data_rng_uniform(&r) < P_GRAY;
-    a.hflip = agecl__data_rng_uniform(&r) < P_HFLIP;
-    a.angle = (float)((2 * agecl__data_rng_uniform(&r) - 1) * MAX_DEGREES);
-    a.sharpen = agecl__data_rng_uniform(&r) < P_SHARPEN;
-    a.vflip = agecl__data_rng_uniform(&r) < P_VFLIP;
+    /* The first five draws are those of MODEL.md's policy, in its order. */
+    a.gray = agecl__data_rng_uniform(&r) < p->p_gray;
+    a.hflip = agecl__data_rng_uniform(&r) < p->p_hflip;
+    a.angle = (float)((2 * agecl__data_rng_uniform(&r) - 1) * p->max_degrees);
+    a.sharpen = agecl__data_rng_uniform(&r) < p->p_sharpen;
+    a.vflip = agecl__data_rng_uniform(&r) < p->p_vflip;
+    a.sharpness = p->sharpness;
+    a.scale = 1.0f, a.dx = a.dy = 0.0f;
+    if (p->min_scale < 1.0f || p->max_shift > 0.0f) {
+        a.scale = (float)(p->min_scale + (1.0 - p->min_scale) * agecl__data_rng_uniform(&r));
+        a.dx = (float)((2 * agecl__data_rng_uniform(&r) - 1) * p->max_shift);
+        a.dy = (float)((2 * agecl__data_rng_uniform(&r) - 1) * p->max_shift);
+    }
     return a;
 }
 
@@ -136,8 +171,12 @@ void agecl_augment_apply(const agecl_augment *aug, uint8_t *rgb, int size, uint8
 {
     if (aug->gray) agecl__data_grayscale(rgb, size);
     if (aug->hflip) agecl__data_hflip(rgb, size);
-    agecl__data_rotate(rgb, scratch, size, aug->angle);
-    if (aug->sharpen) agecl__data_sharpness(scratch, rgb, size, SHARPNESS);
+    if (aug->angle == 0.0f && aug->scale == 1.0f && aug->dx == 0.0f && aug->dy == 0.0f)
+        memcpy(scratch, rgb, (size_t)size * size * 3);
+    else
+        agecl__data_affine(rgb, scratch, size, aug->angle, aug->scale, aug->dx * (float)size,
+                           aug->dy * (float)size);
+    if (aug->sharpen) agecl__data_sharpness(scratch, rgb, size, aug->sharpness);
     else memcpy(rgb, scratch, (size_t)size * size * 3);
     if (aug->vflip) agecl__data_vflip(rgb, size);
 }

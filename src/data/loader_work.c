@@ -42,7 +42,7 @@ static agecl_status prepare(agecl_loader *l, agecl__data_worker *w, int pos, flo
         AGECL_TRY(agecl__data_load(&w->scratch, s->path, l->ds->crop, size, w->rgb));
     }
     if (l->opt.augment) {
-        agecl_augment a = agecl_augment_draw(l->opt.seed, l->epoch, idx);
+        agecl_augment a = agecl_augment_draw(l->opt.policy, l->opt.seed, l->epoch, idx);
         agecl_augment_apply(&a, w->rgb, size, w->aug);
     }
     agecl_image_normalize(rgb, size, size, out);

@@ -1,5 +1,6 @@
-/* Adam with L2 weight decay added to the gradient, as PyTorch's torch.optim.Adam,
- * over any region of parameters in one launch (cl/adam.cl). */
+/* Adam as PyTorch's torch.optim.Adam (L2 weight decay added to the gradient) or
+ * torch.optim.AdamW (decoupled decay), over any region of parameters in one
+ * launch (cl/adam.cl). */
 #include <math.h>
 #include "agecl/heads.h"
 #include "core/launch.h"
@@ -8,7 +9,7 @@
 
 agecl_adam_config agecl_adam_defaults(double lr, double weight_decay)
 {
-    return (agecl_adam_config){lr, 0.9, 0.999, 1e-8, weight_decay};
+    return (agecl_adam_config){lr, 0.9, 0.999, 1e-8, weight_decay, 0};
 }
 
 static agecl_status check_config(const agecl_adam_config *cfg, int t)
@@ -45,14 +46,16 @@ agecl_status agecl_adam_step(agecl_ctx *ctx, const agecl_adam_config *cfg, int t
     /* The step's scalars in double, rounded once to float, as PyTorch does. */
     float beta1 = (float)cfg->beta1, one_minus_b1 = (float)(1 - cfg->beta1);
     float beta2 = (float)cfg->beta2, one_minus_b2 = (float)(1 - cfg->beta2);
-    float eps = (float)cfg->eps, wd = (float)cfg->weight_decay;
+    float eps = (float)cfg->eps;
+    float wd = cfg->decoupled ? 0.0f : (float)cfg->weight_decay;
+    float shrink = cfg->decoupled ? (float)(1 - cfg->lr * cfg->weight_decay) : 1.0f;
     float step_size = (float)(cfg->lr / (1 - pow(cfg->beta1, t)));
     float bc2_sqrt = (float)sqrt(1 - pow(cfg->beta2, t));
     agecl__arg args[] = {
         AGECL_ARG(params->buf), AGECL_ARG(p_off), AGECL_ARG(grads->buf), AGECL_ARG(g_off),
         AGECL_ARG(m->buf), AGECL_ARG(m_off), AGECL_ARG(v->buf), AGECL_ARG(v_off),
         AGECL_ARG(count), AGECL_ARG(beta1), AGECL_ARG(one_minus_b1), AGECL_ARG(beta2),
-        AGECL_ARG(one_minus_b2), AGECL_ARG(eps), AGECL_ARG(wd), AGECL_ARG(step_size),
+        AGECL_ARG(one_minus_b2), AGECL_ARG(eps), AGECL_ARG(wd), AGECL_ARG(shrink), AGECL_ARG(step_size),
         AGECL_ARG(bc2_sqrt)};
     size_t global = count, local = 256;
     return agecl__run(ctx, "adam", "", "adam_step", 1, &global, &local, AGECL_NARGS(args), args);

@@ -211,6 +211,7 @@ static agecl_status allocate(agecl_model *m)
         AGECL_TRY(own(m, &h->dfeat, B, C, 1, 1));
         AGECL_TRY(own(m, &h->dage_logits, B, n, 1, 1));
         AGECL_TRY(own(m, &h->target_age, B, 1, 1, 1));
+        AGECL_TRY(own(m, &h->dist_loss, 1, 1, 1, 1));
         if (cfg->gender) {
             AGECL_TRY(own(m, &h->gender_loss, 1, 1, 1, 1));
             AGECL_TRY(own(m, &h->dgender_logits, B, 2, 1, 1));
@@ -239,6 +240,7 @@ agecl_status agecl_model_create(agecl_ctx *ctx, const agecl_model_config *cfg, i
     m->cfg = *cfg;
     m->batch = batch;
     m->flags = flags;
+    m->loss = agecl_loss_defaults();
     for (int s = 0; s < cfg->stages; s++) m->n_units += cfg->units[s];
     m->units = calloc((size_t)m->n_units, sizeof *m->units);
     agecl_status s = m->units ? AGECL_OK : agecl__fail(AGECL_E_OUT_OF_MEMORY, "model units");

@@ -1,8 +1,26 @@
 /* The heads of MODEL.md section 3 on the pooled features, forward and backward. */
+#include <math.h>
 #include "agecl/heads.h"
 #include "agecl/layers.h"
 #include "error.h"
 #include "model/model_internal.h"
+
+agecl_loss_config agecl_loss_defaults(void) { return (agecl_loss_config){1.0f, 1.0f, 0.0f, 2.0f}; }
+
+agecl_status agecl_model_set_loss(agecl_model *m, const agecl_loss_config *loss)
+{
+    if (!m || !loss) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_set_loss: NULL argument");
+    const float w[3] = {loss->gender_weight, loss->pos_weight, loss->dist_weight};
+    const char *names[3] = {"gender_weight", "pos_weight", "dist_weight"};
+    for (int i = 0; i < 3; i++)
+        if (!(w[i] >= 0 && isfinite(w[i])))
+            return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_set_loss: %s %g", names[i], w[i]);
+    if (!(loss->dist_sigma > 0 && isfinite(loss->dist_sigma)))
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_set_loss: dist_sigma %g (must be > 0)",
+                           loss->dist_sigma);
+    m->loss = *loss;
+    return AGECL_OK;
+}
 
 agecl_status agecl__heads_forward(agecl_model *m)
 {
@@ -59,13 +77,21 @@ agecl_status agecl__heads_backward(agecl_model *m, const agecl_labels *labels, i
                                 &h->age_err, &h->age_loss));
     AGECL_TRY(agecl_dex_backward(ctx, &h->age_logits, &h->ages, &h->target_age, 1.0f, 0.0f,
                                  &h->dage_logits));
+    const agecl_loss_config *w = &m->loss;
+    if (w->dist_weight > 0) {
+        AGECL_TRY(agecl_label_dist_forward(ctx, &h->age_logits, &h->ages, &h->target_age,
+                                           w->dist_sigma, &h->dist_loss));
+        AGECL_TRY(agecl_label_dist_backward(ctx, &h->age_logits, &h->ages, &h->target_age,
+                                            w->dist_sigma, w->dist_weight, 1.0f,
+                                            &h->dage_logits));
+    }
     AGECL_TRY(agecl_linear_backward(ctx, &h->feat, &h->dage_logits, agecl__P(m, h->age_w), 0.0f,
                                     &h->dfeat, 1.0f, agecl__G(m, h->age_w), agecl__G(m, h->age_b)));
     if (m->cfg.gender) {
         AGECL_TRY(agecl_softmax_ce_forward(ctx, &h->gender_logits, &h->target_gender,
                                            &h->gender_loss, NULL));
-        AGECL_TRY(agecl_softmax_ce_backward(ctx, &h->gender_logits, &h->target_gender, 1.0f, 0.0f,
-                                            &h->dgender_logits));
+        AGECL_TRY(agecl_softmax_ce_backward(ctx, &h->gender_logits, &h->target_gender,
+                                            w->gender_weight, 0.0f, &h->dgender_logits));
         AGECL_TRY(agecl_linear_backward(ctx, &h->feat, &h->dgender_logits,
                                         agecl__P(m, h->gender_w), 1.0f, &h->dfeat, 1.0f,
                                         agecl__G(m, h->gender_w), agecl__G(m, h->gender_b)));
@@ -73,8 +99,8 @@ agecl_status agecl__heads_backward(agecl_model *m, const agecl_labels *labels, i
     if (use_pos) {
         AGECL_TRY(agecl_softmax_ce_forward(ctx, &h->pos_logits, &h->target_pos, &h->pos_loss,
                                            NULL));
-        AGECL_TRY(agecl_softmax_ce_backward(ctx, &h->pos_logits, &h->target_pos, 1.0f, 0.0f,
-                                            &h->dpos_logits));
+        AGECL_TRY(agecl_softmax_ce_backward(ctx, &h->pos_logits, &h->target_pos, w->pos_weight,
+                                            0.0f, &h->dpos_logits));
         AGECL_TRY(agecl_linear_backward(ctx, &h->rapl_out, &h->dpos_logits,
                                         agecl__P(m, h->rapl_fc_w), 0.0f, &h->drapl_out, 1.0f,
                                         agecl__G(m, h->rapl_fc_w), agecl__G(m, h->rapl_fc_b)));
@@ -86,9 +112,13 @@ agecl_status agecl__heads_backward(agecl_model *m, const agecl_labels *labels, i
     }
 
     float value = 0;
-    losses->age = losses->gender = losses->pos = 0;
+    losses->age = losses->gender = losses->pos = losses->dist = 0;
     AGECL_TRY(agecl_tensor_read(ctx, &h->age_loss, &value));
     losses->age = value;
+    if (w->dist_weight > 0) {
+        AGECL_TRY(agecl_tensor_read(ctx, &h->dist_loss, &value));
+        losses->dist = value;
+    }
     if (m->cfg.gender) {
         AGECL_TRY(agecl_tensor_read(ctx, &h->gender_loss, &value));
         losses->gender = value;
@@ -97,7 +127,8 @@ agecl_status agecl__heads_backward(agecl_model *m, const agecl_labels *labels, i
         AGECL_TRY(agecl_tensor_read(ctx, &h->pos_loss, &value));
         losses->pos = value;
     }
-    losses->total = losses->age + losses->gender + losses->pos;
+    losses->total = losses->age + w->dist_weight * losses->dist +
+                    w->gender_weight * losses->gender + w->pos_weight * losses->pos;
     if (losses->abs_err) AGECL_TRY(agecl_tensor_read(ctx, &h->age_err, losses->abs_err));
     return AGECL_OK;
 }

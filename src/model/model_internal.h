@@ -43,6 +43,7 @@ typedef struct agecl__heads {
     agecl_tensor ages;                    /* n label values */
     agecl_tensor feat, dfeat;             /* B x C x 1 x 1 */
     agecl_tensor age_logits, age_pred, age_err, age_loss, dage_logits;
+    agecl_tensor dist_loss;               /* the label distribution term (training) */
     agecl_tensor gender_logits, gender_loss, dgender_logits;
     agecl_tensor rapl_gain, drapl_gain;   /* C */
     agecl_tensor rapl_out, drapl_out, pos_logits, pos_loss, dpos_logits;
@@ -60,6 +61,7 @@ struct agecl_model {
     agecl__unit *units;
     int n_units;
     agecl__heads heads;
+    agecl_loss_config loss;    /* the terms' weights (agecl_model_set_loss) */
 
     agecl_tensor input;        /* B x 3 x S x S */
     agecl_tensor workspace;    /* shared by every convolution plan */

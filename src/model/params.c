@@ -34,35 +34,52 @@ static agecl_status view(const agecl_arena *a, size_t offset, size_t count, agec
     return AGECL_OK;
 }
 
+/* Weights (ndim >= 2) are carved before the one-dimensional parameters. */
+static int carve_group(const agecl__param *e) { return e->kind == AGECL__PARAM && e->ndim < 2; }
+
+static size_t align_up(size_t n) { return (n + AGECL_ALIGN - 1) / AGECL_ALIGN * AGECL_ALIGN; }
+
 agecl_status agecl__params_alloc(agecl_ctx *ctx, agecl__params *p)
 {
     agecl_arena count_params, count_buffers;
     agecl_arena_init_counting(&count_params);
     agecl_arena_init_counting(&count_buffers);
-    for (int i = 0; i < p->count; i++) {
-        agecl__param *e = &p->items[i];
-        agecl_tensor t;
-        AGECL_TRY(agecl_arena_carve(e->kind == AGECL__PARAM ? &count_params : &count_buffers, &t,
-                                    e->n, e->c, e->h, e->w));
+    for (int group = 0; group < 2; group++) {
+        for (int i = 0; i < p->count; i++) {
+            agecl__param *e = &p->items[i];
+            if (carve_group(e) != group) continue;
+            agecl_tensor t;
+            AGECL_TRY(agecl_arena_carve(e->kind == AGECL__PARAM ? &count_params : &count_buffers,
+                                        &t, e->n, e->c, e->h, e->w));
+        }
+        if (group == 0) {
+            /* The one-dimensional parameters start on an aligned boundary. */
+            p->weight_elems = align_up(count_params.used);
+            count_params.used = p->weight_elems;
+        }
     }
     /* Each region is rounded up so the next starts aligned. */
-    p->param_elems = (count_params.used + AGECL_ALIGN - 1) / AGECL_ALIGN * AGECL_ALIGN;
+    p->param_elems = align_up(count_params.used);
     p->buffer_elems = count_buffers.used;
     if (p->param_elems) AGECL_TRY(agecl_arena_alloc(ctx, &p->arena, 4 * p->param_elems));
     if (p->buffer_elems) AGECL_TRY(agecl_arena_alloc(ctx, &p->buffers, p->buffer_elems));
 
     size_t P = p->param_elems;
-    for (int i = 0; i < p->count; i++) {
-        agecl__param *e = &p->items[i];
-        if (e->kind == AGECL__BUFFER) {
-            AGECL_TRY(agecl_arena_carve(&p->buffers, &e->value, e->n, e->c, e->h, e->w));
-            continue;
+    for (int group = 0; group < 2; group++) {
+        for (int i = 0; i < p->count; i++) {
+            agecl__param *e = &p->items[i];
+            if (carve_group(e) != group) continue;
+            if (e->kind == AGECL__BUFFER) {
+                AGECL_TRY(agecl_arena_carve(&p->buffers, &e->value, e->n, e->c, e->h, e->w));
+                continue;
+            }
+            AGECL_TRY(agecl_arena_carve(&p->arena, &e->value, e->n, e->c, e->h, e->w));
+            e->grad = e->value, e->m = e->value, e->v = e->value;
+            e->grad.offset += P;
+            e->m.offset += 2 * P;
+            e->v.offset += 3 * P;
         }
-        AGECL_TRY(agecl_arena_carve(&p->arena, &e->value, e->n, e->c, e->h, e->w));
-        e->grad = e->value, e->m = e->value, e->v = e->value;
-        e->grad.offset += P;
-        e->m.offset += 2 * P;
-        e->v.offset += 3 * P;
+        if (group == 0) p->arena.used = p->weight_elems;
     }
     if (P) {
         view(&p->arena, 0, P, &p->values);

@@ -4,7 +4,11 @@
  * values, the gradients, Adam's first and second moments, each region the
  * same layout, so that one Adam launch covers them all and a gradient sits at
  * a fixed distance from its value. Buffers (BatchNorm running statistics, the
- * RAPL references R) live in a second allocation: saved, never optimised. */
+ * RAPL references R) live in a second allocation: saved, never optimised.
+ * Within a region, weights (two or more dimensions: convolutions, Linear
+ * weights) come first and the one-dimensional parameters (BatchNorm, PReLU,
+ * biases, rapl.P) after them, so that an optimiser can leave the latter out
+ * of weight decay with a second launch instead of a mask. */
 #ifndef AGECL_MODEL_PARAMS_H
 #define AGECL_MODEL_PARAMS_H
 
@@ -26,6 +30,7 @@ typedef struct agecl__params {
     agecl__param *items;
     int count, cap;
     size_t param_elems;  /* P: elements of one region, aligned */
+    size_t weight_elems; /* the weights' part of a region, [0, weight_elems), aligned */
     size_t buffer_elems;
     agecl_arena arena;   /* values | grads | m | v */
     agecl_arena buffers;
@@ -39,7 +44,8 @@ typedef struct agecl__params {
 int agecl__params_add(agecl__params *p, agecl__param_kind kind, int n, int c, int h, int w,
                       const char *fmt, ...);
 
-/* Allocate and carve every declared tensor; zero all four regions and the buffers. */
+/* Allocate and carve every declared tensor (weights first); zero all four regions
+ * and the buffers. */
 agecl_status agecl__params_alloc(agecl_ctx *ctx, agecl__params *p);
 
 /* Index of a tensor by name, or -1. */

@@ -35,10 +35,34 @@ agecl_status agecl_model_backward(agecl_model *m, const agecl_labels *labels, in
 
 agecl_status agecl_model_adam_step(agecl_model *m, float lr, float weight_decay, int step)
 {
-    if (!m) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_adam_step: model is NULL");
     agecl_adam_config cfg = agecl_adam_defaults(lr, weight_decay);
+    return agecl_model_optimizer_step(m, &cfg, 1, step);
+}
+
+agecl_status agecl_model_optimizer_step(agecl_model *m, const agecl_adam_config *cfg,
+                                        int decay_all, int step)
+{
+    if (!m || !cfg)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_optimizer_step: NULL argument");
     agecl__params *p = &m->params;
-    return agecl_adam_step(m->ctx, &cfg, step, &p->values, &p->grads, &p->m, &p->v);
+    if (decay_all || cfg->weight_decay == 0)
+        return agecl_adam_step(m->ctx, cfg, step, &p->values, &p->grads, &p->m, &p->v);
+    /* Two launches: the weights with decay, the one-dimensional parameters without
+     * (params.h keeps them in two aligned parts of each region). */
+    agecl_adam_config none = *cfg;
+    none.weight_decay = 0;
+    size_t W = p->weight_elems, P = p->param_elems;
+    agecl_tensor part[2][4];
+    agecl_tensor *whole[4] = {&p->values, &p->grads, &p->m, &p->v};
+    for (int r = 0; r < 4; r++) {
+        AGECL_TRY(agecl_tensor_view(whole[r], 0, 1, 1, 1, (int)W, &part[0][r]));
+        AGECL_TRY(agecl_tensor_view(whole[r], W, 1, 1, 1, (int)(P - W), &part[1][r]));
+    }
+    if (W) AGECL_TRY(agecl_adam_step(m->ctx, cfg, step, &part[0][0], &part[0][1], &part[0][2],
+                                     &part[0][3]));
+    if (P > W) AGECL_TRY(agecl_adam_step(m->ctx, &none, step, &part[1][0], &part[1][1],
+                                         &part[1][2], &part[1][3]));
+    return AGECL_OK;
 }
 
 /* Softmax of two logits: the probability of class 1. */

@@ -53,8 +53,43 @@ static void finish(const sums *s, agecl_eval_result *out)
     }
 }
 
+/* Mirror B images of 3 x S x S left to right, in place. */
+static void mirror(float *images, int B, int S)
+{
+    for (size_t r = 0, rows = (size_t)B * 3 * S; r < rows; r++) {
+        float *row = images + r * S;
+        for (int x = 0; x < S / 2; x++) {
+            float t = row[x];
+            row[x] = row[S - 1 - x];
+            row[S - 1 - x] = t;
+        }
+    }
+}
+
+/* The outputs of one batch; with AGECL_EVAL_FLIP the ages and gender
+ * probabilities are the means over the images and their mirrors (the positions
+ * stay the unmirrored ones). The images are mirrored on return. */
+static agecl_status predict(agecl_model *m, float *images, unsigned flags, float *age, float *gp,
+                            int *pos, float *age2, float *gp2)
+{
+    agecl_outputs o = {age, gp, pos, NULL};
+    AGECL_TRY(agecl_model_forward(m, images, 0));
+    AGECL_TRY(agecl_model_outputs(m, &o));
+    if (!(flags & AGECL_EVAL_FLIP)) return AGECL_OK;
+    int B = agecl_model_batch(m);
+    mirror(images, B, agecl_model_config_of(m)->input_size);
+    agecl_outputs o2 = {age2, gp2, NULL, NULL};
+    AGECL_TRY(agecl_model_forward(m, images, 0));
+    AGECL_TRY(agecl_model_outputs(m, &o2));
+    for (int b = 0; b < B; b++) {
+        age[b] = 0.5f * (age[b] + age2[b]);
+        gp[b] = 0.5f * (gp[b] + gp2[b]);
+    }
+    return AGECL_OK;
+}
+
 agecl_status agecl_evaluate(agecl_model *m, const agecl_dataset *ds, const int *indices,
-                            int count, int threads, agecl_eval_result *out)
+                            int count, int threads, unsigned flags, agecl_eval_result *out)
 {
     if (!m || !ds || !out) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_evaluate: NULL argument");
     const agecl_model_config *cfg = agecl_model_config_of(m);
@@ -69,7 +104,7 @@ agecl_status agecl_evaluate(agecl_model *m, const agecl_dataset *ds, const int *
                                   &opt));
     size_t image = (size_t)3 * S * S;
     float *images = calloc((size_t)B * image, sizeof *images);
-    float *age = malloc((size_t)B * sizeof *age), *gp = malloc((size_t)B * sizeof *gp);
+    float *age = malloc((size_t)B * 2 * sizeof *age), *gp = malloc((size_t)B * 2 * sizeof *gp);
     int *pos = malloc((size_t)B * sizeof *pos);
     sums s;
     memset(&s, 0, sizeof s);
@@ -82,9 +117,7 @@ agecl_status agecl_evaluate(agecl_model *m, const agecl_dataset *ds, const int *
         /* A short last batch is padded with zeros: inference is per sample. */
         memcpy(images, b->images, (size_t)b->count * image * sizeof *images);
         memset(images + (size_t)b->count * image, 0, (size_t)(B - b->count) * image * sizeof *images);
-        agecl_outputs o = {age, gp, pos, NULL};
-        st = agecl_model_forward(m, images, 0);
-        if (st == AGECL_OK) st = agecl_model_outputs(m, &o);
+        st = predict(m, images, flags, age, gp, pos, age + B, gp + B);
         if (st == AGECL_OK) add_batch(&s, cfg, b, age, gp, pos);
         agecl_loader_release(loader, b);
     }

@@ -22,6 +22,7 @@ void agecl__record_json(const agecl__epoch_record *r, char *buf, size_t len)
     num(buf, len, "loss_age", r->loss_age);
     num(buf, len, "loss_gender", r->loss_gender);
     num(buf, len, "loss_pos", r->loss_pos);
+    num(buf, len, "loss_dist", r->loss_dist);
     num(buf, len, "val_mae", r->val_mae);
     num(buf, len, "val_cs5", r->val_cs5);
     num(buf, len, "val_gender_acc", r->val_gender_acc);
@@ -51,6 +52,7 @@ int agecl__record_parse(const char *line, agecl__epoch_record *r)
     r->loss_age = field(line, "loss_age");
     r->loss_gender = field(line, "loss_gender");
     r->loss_pos = field(line, "loss_pos");
+    r->loss_dist = field(line, "loss_dist");
     r->val_mae = field(line, "val_mae");
     r->val_cs5 = field(line, "val_cs5");
     r->val_gender_acc = field(line, "val_gender_acc");

@@ -7,7 +7,7 @@
 typedef struct agecl__epoch_record {
     int epoch;
     double lr;
-    double loss, loss_age, loss_gender, loss_pos; /* means over the epoch's steps */
+    double loss, loss_age, loss_gender, loss_pos, loss_dist; /* means over the epoch's steps */
     double val_mae, val_cs5, val_gender_acc;
     double images_per_s, seconds;
 } agecl__epoch_record;

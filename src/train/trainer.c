@@ -20,9 +20,14 @@ void agecl_train_defaults(agecl_train_options *o)
     o->epochs = 30;
     o->batch = 64;
     o->lr = 1e-3;
+    o->recipe = "paper";
     o->weight_decay = 1e-2;
+    o->decay_all = 1;
+    o->schedule = AGECL_SCHEDULE_STEP;
     o->lr_drops[0] = 10, o->lr_drops[1] = 20;
     o->n_lr_drops = 2;
+    o->augment = "paper";
+    o->loss = agecl_loss_defaults();
     o->seed = 123;
     o->threads = 2;
     o->gender = -1;
@@ -46,6 +51,7 @@ typedef struct trainer {
     agecl_model *model;
     agecl_loader *loader;
     agecl_image_cache *cache;
+    agecl_augment_policy policy;
     int steps_per_epoch;
     agecl_tensor feat_store, err_store, pos_store; /* one row per training sample seen */
     float *pos_host, *age_host;
@@ -68,8 +74,48 @@ static void say(const trainer *t, const char *fmt, ...)
     fflush(t->opt->progress);
 }
 
-static double lr_at(const agecl_train_options *o, int epoch)
+agecl_status agecl_train_recipe(const char *name, agecl_train_options *o)
 {
+    if (!name || !o) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_train_recipe: NULL argument");
+    if (!strcmp(name, "paper")) {
+        o->recipe = "paper";
+        o->lr = 1e-3;
+        o->weight_decay = 1e-2;
+        o->decoupled = 0, o->decay_all = 1;
+        o->schedule = AGECL_SCHEDULE_STEP, o->warmup = 0;
+        o->lr_drops[0] = 10, o->lr_drops[1] = 20, o->n_lr_drops = 2;
+        o->augment = "paper";
+        o->loss = agecl_loss_defaults();
+        o->ema = 0, o->tta_flip = 0;
+        return AGECL_OK;
+    }
+    if (!strcmp(name, "scratch")) {
+        o->recipe = "scratch";
+        o->lr = 2e-3;
+        o->weight_decay = 5e-2;
+        o->decoupled = 1, o->decay_all = 0;
+        o->schedule = AGECL_SCHEDULE_COSINE, o->warmup = 1;
+        o->n_lr_drops = 0;
+        o->augment = "light";
+        o->loss = agecl_loss_defaults();
+        o->loss.dist_weight = 1.0f, o->loss.dist_sigma = 2.0f;
+        o->ema = 0, o->tta_flip = 1;
+        return AGECL_OK;
+    }
+    return agecl__fail(AGECL_E_INVALID_ARG, "no recipe '%s' (recipes: scratch, paper)", name);
+}
+
+double agecl_train_lr(const agecl_train_options *o, int epoch, int step, int steps_per_epoch)
+{
+    /* u counts steps from 0 over the run; the warm-up's last step reaches the rate
+     * (its first is not 0, which would waste a step), then the cosine falls from it
+     * to 0 at the end of the run, as transformers' get_cosine_schedule_with_warmup. */
+    double u = (double)(epoch - 1) * steps_per_epoch + step;
+    double U = (double)o->epochs * steps_per_epoch;
+    double W = floor(o->warmup * steps_per_epoch + 0.5);
+    if (u < W) return o->lr * (u + 1) / W;
+    if (o->schedule == AGECL_SCHEDULE_COSINE)
+        return U > W ? o->lr * 0.5 * (1 + cos(M_PI * (u - W) / (U - W))) : o->lr;
     double lr = o->lr;
     for (int i = 0; i < o->n_lr_drops; i++)
         if (epoch > o->lr_drops[i]) lr *= 0.1;
@@ -125,6 +171,7 @@ static agecl_status make_model(trainer *t)
         agecl_ctx_cache_dir(t->ctx)[0] ? agecl_ctx_cache_dir(t->ctx) : "this process only");
     double t0 = now();
     AGECL_TRY(agecl_model_create(t->ctx, &cfg, o->batch, AGECL_MODEL_TRAIN, &t->model));
+    AGECL_TRY(agecl_model_set_loss(t->model, &o->loss));
     say(t, "model: ready in %.1f s\n", now() - t0);
     say(t, "parameters: %zu (%.2f GFLOP forward per image)\n", agecl_model_param_count(t->model),
         2e-9 * agecl_model_config_macs(&cfg));
@@ -147,6 +194,7 @@ static agecl_status make_loader(trainer *t)
 {
     const agecl_train_options *o = t->opt;
     const agecl_model_config *cfg = agecl_model_config_of(t->model);
+    AGECL_TRY(agecl_augment_policy_named(o->augment, &t->policy));
     if (o->cache) {
         int built = 0;
         AGECL_TRY(agecl_image_cache_open(&t->cache, t->ds, o->cache, cfg->input_size, o->threads,
@@ -162,20 +210,63 @@ static agecl_status make_loader(trainer *t)
     lo.drop_last = 1;
     lo.threads = o->threads;
     lo.seed = o->seed;
+    lo.policy = &t->policy;
     lo.cache = t->cache;
     return agecl_loader_create(&t->loader, t->ds, t->split.index[AGECL_SPLIT_TRAIN],
                                t->n[AGECL_SPLIT_TRAIN], &lo);
 }
 
-/* The trainer's state as checkpoint metadata (strings kept in `store`). */
-static void state_meta(const trainer *t, const char **meta, char store[8][64], char *history,
-                       size_t hlen)
+/* The settings in force, as checkpoint metadata: key/value pairs into kv (up to
+ * 2 * SETTINGS strings), the values kept in store. Returns the strings written. */
+enum { SETTINGS = 16 };
+static void put(const char **kv, char store[][64], int *n, const char *key, const char *fmt, ...)
+    AGECL_PRINTF(5, 6);
+static void put(const char **kv, char store[][64], int *n, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(store[*n / 2], 64, fmt, ap);
+    va_end(ap);
+    kv[*n] = key;
+    kv[*n + 1] = store[*n / 2];
+    *n += 2;
+}
+
+static int settings_meta(const agecl_train_options *o, const char **kv, char store[SETTINGS][64])
+{
+    int n = 0;
+#define SET(key, ...) put(kv, store, &n, key, __VA_ARGS__)
+    SET("recipe", "%s", o->recipe ? o->recipe : "custom");
+    SET("epochs", "%d", o->epochs);
+    SET("lr", "%.9g", o->lr);
+    SET("optimizer", "%s", o->decoupled ? "adamw" : "adam");
+    SET("weight_decay", "%.9g", o->weight_decay);
+    SET("decay_on", "%s", o->decay_all ? "all" : "weights");
+    SET("schedule", "%s", o->schedule == AGECL_SCHEDULE_COSINE ? "cosine" : "step");
+    SET("warmup", "%.9g", o->warmup);
+    SET("lr_drops", "%d,%d,%d,%d", o->n_lr_drops > 0 ? o->lr_drops[0] : 0,
+        o->n_lr_drops > 1 ? o->lr_drops[1] : 0, o->n_lr_drops > 2 ? o->lr_drops[2] : 0,
+        o->n_lr_drops > 3 ? o->lr_drops[3] : 0);
+    SET("augment", "%s", o->augment);
+    SET("label_sigma", "%.9g", o->loss.dist_sigma);
+    SET("dist_weight", "%.9g", o->loss.dist_weight);
+    SET("gender_weight", "%.9g", o->loss.gender_weight);
+    SET("pos_weight", "%.9g", o->loss.pos_weight);
+    SET("tta_flip", "%d", o->tta_flip);
+    SET("seed", "%llu", (unsigned long long)o->seed);
+#undef SET
+    return n;
+}
+
+/* The trainer's state and settings as checkpoint metadata (strings kept in
+ * `store`, `settings`). */
+static void state_meta(const trainer *t, const char **meta, char store[8][64],
+                       char settings[SETTINGS][64], char *history, size_t hlen)
 {
     snprintf(store[0], 64, "%d", t->epochs_done);
     snprintf(store[1], 64, "%lld", t->step);
     snprintf(store[2], 64, "%d", t->best_epoch);
     snprintf(store[3], 64, "%.17g", t->best_mae);
-    snprintf(store[4], 64, "%llu", (unsigned long long)t->opt->seed);
     snprintf(store[5], 64, "%d", t->opt->batch);
     history[0] = '\0';
     for (int i = 0; i < t->epochs_done; i++) {
@@ -185,19 +276,22 @@ static void state_meta(const trainer *t, const char **meta, char store[8][64], c
         if (used + 1 < hlen) history[used] = '\n', history[used + 1] = '\0';
     }
     const char *kv[] = {"epoch", store[0], "step", store[1], "best_epoch", store[2],
-                        "best_val_mae", store[3], "seed", store[4], "batch", store[5],
-                        "data", t->opt->data, "history", history, NULL};
+                        "best_val_mae", store[3], "batch", store[5],
+                        "data", t->opt->data, "history", history};
+    int n = (int)(sizeof kv / sizeof kv[0]);
     memcpy(meta, kv, sizeof kv);
+    n += settings_meta(t->opt, meta + n, settings);
+    meta[n] = NULL;
 }
 
 static agecl_status save_last(trainer *t)
 {
-    const char *meta[17];
-    char store[8][64];
+    const char *meta[16 + 2 * SETTINGS];
+    char store[8][64], settings[SETTINGS][64];
     size_t hlen = (size_t)(t->epochs_done + 1) * 600;
     char *history = malloc(hlen);
     if (!history) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "checkpoint history");
-    state_meta(t, meta, store, history, hlen);
+    state_meta(t, meta, store, settings, history, hlen);
     agecl_status s = agecl_model_save(t->model, t->last_path, 1, meta);
     free(history);
     return s;
@@ -263,8 +357,10 @@ static agecl_status train_epoch(trainer *t, int epoch, agecl__epoch_record *rec)
     agecl_model *m = t->model;
     int B = o->batch, C = agecl_model_features(m)->c;
     int use_pos = epoch > 1 && agecl_model_has_references(m);
-    double lr = lr_at(o, epoch), t0 = now(), last_say = 0;
-    double sum[4] = {0};
+    double lr = agecl_train_lr(o, epoch, 0, t->steps_per_epoch), t0 = now(), last_say = 0;
+    agecl_adam_config adam = agecl_adam_defaults(lr, o->weight_decay);
+    adam.decoupled = o->decoupled;
+    double sum[5] = {0};
     int steps = 0;
     AGECL_TRY(agecl_loader_start_epoch(t->loader, epoch));
     while (steps < t->steps_per_epoch) {
@@ -281,8 +377,8 @@ static agecl_status train_epoch(trainer *t, int epoch, agecl__epoch_record *rec)
         agecl_status s = agecl_model_forward(m, b->images, 1);
         agecl_loader_release(t->loader, b);
         if (s == AGECL_OK) s = agecl_model_backward(m, &labels, use_pos, &losses);
-        if (s == AGECL_OK) s = agecl_model_adam_step(m, (float)lr, (float)o->weight_decay,
-                                                     (int)++t->step);
+        adam.lr = agecl_train_lr(o, epoch, steps, t->steps_per_epoch);
+        if (s == AGECL_OK) s = agecl_model_optimizer_step(m, &adam, o->decay_all, (int)++t->step);
         /* Keep this batch's features and errors for reference selection. */
         agecl_tensor rows, errs;
         if (s == AGECL_OK) s = agecl_tensor_view(&t->feat_store, (size_t)steps * B * C, B, C, 1, 1, &rows);
@@ -294,6 +390,7 @@ static agecl_status train_epoch(trainer *t, int epoch, agecl__epoch_record *rec)
             return agecl__fail(AGECL_E_DATA, "epoch %d step %d: the loss is %g: training "
                                "diverged (lower --lr?)", epoch, steps + 1, losses.total);
         sum[0] += losses.total, sum[1] += losses.age, sum[2] += losses.gender, sum[3] += losses.pos;
+        sum[4] += losses.dist;
         steps++;
         double el = now() - t0;
         double every = t->opt->progress && isatty(fileno(t->opt->progress)) ? 2.0 : 30.0;
@@ -310,6 +407,7 @@ static agecl_status train_epoch(trainer *t, int epoch, agecl__epoch_record *rec)
     rec->loss = sum[0] / steps, rec->loss_age = sum[1] / steps;
     rec->loss_gender = agecl_model_config_of(m)->gender ? sum[2] / steps : NAN;
     rec->loss_pos = use_pos ? sum[3] / steps : NAN;
+    rec->loss_dist = o->loss.dist_weight > 0 ? sum[4] / steps : NAN;
     rec->seconds = now() - t0;
     rec->images_per_s = steps * B / rec->seconds;
     return steps == t->steps_per_epoch
@@ -343,6 +441,8 @@ static void report_profile(trainer *t)
     agecl_ctx_profile_reset(t->ctx);
 }
 
+static unsigned eval_flags(const agecl_train_options *o) { return o->tta_flip ? AGECL_EVAL_FLIP : 0; }
+
 static agecl_status select_references(trainer *t, int epoch)
 {
     int filled = 0;
@@ -364,7 +464,7 @@ static agecl_status run_epochs(trainer *t, agecl_train_result *res)
         report_profile(t);
         agecl_eval_result val;
         AGECL_TRY(agecl_evaluate(t->model, t->ds, t->split.index[AGECL_SPLIT_VAL],
-                                 t->n[AGECL_SPLIT_VAL], o->threads, &val));
+                                 t->n[AGECL_SPLIT_VAL], o->threads, eval_flags(o), &val));
         rec->val_mae = val.mae, rec->val_cs5 = val.cs5, rec->val_gender_acc = val.gender_acc;
         int best = t->best_epoch == 0 || val.mae < t->best_mae;
         say(t, "epoch %d: train loss %.3f (age %.3f)  validation MAE %.3f  CS5 %.1f%%  gender "
@@ -374,7 +474,10 @@ static agecl_status run_epochs(trainer *t, agecl_train_result *res)
             t->best_epoch = epoch;
             t->best_mae = val.mae;
             if (agecl_model_config_of(t->model)->rapl) AGECL_TRY(select_references(t, epoch));
-            AGECL_TRY(agecl_model_save(t->model, t->best_path, 0, NULL));
+            const char *meta[2 * SETTINGS + 1];
+            char settings[SETTINGS][64];
+            meta[settings_meta(o, meta, settings)] = NULL;
+            AGECL_TRY(agecl_model_save(t->model, t->best_path, 0, meta));
         }
         t->epochs_done = epoch;
         AGECL_TRY(save_last(t));
@@ -447,7 +550,8 @@ agecl_status agecl_train(const agecl_train_options *opt, agecl_train_result *res
     if (s == AGECL_OK && t.epochs_done == opt->epochs) {
         s = agecl_model_load(t.model, t.best_path, 0);
         if (s == AGECL_OK) s = agecl_evaluate(t.model, t.ds, t.split.index[AGECL_SPLIT_TEST],
-                                              t.n[AGECL_SPLIT_TEST], opt->threads, &result->test);
+                                              t.n[AGECL_SPLIT_TEST], opt->threads, eval_flags(opt),
+                                              &result->test);
         if (s == AGECL_OK)
             say(&t, "test (best epoch %d): MAE %.3f  CS5 %.1f%%  gender %.1f%%  (%d images)\n",
                 t.best_epoch, result->test.mae, result->test.cs5, result->test.gender_acc,
