@@ -49,6 +49,44 @@ void ref_dex_backward(const double *logits, const double *labels, const double *
     free(p);
 }
 
+/* q_j proportional to exp(-(l_j - age)^2 / (2 sigma^2)), normalised over the labels. */
+static void gaussian_target(const double *labels, int n, double age, double sigma, double *q)
+{
+    double top = -INFINITY, sum = 0;
+    for (int j = 0; j < n; j++) top = fmax(top, -(labels[j] - age) * (labels[j] - age));
+    for (int j = 0; j < n; j++)
+        sum += q[j] = exp((-(labels[j] - age) * (labels[j] - age) - top) / (2 * sigma * sigma));
+    for (int j = 0; j < n; j++) q[j] /= sum;
+}
+
+double ref_label_dist_forward(const double *logits, const double *labels, const double *ages,
+                              int B, int n, double sigma)
+{
+    double *p = malloc((size_t)n * sizeof *p), *q = malloc((size_t)n * sizeof *q), kl = 0;
+    for (int b = 0; b < B; b++) {
+        softmax(logits + (size_t)b * n, n, p);
+        gaussian_target(labels, n, ages[b], sigma, q);
+        for (int j = 0; j < n; j++)
+            if (q[j] > 0) kl += q[j] * (log(q[j]) - log(p[j]));
+    }
+    free(p);
+    free(q);
+    return kl / B;
+}
+
+void ref_label_dist_backward(const double *logits, const double *labels, const double *ages,
+                             int B, int n, double sigma, double scale, double *dlogits)
+{
+    double *p = malloc((size_t)n * sizeof *p), *q = malloc((size_t)n * sizeof *q);
+    for (int b = 0; b < B; b++) {
+        softmax(logits + (size_t)b * n, n, p);
+        gaussian_target(labels, n, ages[b], sigma, q);
+        for (int j = 0; j < n; j++) dlogits[(size_t)b * n + j] = scale * (p[j] - q[j]) / B;
+    }
+    free(p);
+    free(q);
+}
+
 static int count_kept(const int *targets, int B)
 {
     int count = 0;
@@ -161,7 +199,8 @@ void ref_adam_step(const ref_adam *cfg, int t, double *params, const double *gra
 {
     double bc1 = 1 - pow(cfg->beta1, t), bc2 = 1 - pow(cfg->beta2, t);
     for (size_t i = 0; i < count; i++) {
-        double g = grads[i] + cfg->weight_decay * params[i];
+        if (cfg->decoupled) params[i] *= 1 - cfg->lr * cfg->weight_decay;
+        double g = grads[i] + (cfg->decoupled ? 0 : cfg->weight_decay * params[i]);
         m[i] = cfg->beta1 * m[i] + (1 - cfg->beta1) * g;
         v[i] = cfg->beta2 * v[i] + (1 - cfg->beta2) * g * g;
         params[i] -= cfg->lr / bc1 * m[i] / (sqrt(v[i]) / sqrt(bc2) + cfg->eps);

@@ -28,6 +28,12 @@ void ref_softmax_ce_backward(const double *logits, const int *targets, int B, in
 void ref_rapl_forward(const double *feat, const double *refs, const double *p,
                       const double *a, double bias, int B, int C, int n, double *gain,
                       double *out);
+/* Label distribution: mean over rows of KL(q || softmax(logits)), q the Gaussian
+ * of sigma around the row's age over the labels; and its gradient times scale. */
+double ref_label_dist_forward(const double *logits, const double *labels, const double *ages,
+                              int B, int n, double sigma);
+void ref_label_dist_backward(const double *logits, const double *labels, const double *ages,
+                             int B, int n, double sigma, double scale, double *dlogits);
 /* RAPL, the paper's expanded form: X[b,c,k] = feat[b,c] sigmoid(refs[k,c] p[k]),
  * out[b,c] = sum_k a[k] X[b,c,k] + bias (builds the B x C x n tensor). */
 void ref_rapl_forward_expanded(const double *feat, const double *refs, const double *p,
@@ -37,9 +43,11 @@ void ref_rapl_backward(const double *dout, const double *feat, const double *ref
                        const double *p, const double *a, int B, int C, int n, double *dfeat,
                        double *dp, double *da, double *dbias);
 
-/* One step t >= 1 of PyTorch's Adam with L2 weight decay, in place. */
+/* One step t >= 1 of PyTorch's Adam with L2 weight decay, or of AdamW
+ * (decoupled: params *= 1 - lr * weight_decay first), in place. */
 typedef struct ref_adam {
     double lr, beta1, beta2, eps, weight_decay;
+    int decoupled;
 } ref_adam;
 void ref_adam_step(const ref_adam *cfg, int t, double *params, const double *grads, double *m,
                    double *v, size_t count);

@@ -211,6 +211,69 @@ static void test_dex_opencl(void **state)
     dex_check_opencl(&r, 3, 101);
 }
 
+/* ---- label distribution (DLDL) ---- */
+
+static double label_dist_loss(void *state)
+{
+    dex_case *d = state;
+    return d->scale * ref_label_dist_forward(d->logits, d->labels, d->ages, d->B, d->n, 1.7);
+}
+
+static void test_label_dist_reference_gradient(void **state)
+{
+    (void)state;
+    test_rng r = test_rng_seed(13);
+    int sizes[][2] = {{1, 2}, {3, 5}, {4, 9}};
+    for (int s = 0; s < 3; s++) {
+        dex_case d = dex_make(&r, sizes[s][0], sizes[s][1]);
+        double *g = malloc((size_t)d.B * d.n * sizeof *g);
+        ref_label_dist_backward(d.logits, d.labels, d.ages, d.B, d.n, 1.7, d.scale, g);
+        check_fd("label_dist dlogits", d.logits, (size_t)d.B * d.n, g, label_dist_loss, &d);
+        free(g);
+        dex_free(&d);
+    }
+}
+
+static void label_dist_check_opencl(test_rng *r, int B, int n, double sigma)
+{
+    agecl_ctx *ctx = test_ctx();
+    dex_case d = dex_make(r, B, n);
+    size_t count = (size_t)B * n;
+    double loss = ref_label_dist_forward(d.logits, d.labels, d.ages, B, n, sigma);
+    double *grad = malloc(count * sizeof *grad), *old = random_d(r, count, -1, 1);
+    ref_label_dist_backward(d.logits, d.labels, d.ages, B, n, sigma, d.scale, grad);
+    agecl_tensor tz = upload_d(B, n, 1, 1, d.logits), tl = upload_d(1, 1, 1, n, d.labels);
+    agecl_tensor ta = upload_d(B, 1, 1, 1, d.ages);
+    agecl_tensor ts = test_upload(ctx, 1, 1, 1, 1, NULL), tg = test_upload(ctx, B, n, 1, 1, NULL);
+    test_poison(ctx, &ts);
+    test_poison(ctx, &tg);
+    TEST_OK(agecl_label_dist_forward(ctx, &tz, &tl, &ta, (float)sigma, &ts));
+    expect_close("label_dist loss", &ts, &loss, TOL);
+    TEST_OK(agecl_label_dist_backward(ctx, &tz, &tl, &ta, (float)sigma, (float)d.scale, 0.0f, &tg));
+    expect_close("label_dist dlogits", &tg, grad, TOL);
+    agecl_tensor_free(&tg);
+    tg = upload_d(B, n, 1, 1, old);
+    double *sum = plus(old, grad, count);
+    TEST_OK(agecl_label_dist_backward(ctx, &tz, &tl, &ta, (float)sigma, (float)d.scale, 1.0f, &tg));
+    expect_close("label_dist dlogits (beta 1)", &tg, sum, TOL);
+    free(sum);
+    free(grad);
+    free(old);
+    dex_free(&d);
+    agecl_tensor *all[] = {&tz, &tl, &ta, &ts, &tg};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) agecl_tensor_free(all[i]);
+}
+
+static void test_label_dist_opencl(void **state)
+{
+    (void)state;
+    test_rng r = test_rng_seed(14);
+    label_dist_check_opencl(&r, 1, 2, 2.0);
+    label_dist_check_opencl(&r, 3, 5, 0.6);  /* a narrow target: nearly one label */
+    label_dist_check_opencl(&r, 64, 101, 2.0);
+    label_dist_check_opencl(&r, 3, 101, 7.5);
+}
+
 /* A prediction equal to the true age has gradient 0 (sign(0) = 0, as L1Loss). */
 static void test_dex_sign_zero(void **state)
 {
@@ -496,13 +559,15 @@ static void test_rapl_opencl(void **state)
 
 /* 12 steps on a view that starts inside its buffers; the elements around the
  * view must stay as they were. */
-static void adam_check(test_rng *r, double weight_decay)
+static void adam_check(test_rng *r, double weight_decay, int decoupled)
 {
     agecl_ctx *ctx = test_ctx();
     const int count = 1237, pad = 64, steps = 12;
     const size_t total = (size_t)count + 2 * pad;
-    ref_adam cfg = {1e-3, 0.9, 0.999, 1e-8, weight_decay};
-    agecl_adam_config acfg = agecl_adam_defaults(1e-3, weight_decay);
+    /* A large rate, so that AdamW's shrink 1 - lr * wd is far from 1. */
+    ref_adam cfg = {decoupled ? 0.1 : 1e-3, 0.9, 0.999, 1e-8, weight_decay, decoupled};
+    agecl_adam_config acfg = agecl_adam_defaults(cfg.lr, weight_decay);
+    acfg.decoupled = decoupled;
     double *p = random_d(r, total, -1, 1), *m = calloc(total, sizeof *m);
     double *v = calloc(total, sizeof *v);
     agecl_tensor bp = upload_d(1, 1, 1, (int)total, p), bm = upload_d(1, 1, 1, (int)total, m);
@@ -544,8 +609,10 @@ static void test_adam_opencl(void **state)
 {
     (void)state;
     test_rng r = test_rng_seed(41);
-    adam_check(&r, 1e-2);
-    adam_check(&r, 0);
+    adam_check(&r, 1e-2, 0);
+    adam_check(&r, 0, 0);
+    adam_check(&r, 0.5, 1);
+    adam_check(&r, 0, 1);
 }
 
 /* ---- reference selection ---- */
@@ -848,6 +915,53 @@ static void pytorch_adam(agecl_st_file *f)
     agecl_tensor_free(&v);
 }
 
+static void pytorch_adamw(agecl_st_file *f)
+{
+    agecl_ctx *ctx = test_ctx();
+    const int count = 37, steps = 12;
+    assert_string_equal(agecl_st_meta(f, "adamw.lr"), "0.01");
+    assert_string_equal(agecl_st_meta(f, "adamw.weight_decay"), "0.5");
+    agecl_adam_config cfg = agecl_adam_defaults(0.01, 0.5);
+    cfg.decoupled = 1;
+    float *grads = fixture(f, "adamw.grads", (size_t)steps * count);
+    float *want = fixture(f, "adamw.params", (size_t)steps * count);
+    agecl_tensor p = fixture_tensor(f, "adamw.start", count, 1);
+    agecl_tensor g = test_upload(ctx, count, 1, 1, 1, NULL);
+    agecl_tensor m = test_upload(ctx, count, 1, 1, 1, NULL), v = test_upload(ctx, count, 1, 1, 1, NULL);
+    TEST_OK(agecl_tensor_fill(ctx, &m, 0));
+    TEST_OK(agecl_tensor_fill(ctx, &v, 0));
+    for (int t = 1; t <= steps; t++) {
+        TEST_OK(agecl_tensor_write(ctx, &g, grads + (size_t)(t - 1) * count));
+        TEST_OK(agecl_adam_step(ctx, &cfg, t, &p, &g, &m, &v));
+        float *got = test_download(ctx, &p);
+        test_assert_close("adamw params vs PyTorch", got, want + (size_t)(t - 1) * count, count,
+                          ADAM_TOL);
+        free(got);
+    }
+    free(grads);
+    free(want);
+    agecl_tensor_free(&p);
+    agecl_tensor_free(&g);
+    agecl_tensor_free(&m);
+    agecl_tensor_free(&v);
+}
+
+static void pytorch_label_dist(agecl_st_file *f)
+{
+    agecl_ctx *ctx = test_ctx();
+    assert_string_equal(agecl_st_meta(f, "kl.sigma"), "2.5");
+    assert_string_equal(agecl_st_meta(f, "kl.scale"), "0.7");
+    agecl_tensor z = fixture_tensor(f, "kl.logits", 4, 7), l = fixture_tensor(f, "kl.labels", 7, 1);
+    agecl_tensor a = fixture_tensor(f, "kl.ages", 4, 1);
+    agecl_tensor loss = test_upload(ctx, 1, 1, 1, 1, NULL), dz = test_upload(ctx, 4, 7, 1, 1, NULL);
+    TEST_OK(agecl_label_dist_forward(ctx, &z, &l, &a, 2.5f, &loss));
+    TEST_OK(agecl_label_dist_backward(ctx, &z, &l, &a, 2.5f, 0.7f, 0.0f, &dz));
+    expect_fixture(f, "kl.loss", &loss, TOL);
+    expect_fixture(f, "kl.dlogits", &dz, TOL);
+    agecl_tensor *all[] = {&z, &l, &a, &loss, &dz};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) agecl_tensor_free(all[i]);
+}
+
 static void test_pytorch_fixture(void **state)
 {
     (void)state;
@@ -859,6 +973,8 @@ static void test_pytorch_fixture(void **state)
     pytorch_ce(f, "ce_pos", 5, 9);
     pytorch_rapl(f);
     pytorch_adam(f);
+    pytorch_adamw(f);
+    pytorch_label_dist(f);
     agecl_st_close(f);
 }
 
@@ -900,6 +1016,16 @@ static void test_bad_arguments(void **state)
                   "dex_backward");
     expect_status(agecl_dex_backward(ctx, &z, &l5, &empty, 1, 0, &z45), AGECL_E_INVALID_ARG,
                   "dex_backward");
+
+    /* label distribution */
+    expect_status(agecl_label_dist_forward(ctx, &z, &l5, &v4, 0.0f, &one), AGECL_E_INVALID_ARG,
+                  "label_dist_forward");
+    expect_status(agecl_label_dist_forward(ctx, &z, &l5, &v3, 2.0f, &one), AGECL_E_SHAPE,
+                  "label_dist_forward");
+    expect_status(agecl_label_dist_backward(ctx, &z, &l5, &v4, -1.0f, 1, 0, &z45),
+                  AGECL_E_INVALID_ARG, "label_dist_backward");
+    expect_status(agecl_label_dist_backward(ctx, &z, &l5, &v4, 2.0f, 1, 0, &z36), AGECL_E_SHAPE,
+                  "label_dist_backward");
 
     /* cross-entropy */
     expect_status(agecl_softmax_ce_forward(ctx, &z, &v3, &one, NULL), AGECL_E_SHAPE,
@@ -974,6 +1100,8 @@ int main(void)
         cmocka_unit_test(test_dex_reference_gradient),
         cmocka_unit_test(test_dex_opencl),
         cmocka_unit_test(test_dex_sign_zero),
+        cmocka_unit_test(test_label_dist_reference_gradient),
+        cmocka_unit_test(test_label_dist_opencl),
         cmocka_unit_test(test_ce_reference_gradient),
         cmocka_unit_test(test_ce_opencl),
         cmocka_unit_test(test_ce_all_ignored_and_invalid),

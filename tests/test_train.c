@@ -172,6 +172,111 @@ static void one_step(agecl_model *m)
     free(img);
 }
 
+/* agecl_train_lr against PyTorch's schedulers (tools/fixtures/gen_schedule.py). */
+static void expect_rates(agecl_st_file *f, const char *name, const agecl_train_options *o,
+                         int per_epoch)
+{
+    int steps = o->epochs * per_epoch;
+    float *want = malloc((size_t)steps * sizeof *want);
+    TEST_OK(agecl_st_read_f32(f, name, want, (size_t)steps, &steps, 1));
+    for (int u = 0; u < steps; u++) {
+        double got = agecl_train_lr(o, u / per_epoch + 1, u % per_epoch, per_epoch);
+        if (fabs(got - want[u]) > 1e-6 * o->lr + 1e-6 * fabs(want[u]))
+            fail_msg("%s: step %d: rate %.9g, PyTorch %.9g", name, u, got, want[u]);
+    }
+    free(want);
+}
+
+static void test_lr_schedules_match_pytorch(void **state)
+{
+    (void)state;
+    char path[1024];
+    agecl_st_file *f;
+    TEST_OK(agecl_st_open(test_fixture("schedule.safetensors", path, sizeof path), &f));
+    agecl_train_options o;
+    agecl_train_defaults(&o);
+    o.schedule = AGECL_SCHEDULE_COSINE, o.lr = 2e-3, o.epochs = 5, o.warmup = 1;
+    expect_rates(f, "cosine_a", &o, 7);
+    o.lr = 1e-3, o.epochs = 4, o.warmup = 0.5;
+    expect_rates(f, "cosine_b", &o, 9);
+    agecl_train_defaults(&o);
+    o.epochs = 6, o.lr_drops[0] = 2, o.lr_drops[1] = 4;
+    expect_rates(f, "step", &o, 4);
+    agecl_st_close(f);
+}
+
+static void test_recipes(void **state)
+{
+    (void)state;
+    agecl_train_options o;
+    agecl_train_defaults(&o);
+    o.epochs = 7;
+    TEST_OK(agecl_train_recipe("scratch", &o));
+    assert_string_equal(o.recipe, "scratch");
+    assert_int_equal(o.decoupled, 1);
+    assert_int_equal(o.decay_all, 0);
+    assert_int_equal(o.schedule, AGECL_SCHEDULE_COSINE);
+    assert_true(o.loss.dist_weight > 0);
+    assert_int_equal(o.epochs, 7); /* what a recipe does not set stays */
+    TEST_OK(agecl_train_recipe("paper", &o));
+    agecl_train_options d;
+    agecl_train_defaults(&d);
+    assert_int_equal(o.decoupled, d.decoupled);
+    assert_int_equal(o.decay_all, 1);
+    assert_true(o.weight_decay == 1e-2 && o.lr == 1e-3 && o.warmup == 0);
+    assert_int_equal(o.schedule, AGECL_SCHEDULE_STEP);
+    assert_int_equal(o.n_lr_drops, 2);
+    assert_string_equal(o.augment, "paper");
+    assert_true(o.loss.dist_weight == 0 && o.loss.gender_weight == 1 && o.loss.pos_weight == 1);
+    assert_int_equal(agecl_train_recipe("fast", &o), AGECL_E_INVALID_ARG);
+    assert_non_null(strstr(agecl_last_error(), "scratch"));
+}
+
+/* With zero gradients, AdamW only shrinks: every weight by 1 - lr wd, and the
+ * one-dimensional parameters too only when decay_all says so. */
+static void test_decay_on_weights_only(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    for (int all = 0; all < 2; all++) {
+        agecl_model *m = tiny_model(ctx, 2, 16, AGECL_MODEL_TRAIN);
+        int count = agecl_model_tensor_count(m), weights = 0, others = 0;
+        float **before = calloc((size_t)count, sizeof *before);
+        for (int i = 0; i < count; i++) {
+            int kind, shape[4];
+            agecl_model_tensor_name(m, i, &kind, shape);
+            if (kind != 0) continue;
+            size_t n = (size_t)shape[0] * shape[1] * shape[2] * shape[3];
+            before[i] = malloc(n * sizeof **before);
+            TEST_OK(agecl_model_tensor_get(m, i, 0, before[i]));
+        }
+        agecl_adam_config cfg = agecl_adam_defaults(0.1, 0.5);
+        cfg.decoupled = 1;
+        TEST_OK(agecl_model_optimizer_step(m, &cfg, all, 1));
+        const float shrink = (float)(1 - 0.1 * 0.5);
+        for (int i = 0; i < count; i++) {
+            if (!before[i]) continue;
+            int kind, shape[4];
+            const char *name = agecl_model_tensor_name(m, i, &kind, shape);
+            size_t n = (size_t)shape[0] * shape[1] * shape[2] * shape[3];
+            float *after = malloc(n * sizeof *after);
+            TEST_OK(agecl_model_tensor_get(m, i, 0, after));
+            int weight = shape[0] > 1 || shape[2] > 1 || !strcmp(name, "rapl.a.weight");
+            weights += weight, others += !weight;
+            for (size_t k = 0; k < n; k++) {
+                float want = weight || all ? before[i][k] * shrink : before[i][k];
+                if (after[k] != want)
+                    fail_msg("%s[%zu]: %g, want %g (decay_all %d)", name, k, after[k], want, all);
+            }
+            free(after);
+            free(before[i]);
+        }
+        assert_true(weights > 5 && others > 5);
+        free(before);
+        agecl_model_destroy(m);
+    }
+}
+
 static void test_checkpoint_round_trip(void **state)
 {
     (void)state;
@@ -412,6 +517,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_falls_on_real_faces),
         cmocka_unit_test(test_reference_selection),
+        cmocka_unit_test(test_lr_schedules_match_pytorch),
+        cmocka_unit_test(test_recipes),
+        cmocka_unit_test(test_decay_on_weights_only),
         cmocka_unit_test(test_checkpoint_round_trip),
         cmocka_unit_test(test_bad_checkpoints_rejected),
         cmocka_unit_test(test_resume_after_kill_matches_uninterrupted),
