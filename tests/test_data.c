@@ -765,6 +765,70 @@ static void test_augment_draws(void **state)
     assert_true(fabs(sum / n) < 0.3);
 }
 
+/* The zoom-in crop: with scale s and shift (dx, dy) output pixel x samples
+ * c + s (x - c) + dx of the source (bilinear); on a horizontal ramp the value
+ * follows that position. */
+static void test_augment_affine(void **state)
+{
+    (void)state;
+    enum { S = 21 };
+    static uint8_t ramp[S * S * 3], out[S * S * 3];
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++)
+            for (int c = 0; c < 3; c++) ramp[(y * S + x) * 3 + c] = (uint8_t)(10 * x + c);
+    agecl__data_affine(ramp, out, S, 0, 1, 0, 0);
+    assert_memory_equal(out, ramp, sizeof ramp);
+    const float scale = 0.6f, dx = 1.5f, centre = 0.5f * (S - 1);
+    agecl__data_affine(ramp, out, S, 0, scale, dx, 0);
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            float sx = centre + scale * (x - centre) + dx;
+            int want = (int)(10 * sx + 0.5f);
+            int got = out[(y * S + x) * 3];
+            if (abs(got - want) > 1) fail_msg("affine at (%d, %d): %d, want %d", x, y, got, want);
+        }
+    /* The same call through a draw: a pure crop keeps the image's middle. */
+    agecl_augment a = {0, 0, 0, 0, 0.0f, 1.0f, 0.5f, 0.0f, 0.0f};
+    static uint8_t img[S * S * 3], scratch[S * S * 3];
+    memcpy(img, ramp, sizeof img);
+    agecl_augment_apply(&a, img, S, scratch);
+    assert_int_equal(img[(10 * S + 10) * 3], ramp[(10 * S + 10) * 3]);
+    assert_true(img[(10 * S + 0) * 3] > ramp[(10 * S + 0) * 3]);
+}
+
+static void test_augment_policies(void **state)
+{
+    (void)state;
+    agecl_augment_policy light, paper, none;
+    TEST_OK(agecl_augment_policy_named("light", &light));
+    TEST_OK(agecl_augment_policy_named("paper", &paper));
+    TEST_OK(agecl_augment_policy_named("none", &none));
+    assert_int_equal(agecl_augment_policy_named("heavy", &none), AGECL_E_INVALID_ARG);
+    assert_non_null(strstr(agecl_last_error(), "light"));
+    /* "paper" through a policy draws what the default (NULL) draws. */
+    agecl_augment x = agecl_augment_draw(&paper, 9, 2, 5), y = agecl_augment_draw(NULL, 9, 2, 5);
+    assert_memory_equal(&x, &y, sizeof x);
+    int n = 20000, hflip = 0, vflip = 0, sharpen = 0;
+    float lo = 1, dmax = 0, amax = 0;
+    for (int i = 0; i < n; i++) {
+        agecl_augment a = agecl_augment_draw(&light, 123, 1, i);
+        hflip += a.hflip, vflip += a.vflip, sharpen += a.sharpen;
+        lo = fminf(lo, a.scale);
+        assert_true(a.scale <= 1.0f);
+        dmax = fmaxf(dmax, fmaxf(fabsf(a.dx), fabsf(a.dy)));
+        amax = fmaxf(amax, fabsf(a.angle));
+        agecl_augment z = agecl_augment_draw(&none, 123, 1, i);
+        assert_true(!z.gray && !z.hflip && !z.sharpen && !z.vflip && z.angle == 0 &&
+                    z.scale == 1 && z.dx == 0 && z.dy == 0);
+    }
+    assert_in_range(hflip, (int)(0.48 * n), (int)(0.52 * n));
+    assert_int_equal(vflip, 0);
+    assert_int_equal(sharpen, 0);
+    assert_true(lo >= 0.85f && lo < 0.86f);
+    assert_true(dmax <= 0.05f && dmax > 0.049f);
+    assert_true(amax <= 10 && amax > 9.9f);
+}
+
 /* ---- loader and cache ---- */
 
 typedef struct epoch_data {
@@ -989,6 +1053,8 @@ int main(void)
         cmocka_unit_test(test_bad_images),
         cmocka_unit_test(test_augment_ops),
         cmocka_unit_test(test_augment_draws),
+        cmocka_unit_test(test_augment_affine),
+        cmocka_unit_test(test_augment_policies),
         cmocka_unit_test(test_loader),
         cmocka_unit_test(test_cache),
     };

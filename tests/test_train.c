@@ -277,6 +277,60 @@ static void test_decay_on_weights_only(void **state)
     }
 }
 
+/* AGECL_EVAL_FLIP: the MAE of the mean prediction of each image and its mirror. */
+static void test_eval_flip_is_mean_of_mirrors(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_dataset *ds;
+    TEST_OK(agecl_dataset_open(&ds, utkface(), 0));
+    agecl_model_config cfg;
+    TEST_OK(agecl_model_preset("tiny", &cfg));
+    const int *ages;
+    int n = agecl_dataset_age_labels(ds, &ages), B = 8, S = cfg.input_size;
+    TEST_OK(agecl_model_config_set_ages(&cfg, ages, n));
+    agecl_model *m;
+    TEST_OK(agecl_model_create(ctx, &cfg, B, 0, &m));
+    TEST_OK(agecl_model_init(m, 3));
+    int idx[B];
+    for (int i = 0; i < B; i++) idx[i] = 100 + 37 * i;
+    agecl_eval_result plain, flip;
+    TEST_OK(agecl_evaluate(m, ds, idx, B, 0, 0, &plain));
+    TEST_OK(agecl_evaluate(m, ds, idx, B, 0, AGECL_EVAL_FLIP, &flip));
+
+    agecl_loader_options lo;
+    agecl_loader_defaults(&lo);
+    lo.batch_size = B, lo.image_size = S, lo.threads = 0;
+    agecl_loader *loader;
+    TEST_OK(agecl_loader_create(&loader, ds, idx, B, &lo));
+    TEST_OK(agecl_loader_start_epoch(loader, 0));
+    agecl_batch *b;
+    TEST_OK(agecl_loader_next(loader, &b));
+    float a1[B], a2[B], *mirror = malloc((size_t)B * 3 * S * S * sizeof *mirror);
+    agecl_outputs o1 = {a1, NULL, NULL, NULL}, o2 = {a2, NULL, NULL, NULL};
+    TEST_OK(agecl_model_forward(m, b->images, 0));
+    TEST_OK(agecl_model_outputs(m, &o1));
+    for (int r = 0; r < B * 3 * S; r++)
+        for (int x = 0; x < S; x++) mirror[r * S + x] = b->images[r * S + S - 1 - x];
+    TEST_OK(agecl_model_forward(m, mirror, 0));
+    TEST_OK(agecl_model_outputs(m, &o2));
+    double mae1 = 0, mae_mean = 0;
+    int differ = 0;
+    for (int i = 0; i < B; i++) {
+        mae1 += fabs(a1[i] - b->ages[i]) / B;
+        mae_mean += fabs(0.5 * (a1[i] + a2[i]) - b->ages[i]) / B;
+        differ += a1[i] != a2[i];
+    }
+    assert_true(differ > 0); /* a mirror is another input */
+    assert_float_equal(plain.mae, mae1, 1e-4);
+    assert_float_equal(flip.mae, mae_mean, 1e-4);
+    agecl_loader_release(loader, b);
+    agecl_loader_free(loader);
+    free(mirror);
+    agecl_model_destroy(m);
+    agecl_dataset_free(ds);
+}
+
 static void test_checkpoint_round_trip(void **state)
 {
     (void)state;
@@ -520,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_lr_schedules_match_pytorch),
         cmocka_unit_test(test_recipes),
         cmocka_unit_test(test_decay_on_weights_only),
+        cmocka_unit_test(test_eval_flip_is_mean_of_mirrors),
         cmocka_unit_test(test_checkpoint_round_trip),
         cmocka_unit_test(test_bad_checkpoints_rejected),
         cmocka_unit_test(test_resume_after_kill_matches_uninterrupted),

@@ -8,10 +8,16 @@ import ctypes as C
 import numpy as np
 
 
+class AugmentPolicy(C.Structure):
+    _fields_ = [(name, C.c_float) for name in ('p_gray', 'p_hflip', 'max_degrees', 'p_sharpen',
+                                               'sharpness', 'p_vflip', 'min_scale', 'max_shift')]
+
+
 class LoaderOptions(C.Structure):
     _fields_ = [('batch_size', C.c_int), ('image_size', C.c_int), ('shuffle', C.c_int),
                 ('augment', C.c_int), ('drop_last', C.c_int), ('threads', C.c_int),
-                ('prefetch', C.c_int), ('seed', C.c_uint64), ('cache', C.c_void_p)]
+                ('prefetch', C.c_int), ('seed', C.c_uint64),
+                ('policy', C.POINTER(AugmentPolicy)), ('cache', C.c_void_p)]
 
 
 class Batch(C.Structure):
@@ -27,7 +33,7 @@ class Split(C.Structure):
 class Data:
     """A data set ("utkface:DIR", ...) and its hash split, as agecl train makes them."""
 
-    def __init__(self, lib_path, spec, limit=0):
+    def __init__(self, lib_path, spec, limit=0, augment='paper'):
         self.lib = lib = C.CDLL(lib_path)
         lib.agecl_last_error.restype = C.c_char_p
         lib.agecl_loader_next.argtypes = [C.c_void_p, C.POINTER(C.POINTER(Batch))]
@@ -55,6 +61,8 @@ class Data:
         n = lib.agecl_dataset_age_labels(self.ds, C.byref(ages))
         self.ages = [ages[i] for i in range(n)]
         self.has_gender = bool(lib.agecl_dataset_has_gender(self.ds))
+        self.policy = AugmentPolicy()
+        self._check(lib.agecl_augment_policy_named(augment.encode(), C.byref(self.policy)))
 
     def _check(self, status):
         if status != 0:
@@ -65,7 +73,8 @@ class Data:
 
     def batches(self, part, epoch, batch, size, train, seed, threads=2):
         """Yield (images [B,3,S,S] float32, ages, genders, indices) numpy arrays."""
-        opt = LoaderOptions(batch, size, int(train), int(train), int(train), threads, 3, seed, None)
+        opt = LoaderOptions(batch, size, int(train), int(train), int(train), threads, 3, seed,
+                            C.pointer(self.policy), None)
         loader = C.c_void_p()
         idx = self.parts[part]
         self._check(self.lib.agecl_loader_create(C.byref(loader), self.ds, idx, len(idx),

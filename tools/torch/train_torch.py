@@ -5,6 +5,8 @@ libagecl), schedule, losses and reference selection. For comparing the two.
 
   /usr/bin/python3 tools/torch/train_torch.py --lib build/release/libagecl.so \\
       --data utkface:../shared/data/utkface --preset cpu --epochs 3 --out runs/torch
+The recipes and options are those of `agecl train` (--recipe scratch|paper and the
+settings it overrides), with the same meaning.
 Writes OUT/log.jsonl (epoch, lr, loss, loss_age, val_mae, val_cs5, val_gender_acc, seconds)."""
 import argparse
 import json
@@ -19,6 +21,15 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import agecl_data  # noqa: E402
 import ir_model  # noqa: E402
+
+RECIPES = {  # agecl_train_recipe (src/train/trainer.c)
+    'paper': dict(lr=1e-3, weight_decay=1e-2, optimizer='adam', decay_on='all', schedule='step',
+                  warmup=0.0, lr_drops='10,20', augment='paper', label_sigma=2.0,
+                  dist_weight=0.0, flip_eval=False),
+    'scratch': dict(lr=2e-3, weight_decay=5e-2, optimizer='adamw', decay_on='weights',
+                    schedule='cosine', warmup=1.0, lr_drops='', augment='light', label_sigma=2.0,
+                    dist_weight=1.0, flip_eval=True),
+}
 
 PRESETS = {'cpu': ((2, 2, 2), (32, 64, 128), 64), 'tiny': ((1, 1, 1), (8, 12, 16), 16),
            'ir18': ((2, 2, 2), (64, 128, 256), 112), 'ir50': ((3, 4, 14), (64, 128, 256), 112)}
@@ -43,12 +54,36 @@ def select_references(feats, errs, pos, n, gen):
     return R
 
 
-def evaluate(model, data, part, size, batch, seed):
+def lr_at(a, epoch, step, per_epoch):
+    """agecl_train_lr: warm-up, then the steps or the cosine."""
+    u, U = (epoch - 1) * per_epoch + step, a.epochs * per_epoch
+    W = int(np.floor(a.warmup * per_epoch + 0.5))
+    if u < W:
+        return a.lr * (u + 1) / W
+    if a.schedule == 'cosine':
+        return a.lr * 0.5 * (1 + np.cos(np.pi * (u - W) / (U - W))) if U > W else a.lr
+    drops = [int(x) for x in a.lr_drops.split(',') if x]
+    return a.lr * 0.1 ** sum(epoch > d for d in drops)
+
+
+def label_dist(logits, age, labels, sigma):
+    """KL(q || softmax(logits)), q a Gaussian of sigma around age over the labels."""
+    q = torch.softmax(-(labels[None, :] - age[:, None]) ** 2 / (2 * sigma ** 2), dim=1)
+    return F.kl_div(torch.log_softmax(logits, dim=1), q, reduction='batchmean')
+
+
+def evaluate(model, data, part, size, batch, seed, flip=False):
     model.eval()
     abs_sum = within = g_ok = g_n = n = 0
     with torch.no_grad():
         for images, ages, genders, _ in data.batches(part, 0, batch, size, False, seed):
             out = model(torch.from_numpy(images))
+            if flip:
+                o2 = model(torch.from_numpy(images[:, :, :, ::-1].copy()))
+                out['age'] = 0.5 * (out['age'] + o2['age'])
+                if 'gender_logits' in out:  # the mean probability decides, as agecl's
+                    p = 0.5 * (F.softmax(out['gender_logits'], 1) + F.softmax(o2['gender_logits'], 1))
+                    out['gender_logits'] = p
             err = (out['age'] - torch.from_numpy(ages).float()).abs()
             abs_sum += err.sum().item()
             within += (err <= 5).sum().item()
@@ -68,9 +103,19 @@ def main():
     ap.add_argument('--preset', default='cpu', choices=sorted(PRESETS))
     ap.add_argument('--epochs', type=int, default=30)
     ap.add_argument('--batch', type=int, default=64)
-    ap.add_argument('--lr', type=float, default=1e-3)
-    ap.add_argument('--weight-decay', type=float, default=1e-2)
-    ap.add_argument('--lr-drops', default='10,20')
+    ap.add_argument('--recipe', default='scratch', choices=sorted(RECIPES))
+    ap.add_argument('--lr', type=float)
+    ap.add_argument('--weight-decay', type=float)
+    ap.add_argument('--optimizer', choices=['adam', 'adamw'])
+    ap.add_argument('--decay-on', choices=['all', 'weights'])
+    ap.add_argument('--schedule', choices=['step', 'cosine'])
+    ap.add_argument('--warmup', type=float)
+    ap.add_argument('--lr-drops')
+    ap.add_argument('--augment', choices=['paper', 'light', 'none'])
+    ap.add_argument('--label-sigma', type=float)
+    ap.add_argument('--dist-weight', type=float)
+    ap.add_argument('--flip-eval', action='store_true', default=None)
+    ap.add_argument('--no-flip-eval', dest='flip_eval', action='store_false')
     ap.add_argument('--seed', type=int, default=123)
     ap.add_argument('--limit', type=int, default=0)
     ap.add_argument('--threads', type=int, default=2)
@@ -78,11 +123,13 @@ def main():
     ap.add_argument('--save-init', help='write the initial weights here (safetensors, agecl '
                     'names), for `agecl train --init` to start from the same point')
     a = ap.parse_args()
+    for key, value in RECIPES[a.recipe].items():
+        if getattr(a, key) is None:
+            setattr(a, key, value)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    drops = [int(x) for x in a.lr_drops.split(',') if x]
     units, channels, size = PRESETS[a.preset]
-    data = agecl_data.Data(a.lib, a.data, a.limit)
+    data = agecl_data.Data(a.lib, a.data, a.limit, a.augment)
     model = ir_model.AgeModel(data.ages, units, channels, gender=data.has_gender)
     ir_model.init_weights(model, a.seed)
     if a.save_init:
@@ -91,16 +138,21 @@ def main():
         import st
         st.save(a.save_init, {k: v.numpy() for k, v in model.agecl_state().items()},
                 {'format': 'agecl-checkpoint-1', 'source': 'tools/torch/train_torch.py'})
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8,
-                           weight_decay=a.weight_decay)
+    # Weights (two or more dimensions) and the rest, as agecl's parameter arena.
+    weights = [p for name, p in model.named_parameters() if p.dim() >= 2]
+    rest = [p for name, p in model.named_parameters() if p.dim() < 2]
+    groups = [{'params': weights}, {'params': rest,
+                                    'weight_decay': a.weight_decay if a.decay_on == 'all' else 0.0}]
+    optim = torch.optim.AdamW if a.optimizer == 'adamw' else torch.optim.Adam
+    opt = optim(groups, lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=a.weight_decay)
+    labels = torch.tensor(data.ages, dtype=torch.float32)
+    per_epoch = len(data.parts[0]) // a.batch
     gen = torch.Generator().manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
     log = open(os.path.join(a.out, 'log.jsonl'), 'w')
     best, refs = float('inf'), False
     for epoch in range(1, a.epochs + 1):
-        lr = a.lr * 0.1 ** sum(epoch > d for d in drops)
-        for group in opt.param_groups:
-            group['lr'] = lr
+        lr = lr_at(a, epoch, 0, per_epoch)
         model.train()
         use_pos = epoch > 1 and refs
         t0, sums, steps = time.time(), np.zeros(2), 0
@@ -111,6 +163,11 @@ def main():
             out = model(torch.from_numpy(images))
             total, parts = ir_model.losses(out, age_t, torch.from_numpy(genders).long(), pos,
                                            use_pos)
+            if a.dist_weight > 0:
+                total = total + a.dist_weight * label_dist(out['age_logits'], age_t, labels,
+                                                           a.label_sigma)
+            for group in opt.param_groups:
+                group['lr'] = lr_at(a, epoch, steps, per_epoch)
             opt.zero_grad()
             total.backward()
             opt.step()
@@ -120,7 +177,7 @@ def main():
             sums += [total.item(), parts['age'].item()]
             steps += 1
         secs = time.time() - t0
-        mae, cs5, gacc = evaluate(model, data, 1, size, a.batch, a.seed)
+        mae, cs5, gacc = evaluate(model, data, 1, size, a.batch, a.seed, a.flip_eval)
         if mae < best:
             best = mae
             if model.rapl is not None:
