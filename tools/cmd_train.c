@@ -34,6 +34,8 @@ static void usage(FILE *f)
         "  --augment NAME     paper, light or none (see agecl/data.h)\n"
         "  --label-sigma X    the label distribution's sigma in years\n"
         "  --dist-weight X    weight of the label distribution (KL) term; 0: off\n"
+        "  --age-weight X     weight of the age (L1) loss (1); 0 with --dist-weight 0 and\n"
+        "                     --no-rapl trains the gender head alone\n"
         "  --gender-weight X  weight of the gender loss (1)\n"
         "  --pos-weight X     weight of the relative age position loss (1)\n"
         "  --flip-eval, --no-flip-eval  average each image and its mirror when evaluating\n"
@@ -108,7 +110,7 @@ int cmd_train(int argc, char **argv)
     int seed = 123;
     enum { O_LR = 256, O_WD, O_DROPS, O_NOGENDER, O_NORAPL, O_LIMIT, O_MAXSTEPS, O_STRICT, O_QUIET,
            O_INIT, O_RECIPE, O_OPTIM, O_DECAYON, O_SCHED, O_WARMUP, O_AUG, O_SIGMA, O_DISTW,
-           O_GENDERW, O_POSW, O_FLIP, O_NOFLIP };
+           O_GENDERW, O_POSW, O_FLIP, O_NOFLIP, O_AGEW };
     static const struct option longs[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"preset", required_argument, 0, 'p'}, {"epochs", required_argument, 0, 'e'},
@@ -125,6 +127,7 @@ int cmd_train(int argc, char **argv)
         {"warmup", required_argument, 0, O_WARMUP}, {"augment", required_argument, 0, O_AUG},
         {"label-sigma", required_argument, 0, O_SIGMA}, {"dist-weight", required_argument, 0, O_DISTW},
         {"gender-weight", required_argument, 0, O_GENDERW},
+        {"age-weight", required_argument, 0, O_AGEW},
         {"pos-weight", required_argument, 0, O_POSW}, {"flip-eval", no_argument, 0, O_FLIP},
         {"no-flip-eval", no_argument, 0, O_NOFLIP}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     /* First pass: the recipe (by default from --init), whose settings the other
@@ -185,6 +188,7 @@ int cmd_train(int argc, char **argv)
         case O_GENDERW:
             ok = parse_double("--gender-weight", optarg, &w), o.loss.gender_weight = (float)w;
             break;
+        case O_AGEW: ok = parse_double("--age-weight", optarg, &w), o.loss.age_weight = (float)w; break;
         case O_POSW: ok = parse_double("--pos-weight", optarg, &w), o.loss.pos_weight = (float)w; break;
         case O_FLIP: o.tta_flip = 1; break;
         case O_NOFLIP: o.tta_flip = 0; break;

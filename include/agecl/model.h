@@ -102,16 +102,16 @@ typedef struct agecl_outputs {
     float *feat;
 } agecl_outputs;
 
-/* The weights of the loss terms: total = L_age + dist_weight L_dist +
+/* The weights of the loss terms: total = age_weight L_age + dist_weight L_dist +
  * gender_weight L_gender + pos_weight L_position. MODEL.md: 1, 0, 1, 1.
  * L_dist is the label distribution term (agecl/heads.h, DLDL) with dist_sigma
  * years; it only counts when dist_weight > 0. */
 typedef struct agecl_loss_config {
-    float gender_weight, pos_weight;
+    float age_weight, gender_weight, pos_weight;
     float dist_weight, dist_sigma;
 } agecl_loss_config;
 
-/* {1, 1, 0, 2}: MODEL.md's loss. */
+/* {1, 1, 1, 0, 2}: MODEL.md's loss. */
 agecl_loss_config agecl_loss_defaults(void);
 
 /* Set the weights a model's training backward uses (a new model has the defaults).

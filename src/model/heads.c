@@ -5,14 +5,18 @@
 #include "error.h"
 #include "model/model_internal.h"
 
-agecl_loss_config agecl_loss_defaults(void) { return (agecl_loss_config){1.0f, 1.0f, 0.0f, 2.0f}; }
+agecl_loss_config agecl_loss_defaults(void)
+{
+    return (agecl_loss_config){1.0f, 1.0f, 1.0f, 0.0f, 2.0f};
+}
 
 agecl_status agecl_model_set_loss(agecl_model *m, const agecl_loss_config *loss)
 {
     if (!m || !loss) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_set_loss: NULL argument");
-    const float w[3] = {loss->gender_weight, loss->pos_weight, loss->dist_weight};
-    const char *names[3] = {"gender_weight", "pos_weight", "dist_weight"};
-    for (int i = 0; i < 3; i++)
+    const float w[4] = {loss->age_weight, loss->gender_weight, loss->pos_weight,
+                        loss->dist_weight};
+    const char *names[4] = {"age_weight", "gender_weight", "pos_weight", "dist_weight"};
+    for (int i = 0; i < 4; i++)
         if (!(w[i] >= 0 && isfinite(w[i])))
             return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_set_loss: %s %g", names[i], w[i]);
     if (!(loss->dist_sigma > 0 && isfinite(loss->dist_sigma)))
@@ -75,9 +79,9 @@ agecl_status agecl__heads_backward(agecl_model *m, const agecl_labels *labels, i
 
     AGECL_TRY(agecl_dex_forward(ctx, &h->age_logits, &h->ages, &h->target_age, &h->age_pred,
                                 &h->age_err, &h->age_loss));
-    AGECL_TRY(agecl_dex_backward(ctx, &h->age_logits, &h->ages, &h->target_age, 1.0f, 0.0f,
-                                 &h->dage_logits));
     const agecl_loss_config *w = &m->loss;
+    AGECL_TRY(agecl_dex_backward(ctx, &h->age_logits, &h->ages, &h->target_age, w->age_weight,
+                                 0.0f, &h->dage_logits));
     if (w->dist_weight > 0) {
         AGECL_TRY(agecl_label_dist_forward(ctx, &h->age_logits, &h->ages, &h->target_age,
                                            w->dist_sigma, &h->dist_loss));
@@ -127,7 +131,7 @@ agecl_status agecl__heads_backward(agecl_model *m, const agecl_labels *labels, i
         AGECL_TRY(agecl_tensor_read(ctx, &h->pos_loss, &value));
         losses->pos = value;
     }
-    losses->total = losses->age + w->dist_weight * losses->dist +
+    losses->total = w->age_weight * losses->age + w->dist_weight * losses->dist +
                     w->gender_weight * losses->gender + w->pos_weight * losses->pos;
     if (losses->abs_err) AGECL_TRY(agecl_tensor_read(ctx, &h->age_err, losses->abs_err));
     return AGECL_OK;

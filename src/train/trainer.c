@@ -218,7 +218,7 @@ static agecl_status make_loader(trainer *t)
 
 /* The settings in force, as checkpoint metadata: key/value pairs into kv (up to
  * 2 * SETTINGS strings), the values kept in store. Returns the strings written. */
-enum { SETTINGS = 16 };
+enum { SETTINGS = 17 };
 static void put(const char **kv, char store[][64], int *n, const char *key, const char *fmt, ...)
     AGECL_PRINTF(5, 6);
 static void put(const char **kv, char store[][64], int *n, const char *key, const char *fmt, ...)
@@ -250,6 +250,7 @@ static int settings_meta(const agecl_train_options *o, const char **kv, char sto
     SET("augment", "%s", o->augment);
     SET("label_sigma", "%.9g", o->loss.dist_sigma);
     SET("dist_weight", "%.9g", o->loss.dist_weight);
+    SET("age_weight", "%.9g", o->loss.age_weight);
     SET("gender_weight", "%.9g", o->loss.gender_weight);
     SET("pos_weight", "%.9g", o->loss.pos_weight);
     SET("tta_flip", "%d", o->tta_flip);
