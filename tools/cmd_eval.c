@@ -26,18 +26,6 @@ static void eval_usage(FILE *f)
         "                   decade_mae; percentages 0..100)\n");
 }
 
-/* Whether the model was validated with flip averaging (its "tta_flip" metadata). */
-static agecl_status model_flip(const char *path, int *flip)
-{
-    agecl_st_file *f;
-    agecl_status s = agecl_st_open(path, &f);
-    if (s != AGECL_OK) return s;
-    const char *v = agecl_st_meta(f, "tta_flip");
-    *flip = v && !strcmp(v, "1");
-    agecl_st_close(f);
-    return AGECL_OK;
-}
-
 int cmd_eval(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL, *split = "all", *device = NULL;
@@ -90,13 +78,15 @@ int cmd_eval(int argc, char **argv)
     if (s == AGECL_OK) s = agecl_ctx_create(&ctx, device, 0);
     if (s == AGECL_OK) s = agecl_model_create(ctx, &cfg, batch, 0, &m);
     if (s == AGECL_OK) s = agecl_model_load(m, model, 0);
-    if (s == AGECL_OK && flip < 0) s = model_flip(model, &flip);
+    unsigned flags = 0;
+    if (s == AGECL_OK) s = agecl_checkpoint_eval_flags(model, &flags);
+    if (flip >= 0) flags = flip ? AGECL_EVAL_FLIP : 0;
     agecl_eval_result r;
     if (s == AGECL_OK) {
         const int *idx = part >= 0 ? sp.index[part] : NULL;
         int n = part >= 0 ? sp.count[part] : agecl_dataset_count(ds);
         if (limit && n > limit) n = limit;
-        s = agecl_evaluate(m, ds, idx, n, workers, flip ? AGECL_EVAL_FLIP : 0, &r);
+        s = agecl_evaluate(m, ds, idx, n, workers, flags, &r);
     }
     int rc = 0;
     if (s != AGECL_OK) rc = cli_fail("eval", s);

@@ -51,6 +51,11 @@ enum {
     AGECL_EVAL_FLIP = 1 << 0, /* average the predictions of each image and its mirror */
 };
 
+/* The AGECL_EVAL_* flags a checkpoint of agecl train was validated with (its
+ * "tta_flip" metadata; 0 for a checkpoint without it), so that eval and predict
+ * measure the model as training chose it. */
+agecl_status agecl_checkpoint_eval_flags(const char *path, unsigned *flags);
+
 /* Write a result as one JSON object (keys n, mae, cs5, gender_acc, confidence_t1..3,
  * decade_mae) or as a table for people. */
 void agecl_eval_print_json(const agecl_eval_result *r, FILE *f);

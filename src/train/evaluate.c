@@ -2,8 +2,21 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "agecl/safetensors.h"
 #include "agecl/train.h"
 #include "error.h"
+
+agecl_status agecl_checkpoint_eval_flags(const char *path, unsigned *flags)
+{
+    if (!path || !flags)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_checkpoint_eval_flags: NULL argument");
+    agecl_st_file *f;
+    AGECL_TRY(agecl_st_open(path, &f));
+    const char *v = agecl_st_meta(f, "tta_flip");
+    *flags = v && !strcmp(v, "1") ? AGECL_EVAL_FLIP : 0;
+    agecl_st_close(f);
+    return AGECL_OK;
+}
 
 typedef struct sums {
     double abs, within5, gender_ok;
