@@ -50,6 +50,7 @@ static void usage(FILE *f)
         "  --limit N          use at most N samples of each split (quick runs)\n"
         "  --max-steps N      at most N steps an epoch (quick runs)\n"
         "  --strict           any bad image is an error (default: skipped and counted)\n"
+        "  --no-test          do not run the test split at the end (for recipe studies)\n"
         "  --quiet            no progress lines\n");
 }
 
@@ -110,7 +111,7 @@ int cmd_train(int argc, char **argv)
     int seed = 123;
     enum { O_LR = 256, O_WD, O_DROPS, O_NOGENDER, O_NORAPL, O_LIMIT, O_MAXSTEPS, O_STRICT, O_QUIET,
            O_INIT, O_RECIPE, O_OPTIM, O_DECAYON, O_SCHED, O_WARMUP, O_AUG, O_SIGMA, O_DISTW,
-           O_GENDERW, O_POSW, O_FLIP, O_NOFLIP, O_AGEW };
+           O_GENDERW, O_POSW, O_FLIP, O_NOFLIP, O_AGEW, O_NOTEST };
     static const struct option longs[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"preset", required_argument, 0, 'p'}, {"epochs", required_argument, 0, 'e'},
@@ -127,7 +128,7 @@ int cmd_train(int argc, char **argv)
         {"warmup", required_argument, 0, O_WARMUP}, {"augment", required_argument, 0, O_AUG},
         {"label-sigma", required_argument, 0, O_SIGMA}, {"dist-weight", required_argument, 0, O_DISTW},
         {"gender-weight", required_argument, 0, O_GENDERW},
-        {"age-weight", required_argument, 0, O_AGEW},
+        {"age-weight", required_argument, 0, O_AGEW}, {"no-test", no_argument, 0, O_NOTEST},
         {"pos-weight", required_argument, 0, O_POSW}, {"flip-eval", no_argument, 0, O_FLIP},
         {"no-flip-eval", no_argument, 0, O_NOFLIP}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     /* First pass: the recipe (by default from --init), whose settings the other
@@ -169,6 +170,7 @@ int cmd_train(int argc, char **argv)
         case O_LIMIT: ok = parse_int("--limit", optarg, 1, &o.limit); break;
         case O_MAXSTEPS: ok = parse_int("--max-steps", optarg, 1, &o.max_steps); break;
         case O_STRICT: o.strict = 1; break;
+        case O_NOTEST: o.skip_test = 1; break;
         case O_QUIET: o.progress = NULL; break;
         case O_INIT: o.init = optarg; break;
         case O_RECIPE: break;

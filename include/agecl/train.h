@@ -98,6 +98,8 @@ typedef struct agecl_train_options {
     const char *init;        /* start from these weights (a checkpoint of the same
                                 shapes, e.g. pretrained or exported from PyTorch) */
     int strict;              /* any bad sample is an error */
+    int skip_test;           /* do not run the test split at the end (recipe studies
+                                choose on validation and report the test split once) */
     FILE *progress;          /* progress lines and reports; NULL: silent */
 } agecl_train_options;
 

@@ -548,7 +548,7 @@ agecl_status agecl_train(const agecl_train_options *opt, agecl_train_result *res
     result->best_epoch = t.best_epoch;
     result->best_val_mae = t.best_mae;
     result->steps = t.step;
-    if (s == AGECL_OK && t.epochs_done == opt->epochs) {
+    if (s == AGECL_OK && t.epochs_done == opt->epochs && !opt->skip_test) {
         s = agecl_model_load(t.model, t.best_path, 0);
         if (s == AGECL_OK) s = agecl_evaluate(t.model, t.ds, t.split.index[AGECL_SPLIT_TEST],
                                               t.n[AGECL_SPLIT_TEST], opt->threads, eval_flags(opt),
