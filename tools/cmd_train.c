@@ -21,7 +21,7 @@ static void usage(FILE *f)
         "                     label distribution sigma 2, flip averaging at evaluation;\n"
         "                     paper (default with --init): MODEL.md sections 5 and 6, Adam\n"
         "                     with L2 1e-2 on every parameter, x0.1 after epochs 10 and 20\n"
-        "  --preset NAME      ir50 (default), ir34, ir18, cpu, tiny\n"
+        "  --preset NAME      ir50 (default), ir34, ir18, cpu, cpu-large, tiny\n"
         "  --epochs N         30\n"
         "  --batch N          64\n"
         "  --lr X             base learning rate (the paper fine-tunes at 1e-5)\n"

@@ -42,8 +42,9 @@ typedef struct agecl_model_config {
     float ages[AGECL_MAX_AGES];      /* the sorted distinct age labels */
 } agecl_model_config;
 
-/* Fill cfg from a preset: "ir50" (MODEL.md exactly), "ir18", "ir34", "cpu" (a
- * small member of the family for CPU training: see the README), "tiny" (tests).
+/* Fill cfg from a preset: "ir50" (MODEL.md exactly), "ir18", "ir34", "cpu" and
+ * "cpu-large" (small members of the family for CPU training: see the README),
+ * "tiny" (tests).
  * The ages are left to the caller (agecl_model_config_set_ages). */
 agecl_status agecl_model_preset(const char *name, agecl_model_config *cfg);
 
