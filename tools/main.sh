@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build, then train the "cpu" preset on
-# UTKFace with the paper's schedule and evaluate the best model on the test split.
+# The main job: install what is missing, build, train an age model from scratch on
+# UTKFace with the "scratch" recipe (docs/recipes.md), then print the test split's
+# metrics for the best validation epoch.
 #
+#   AGECL_PRESET    quick (default: the "cpu" model, about an hour on 2 cores) or
+#                   quality (the "cpu-large" model, about 4 hours on 2 cores)
 #   AGECL_UTKFACE   the UTKFace folder (default ../shared/data/utkface)
-#   AGECL_EPOCHS    epochs (default 30, the paper's schedule; the rate drops after 10 and 20)
-#   AGECL_OUT       output folder (default runs/cpu); a rerun resumes where it stopped
+#   AGECL_EPOCHS    epochs (default: the job's, 28 quick / 40 quality)
+#   AGECL_OUT       output folder (default runs/main or runs/quality); a rerun resumes
 #   AGECL_DEVICE    the OpenCL device (default: the first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/deps.sh
-[ -d build/release ] || meson setup build/release --buildtype=release >/dev/null
-ninja -C build/release >/dev/null
-
+job=${AGECL_PRESET:-quick}
+case "$job" in
+  quick) preset=cpu; epochs=28; out=runs/main ;;
+  quality) preset=cpu-large; epochs=40; out=runs/quality ;;
+  *) echo "agecl: AGECL_PRESET is quick or quality, not '$job'" >&2; exit 2 ;;
+esac
+epochs=${AGECL_EPOCHS:-$epochs}
+out=${AGECL_OUT:-$out}
 data=${AGECL_UTKFACE:-../shared/data/utkface}
-out=${AGECL_OUT:-runs/cpu}
-epochs=${AGECL_EPOCHS:-30}
 if [ ! -d "$data" ]; then
   cat >&2 <<MSG
 agecl: no UTKFace folder at $data.
@@ -24,9 +29,15 @@ folder of *.jpg.chip.jpg files.
 MSG
   exit 1
 fi
+tools/deps.sh
+[ -d build/release ] || meson setup build/release --buildtype=release >/dev/null
+ninja -C build/release >/dev/null
+
 agecl=build/release/tools/agecl
 $agecl devices | head -n 3
 mkdir -p "$out"
-$agecl train --data "utkface:$data" --preset cpu --epochs "$epochs" --out "$out" \
-  --cache "$out/images.cache" --resume
+echo "agecl: the $job job: preset $preset, recipe scratch, $epochs epochs, into $out" >&2
+$agecl train --data "utkface:$data" --preset "$preset" --recipe scratch --epochs "$epochs" \
+  --out "$out" --cache "$out/images.cache" --resume --no-test
+echo "test split, the best validation epoch's model ($out/best.safetensors):"
 $agecl eval --model "$out/best.safetensors" --data "utkface:$data" --split test
