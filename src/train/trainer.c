@@ -133,7 +133,7 @@ static agecl_status open_data(trainer *t)
         /* An even stride through the part, not its first names (sorted by age here). */
         int *idx = t->split.index[p];
         for (int k = 0; k < o->limit; k++) idx[k] = idx[(long long)k * t->n[p] / o->limit];
-        t->n[p] = o->limit;
+        t->n[p] = t->split.count[p] = o->limit; /* the split now describes what is used */
     }
     if (o->progress) {
         agecl_dataset_report(t->ds, o->progress);
