@@ -885,16 +885,23 @@ static void pytorch_rapl(agecl_st_file *f)
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) agecl_tensor_free(all[i]);
 }
 
-static void pytorch_adam(agecl_st_file *f)
+/* torch.optim.Adam (name "adam") or AdamW ("adamw", decoupled) on the fixture's
+ * vector: the parameters after every one of 12 steps. */
+static void pytorch_adam(agecl_st_file *f, const char *name, double wd, int decoupled)
 {
     agecl_ctx *ctx = test_ctx();
     const int count = 37, steps = 12;
-    assert_string_equal(agecl_st_meta(f, "adam.lr"), "0.01");
-    assert_string_equal(agecl_st_meta(f, "adam.weight_decay"), "0.01");
-    agecl_adam_config cfg = agecl_adam_defaults(0.01, 0.01);
-    float *grads = fixture(f, "adam.grads", (size_t)steps * count);
-    float *want = fixture(f, "adam.params", (size_t)steps * count);
-    agecl_tensor p = fixture_tensor(f, "adam.start", count, 1);
+    char key[64], want_wd[32];
+#define KEY(s) (snprintf(key, sizeof key, "%s.%s", name, s), key)
+    snprintf(want_wd, sizeof want_wd, "%g", wd);
+    assert_string_equal(agecl_st_meta(f, KEY("lr")), "0.01");
+    assert_string_equal(agecl_st_meta(f, KEY("weight_decay")), want_wd);
+    agecl_adam_config cfg = agecl_adam_defaults(0.01, wd);
+    cfg.decoupled = decoupled;
+    float *grads = fixture(f, KEY("grads"), (size_t)steps * count);
+    float *want = fixture(f, KEY("params"), (size_t)steps * count);
+    agecl_tensor p = fixture_tensor(f, KEY("start"), count, 1);
+#undef KEY
     agecl_tensor g = test_upload(ctx, count, 1, 1, 1, NULL);
     agecl_tensor m = test_upload(ctx, count, 1, 1, 1, NULL), v = test_upload(ctx, count, 1, 1, 1, NULL);
     TEST_OK(agecl_tensor_fill(ctx, &m, 0));
@@ -903,39 +910,7 @@ static void pytorch_adam(agecl_st_file *f)
         TEST_OK(agecl_tensor_write(ctx, &g, grads + (size_t)(t - 1) * count));
         TEST_OK(agecl_adam_step(ctx, &cfg, t, &p, &g, &m, &v));
         float *got = test_download(ctx, &p);
-        test_assert_close("adam params vs PyTorch", got, want + (size_t)(t - 1) * count, count,
-                          ADAM_TOL);
-        free(got);
-    }
-    free(grads);
-    free(want);
-    agecl_tensor_free(&p);
-    agecl_tensor_free(&g);
-    agecl_tensor_free(&m);
-    agecl_tensor_free(&v);
-}
-
-static void pytorch_adamw(agecl_st_file *f)
-{
-    agecl_ctx *ctx = test_ctx();
-    const int count = 37, steps = 12;
-    assert_string_equal(agecl_st_meta(f, "adamw.lr"), "0.01");
-    assert_string_equal(agecl_st_meta(f, "adamw.weight_decay"), "0.5");
-    agecl_adam_config cfg = agecl_adam_defaults(0.01, 0.5);
-    cfg.decoupled = 1;
-    float *grads = fixture(f, "adamw.grads", (size_t)steps * count);
-    float *want = fixture(f, "adamw.params", (size_t)steps * count);
-    agecl_tensor p = fixture_tensor(f, "adamw.start", count, 1);
-    agecl_tensor g = test_upload(ctx, count, 1, 1, 1, NULL);
-    agecl_tensor m = test_upload(ctx, count, 1, 1, 1, NULL), v = test_upload(ctx, count, 1, 1, 1, NULL);
-    TEST_OK(agecl_tensor_fill(ctx, &m, 0));
-    TEST_OK(agecl_tensor_fill(ctx, &v, 0));
-    for (int t = 1; t <= steps; t++) {
-        TEST_OK(agecl_tensor_write(ctx, &g, grads + (size_t)(t - 1) * count));
-        TEST_OK(agecl_adam_step(ctx, &cfg, t, &p, &g, &m, &v));
-        float *got = test_download(ctx, &p);
-        test_assert_close("adamw params vs PyTorch", got, want + (size_t)(t - 1) * count, count,
-                          ADAM_TOL);
+        test_assert_close(name, got, want + (size_t)(t - 1) * count, count, ADAM_TOL);
         free(got);
     }
     free(grads);
@@ -972,8 +947,8 @@ static void test_pytorch_fixture(void **state)
     pytorch_ce(f, "ce_gender", 6, 2);
     pytorch_ce(f, "ce_pos", 5, 9);
     pytorch_rapl(f);
-    pytorch_adam(f);
-    pytorch_adamw(f);
+    pytorch_adam(f, "adam", 0.01, 0);
+    pytorch_adam(f, "adamw", 0.5, 1);
     pytorch_label_dist(f);
     agecl_st_close(f);
 }
