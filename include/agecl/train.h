@@ -83,8 +83,6 @@ typedef struct agecl_train_options {
     int n_lr_drops;
     const char *augment;     /* augmentation policy (agecl/data.h): "paper" */
     agecl_loss_config loss;  /* loss weights, label distribution (agecl/model.h) */
-    double ema;              /* > 0: evaluate and keep an exponential moving average of
-                                the weights with this decay per step (0: off) */
     int tta_flip;            /* evaluate on each image and its mirror, averaged */
     uint64_t seed;           /* 123 */
     int threads;             /* loader worker threads (2) */

@@ -19,15 +19,7 @@ void agecl_train_defaults(agecl_train_options *o)
     o->preset = "ir50";
     o->epochs = 30;
     o->batch = 64;
-    o->lr = 1e-3;
-    o->recipe = "paper";
-    o->weight_decay = 1e-2;
-    o->decay_all = 1;
-    o->schedule = AGECL_SCHEDULE_STEP;
-    o->lr_drops[0] = 10, o->lr_drops[1] = 20;
-    o->n_lr_drops = 2;
-    o->augment = "paper";
-    o->loss = agecl_loss_defaults();
+    agecl_train_recipe("paper", o); /* MODEL.md's settings, in one place */
     o->seed = 123;
     o->threads = 2;
     o->gender = -1;
@@ -86,7 +78,7 @@ agecl_status agecl_train_recipe(const char *name, agecl_train_options *o)
         o->lr_drops[0] = 10, o->lr_drops[1] = 20, o->n_lr_drops = 2;
         o->augment = "paper";
         o->loss = agecl_loss_defaults();
-        o->ema = 0, o->tta_flip = 0;
+        o->tta_flip = 0;
         return AGECL_OK;
     }
     if (!strcmp(name, "scratch")) {
@@ -99,7 +91,7 @@ agecl_status agecl_train_recipe(const char *name, agecl_train_options *o)
         o->augment = "light";
         o->loss = agecl_loss_defaults();
         o->loss.dist_weight = 1.0f, o->loss.dist_sigma = 2.0f;
-        o->ema = 0, o->tta_flip = 1;
+        o->tta_flip = 1;
         return AGECL_OK;
     }
     return agecl__fail(AGECL_E_INVALID_ARG, "no recipe '%s' (recipes: scratch, paper)", name);
