@@ -615,6 +615,61 @@ static void test_adam_opencl(void **state)
     adam_check(&r, 0, 1);
 }
 
+/* ---- moving average of weights ---- */
+
+/* Updates and swaps on views that start inside their buffers, at awkward counts;
+ * the elements around the views must stay as they were. */
+static void ema_check(test_rng *r, int count)
+{
+    agecl_ctx *ctx = test_ctx();
+    const int pad = 37;
+    const size_t total = (size_t)count + 2 * pad;
+    double *avg = random_d(r, total, -1, 1), *x = random_d(r, total, -2, 2);
+    agecl_tensor ba = upload_d(1, 1, 1, (int)total, avg), bx = upload_d(1, 1, 1, (int)total, x);
+    agecl_tensor va, vx;
+    TEST_OK(agecl_tensor_view(&ba, pad, 1, count, 1, 1, &va));
+    TEST_OK(agecl_tensor_view(&bx, pad + 1, count, 1, 1, 1, &vx));
+    const double decays[] = {0.999, 0.5, 0.0, 1.0};
+    for (int k = 0; k < 4; k++) {
+        for (int i = 0; i < count; i++) {
+            /* The kernel's order: avg * decay + (1 - decay) * x, each factor a float. */
+            float d = (float)decays[k], e = (float)(1 - decays[k]);
+            avg[pad + i] = (float)((float)avg[pad + i] * d) + e * (float)x[pad + 1 + i];
+        }
+        TEST_OK(agecl_ema_update(ctx, decays[k], &vx, &va));
+        expect_close("ema_update", &va, avg + pad, 1e-6);
+    }
+    /* Swapping twice restores both exactly; once exchanges them. */
+    float *a0 = test_download(ctx, &ba), *x0 = test_download(ctx, &bx);
+    TEST_OK(agecl_ema_swap(ctx, &va, &vx));
+    float *a1 = test_download(ctx, &ba), *x1 = test_download(ctx, &bx);
+    for (size_t i = 0; i < total; i++) {
+        int in_a = i >= (size_t)pad && i < (size_t)pad + count;
+        int in_x = i >= (size_t)pad + 1 && i < (size_t)pad + 1 + count;
+        assert_true(a1[i] == (in_a ? x0[i + 1] : a0[i]));
+        assert_true(x1[i] == (in_x ? a0[i - 1] : x0[i]));
+    }
+    TEST_OK(agecl_ema_swap(ctx, &va, &vx));
+    float *a2 = test_download(ctx, &ba), *x2 = test_download(ctx, &bx);
+    assert_memory_equal(a2, a0, total * sizeof *a0);
+    assert_memory_equal(x2, x0, total * sizeof *x0);
+    float *ptrs[] = {a0, x0, a1, x1, a2, x2};
+    for (int i = 0; i < 6; i++) free(ptrs[i]);
+    free(avg);
+    free(x);
+    agecl_tensor_free(&ba);
+    agecl_tensor_free(&bx);
+}
+
+static void test_ema_opencl(void **state)
+{
+    (void)state;
+    test_rng r = test_rng_seed(43);
+    ema_check(&r, 1);
+    ema_check(&r, 257);
+    ema_check(&r, 4099);
+}
+
 /* ---- reference selection ---- */
 
 typedef struct selection_case {
@@ -1047,6 +1102,14 @@ static void test_bad_arguments(void **state)
     expect_status(agecl_adam_step(ctx, &cfg, 1, &z, &z45, &z45, &z45), AGECL_E_INVALID_ARG,
                   "adam_step");
 
+    /* moving average */
+    expect_status(agecl_ema_update(ctx, 0.9, &z45, &l5), AGECL_E_SHAPE, "ema_update");
+    expect_status(agecl_ema_update(ctx, -0.1, &z45, &z45), AGECL_E_INVALID_ARG, "ema_update");
+    expect_status(agecl_ema_update(ctx, 1.5, &z45, &z45), AGECL_E_INVALID_ARG, "ema_update");
+    expect_status(agecl_ema_update(ctx, NAN, &z45, &z45), AGECL_E_INVALID_ARG, "ema_update");
+    expect_status(agecl_ema_swap(ctx, &z45, &l5), AGECL_E_SHAPE, "ema_swap");
+    expect_status(agecl_ema_swap(ctx, &z45, &z45), AGECL_E_INVALID_ARG, "ema_swap");
+
     /* reference selection: 4 samples; feat must be 4 rows of refs' 5. */
     expect_status(agecl_select_references(ctx, &v4, &v3, &z, 1, &v3, &refs, NULL, NULL),
                   AGECL_E_SHAPE, "select_references");
@@ -1083,6 +1146,7 @@ int main(void)
         cmocka_unit_test(test_rapl_reference),
         cmocka_unit_test(test_rapl_opencl),
         cmocka_unit_test(test_adam_opencl),
+        cmocka_unit_test(test_ema_opencl),
         cmocka_unit_test(test_select_references),
         cmocka_unit_test(test_select_references_no_sample),
         cmocka_unit_test(test_batch_metrics),

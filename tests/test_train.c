@@ -331,6 +331,89 @@ static void test_eval_flip_is_mean_of_mirrors(void **state)
     agecl_dataset_free(ds);
 }
 
+static void get_all(agecl_model *m, float **out)
+{
+    for (int i = 0; i < agecl_model_tensor_count(m); i++) {
+        int kind, shape[4];
+        agecl_model_tensor_name(m, i, &kind, shape);
+        size_t n = (size_t)shape[0] * shape[1] * shape[2] * shape[3];
+        out[i] = malloc(n * sizeof **out);
+        TEST_OK(agecl_model_tensor_get(m, i, 0, out[i]));
+    }
+}
+
+/* The moving average of the weights: started as a copy, then d avg + (1 - d) w
+ * for the parameters and running statistics, rapl.R shared; swapped in and out
+ * exactly; saved with the optimizer state and loaded back. */
+static void test_weight_average(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_model *m = tiny_model(ctx, 2, 16, AGECL_MODEL_TRAIN);
+    int count = agecl_model_tensor_count(m), R = agecl_model_tensor_find(m, "rapl.R");
+    assert_true(R >= 0);
+    assert_false(agecl_model_has_ema(m));
+    assert_int_equal(agecl_model_ema_swap(m), AGECL_E_INVALID_ARG);
+    float **w0 = calloc((size_t)count, sizeof *w0), **w1 = calloc((size_t)count, sizeof *w1);
+    float **got = calloc((size_t)count, sizeof *got);
+    get_all(m, w0);
+    TEST_OK(agecl_model_ema_update(m, 0.9)); /* starts as a copy: the 0.9 is not used */
+    assert_true(agecl_model_has_ema(m));
+    one_step(m); /* new weights and running statistics */
+    int shape[4], kind;
+    agecl_model_tensor_name(m, R, &kind, shape);
+    test_rng r = test_rng_seed(17);
+    float *refs = test_random(&r, (size_t)shape[0] * shape[1], -1, 1);
+    TEST_OK(agecl_model_tensor_set(m, R, 0, refs));
+    free(refs);
+    get_all(m, w1);
+    TEST_OK(agecl_model_ema_update(m, 0.75));
+    TEST_OK(agecl_model_ema_swap(m));
+    assert_int_equal(agecl_model_ema_update(m, 0.75), AGECL_E_INVALID_ARG);
+    assert_int_equal(agecl_model_save(m, tmp_path("swapped.safetensors"), 1, NULL),
+                     AGECL_E_INVALID_ARG);
+    get_all(m, got);
+    int changed = 0;
+    for (int i = 0; i < count; i++) {
+        const char *name = agecl_model_tensor_name(m, i, &kind, shape);
+        size_t n = (size_t)shape[0] * shape[1] * shape[2] * shape[3];
+        for (size_t k = 0; k < n; k++) {
+            double want = i == R ? w1[i][k] : 0.75 * w0[i][k] + 0.25 * w1[i][k];
+            if (fabs(got[i][k] - want) > 1e-6 * (1 + fabs(want)))
+                fail_msg("%s[%zu]: average %.9g, want %.9g", name, k, got[i][k], want);
+            changed += w0[i][k] != w1[i][k];
+        }
+        free(got[i]);
+    }
+    assert_true(changed > 100);
+    TEST_OK(agecl_model_ema_swap(m));
+    get_all(m, got);
+    for (int i = 0; i < count; i++) {
+        agecl_model_tensor_name(m, i, &kind, shape);
+        assert_memory_equal(got[i], w1[i], (size_t)shape[0] * shape[1] * shape[2] * shape[3] * 4);
+        free(got[i]), free(w0[i]), free(w1[i]);
+    }
+    /* Saved with the optimizer, the average comes back. */
+    TEST_OK(agecl_model_save(m, tmp_path("ema.safetensors"), 1, NULL));
+    agecl_model *b;
+    TEST_OK(agecl_model_create(ctx, agecl_model_config_of(m), 2, AGECL_MODEL_TRAIN, &b));
+    TEST_OK(agecl_model_load(b, tmp_path("ema.safetensors"), 1));
+    assert_true(agecl_model_has_ema(b));
+    assert_same_tensors(m, b, 1);
+    TEST_OK(agecl_model_ema_swap(m));
+    TEST_OK(agecl_model_ema_swap(b));
+    assert_same_tensors(m, b, 0);
+    free(w0), free(w1), free(got);
+    agecl_model_destroy(m);
+    agecl_model_destroy(b);
+
+    /* The decay's warm-up: (1 + t) / (10 + t) until it reaches the decay. */
+    assert_float_equal(agecl_train_ema_decay(0.999, 1), 2.0 / 11, 1e-15);
+    assert_float_equal(agecl_train_ema_decay(0.999, 80), 0.9, 1e-15);
+    assert_float_equal(agecl_train_ema_decay(0.999, 1000000), 0.999, 1e-15);
+    assert_float_equal(agecl_train_ema_decay(0.1, 1), 0.1, 1e-15);
+}
+
 static void test_checkpoint_round_trip(void **state)
 {
     (void)state;
@@ -444,18 +527,22 @@ static void assert_same_checkpoint_tensors(const char *a, const char *b)
     agecl_st_close(fb);
 }
 
-static void test_resume_after_kill_matches_uninterrupted(void **state)
+/* A run killed once its first epoch is on disk, then resumed, ends as one never
+ * interrupted; `option` (or NULL) and its value are added to both. */
+static void resume_check(const char *name, const char *option, const char *value)
 {
-    (void)state;
-    char a[600], b[600];
-    snprintf(a, sizeof a, "%s", tmp_path("straight"));
-    snprintf(b, sizeof b, "%s", tmp_path("killed"));
+    char a[600], b[600], sub[64];
+    snprintf(sub, sizeof sub, "%s-straight", name);
+    snprintf(a, sizeof a, "%s", tmp_path(sub));
+    snprintf(sub, sizeof sub, "%s-killed", name);
+    snprintf(b, sizeof b, "%s", tmp_path(sub));
     const char *common[] = {"train", "--data", utkface(), "--preset", "tiny", "--epochs", "4",
-                            "--batch", "16", "--limit", "96", "--workers", "2", "--quiet",
-                            "--out"};
+                            "--batch", "16", "--limit", "96", "--workers", "2", "--quiet"};
     const char *args[24];
     int n = sizeof common / sizeof common[0];
     memcpy(args, common, sizeof common);
+    if (option) args[n++] = option, args[n++] = value;
+    args[n++] = "--out";
     args[n] = a, args[n + 1] = NULL;
     assert_int_equal(wait_tool(spawn_tool(args)), 0);
 
@@ -482,13 +569,45 @@ static void test_resume_after_kill_matches_uninterrupted(void **state)
     assert_same_checkpoint_tensors(pa, pb);
 }
 
+static void test_resume_after_kill_matches_uninterrupted(void **state)
+{
+    (void)state;
+    resume_check("plain", NULL, NULL);
+}
+
+/* With a moving average of the weights: last.safetensors carries it ("ema.*"),
+ * best.safetensors is the average, and resuming continues it exactly. */
+static void test_resume_with_weight_average(void **state)
+{
+    (void)state;
+    resume_check("ema", "--ema", "0.9");
+    char path[700];
+    snprintf(path, sizeof path, "%s/last.safetensors", tmp_path("ema-straight"));
+    agecl_st_file *last, *best;
+    TEST_OK(agecl_st_open(path, &last));
+    agecl_st_info info, avg;
+    TEST_OK(agecl_st_find(last, "ema.stem.conv.weight", &info));
+    TEST_OK(agecl_st_find(last, "ema.stem.bn.running_var", &info));
+    assert_int_equal(agecl_st_find(last, "ema.rapl.R", &info), AGECL_E_FORMAT);
+    snprintf(path, sizeof path, "%s/best.safetensors", tmp_path("ema-straight"));
+    TEST_OK(agecl_st_open(path, &best));
+    assert_string_equal(agecl_st_meta(best, "ema"), "0.9");
+    /* The best epoch is the last here or not; either way best holds an average,
+     * which differs from the weights of last. */
+    TEST_OK(agecl_st_find(best, "stem.conv.weight", &info));
+    TEST_OK(agecl_st_find(last, "stem.conv.weight", &avg));
+    assert_true(memcmp(info.data, avg.data, info.nbytes) != 0);
+    agecl_st_close(last);
+    agecl_st_close(best);
+}
+
 static void test_eval_json(void **state)
 {
     (void)state;
     const char *tool = getenv("AGECL_TOOL");
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s eval --model %s/best.safetensors --data %s --split test "
-             "--limit 40 --json", tool, tmp_path("straight"), utkface());
+             "--limit 40 --json", tool, tmp_path("plain-straight"), utkface());
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     char out[4096] = "";
@@ -509,7 +628,7 @@ static void test_predict_api_and_cli(void **state)
 {
     (void)state;
     char model[700], face[700], dir[600];
-    snprintf(model, sizeof model, "%s/best.safetensors", tmp_path("straight"));
+    snprintf(model, sizeof model, "%s/best.safetensors", tmp_path("plain-straight"));
     agecl_dataset *ds;
     TEST_OK(agecl_dataset_open(&ds, utkface(), 0));
     snprintf(face, sizeof face, "%s", agecl_dataset_sample(ds, 100)->path);
@@ -575,9 +694,11 @@ int main(void)
         cmocka_unit_test(test_recipes),
         cmocka_unit_test(test_decay_on_weights_only),
         cmocka_unit_test(test_eval_flip_is_mean_of_mirrors),
+        cmocka_unit_test(test_weight_average),
         cmocka_unit_test(test_checkpoint_round_trip),
         cmocka_unit_test(test_bad_checkpoints_rejected),
         cmocka_unit_test(test_resume_after_kill_matches_uninterrupted),
+        cmocka_unit_test(test_resume_with_weight_average),
         cmocka_unit_test(test_eval_json),
         cmocka_unit_test(test_predict_api_and_cli),
     };

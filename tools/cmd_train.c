@@ -39,6 +39,8 @@ static void usage(FILE *f)
         "  --gender-weight X  weight of the gender loss (1)\n"
         "  --pos-weight X     weight of the relative age position loss (1)\n"
         "  --flip-eval, --no-flip-eval  average each image and its mirror when evaluating\n"
+        "  --ema X            keep a moving average of the weights with decay X (0.999),\n"
+        "                     validate it and keep it as the best model; 0: off\n"
         "  --seed N           123\n"
         "  --device SEL       index, name or gpu/cpu/any (default: AGECL_DEVICE or the first)\n"
         "  --workers N        image loading threads (2)\n"
@@ -111,7 +113,7 @@ int cmd_train(int argc, char **argv)
     int seed = 123;
     enum { O_LR = 256, O_WD, O_DROPS, O_NOGENDER, O_NORAPL, O_LIMIT, O_MAXSTEPS, O_STRICT, O_QUIET,
            O_INIT, O_RECIPE, O_OPTIM, O_DECAYON, O_SCHED, O_WARMUP, O_AUG, O_SIGMA, O_DISTW,
-           O_GENDERW, O_POSW, O_FLIP, O_NOFLIP, O_AGEW, O_NOTEST };
+           O_GENDERW, O_POSW, O_FLIP, O_NOFLIP, O_AGEW, O_NOTEST, O_EMA };
     static const struct option longs[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"preset", required_argument, 0, 'p'}, {"epochs", required_argument, 0, 'e'},
@@ -130,7 +132,8 @@ int cmd_train(int argc, char **argv)
         {"gender-weight", required_argument, 0, O_GENDERW},
         {"age-weight", required_argument, 0, O_AGEW}, {"no-test", no_argument, 0, O_NOTEST},
         {"pos-weight", required_argument, 0, O_POSW}, {"flip-eval", no_argument, 0, O_FLIP},
-        {"no-flip-eval", no_argument, 0, O_NOFLIP}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"no-flip-eval", no_argument, 0, O_NOFLIP}, {"ema", required_argument, 0, O_EMA},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     /* First pass: the recipe (by default from --init), whose settings the other
      * options then override wherever they stand. */
     const char *recipe = NULL;
@@ -194,6 +197,13 @@ int cmd_train(int argc, char **argv)
         case O_POSW: ok = parse_double("--pos-weight", optarg, &w), o.loss.pos_weight = (float)w; break;
         case O_FLIP: o.tta_flip = 1; break;
         case O_NOFLIP: o.tta_flip = 0; break;
+        case O_EMA:
+            ok = parse_double("--ema", optarg, &o.ema);
+            if (ok && !(o.ema < 1)) {
+                fprintf(stderr, "agecl train: --ema takes a decay in [0, 1) (0: off)\n");
+                ok = 0;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

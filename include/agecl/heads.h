@@ -185,6 +185,15 @@ agecl_status agecl_adam_step(agecl_ctx *ctx, const agecl_adam_config *cfg, int t
                              agecl_tensor *params, const agecl_tensor *grads, agecl_tensor *m,
                              agecl_tensor *v);
 
+/* ---- exponential moving average of weights ---- */
+
+/* avg = decay avg + (1 - decay) x elementwise (timm's ModelEmaV2), decay in [0, 1]. */
+agecl_status agecl_ema_update(agecl_ctx *ctx, double decay, const agecl_tensor *x,
+                              agecl_tensor *avg);
+
+/* Exchange the contents of a and b (the same element count, not overlapping). */
+agecl_status agecl_ema_swap(agecl_ctx *ctx, agecl_tensor *a, agecl_tensor *b);
+
 /* ---- reference selection ---- */
 
 /* The tie-breaking key of sample i under seed (the kernel computes the same). */

@@ -147,6 +147,21 @@ agecl_status agecl_model_adam_step(agecl_model *m, float lr, float weight_decay,
 agecl_status agecl_model_optimizer_step(agecl_model *m, const agecl_adam_config *cfg,
                                         int decay_all, int step);
 
+/* The exponential moving average of the weights (EMA): a copy of the parameters
+ * and the BatchNorm running statistics, updated after optimiser steps as
+ * avg = decay avg + (1 - decay) weights. The first call starts it as a copy of
+ * the weights (its decay is not used). rapl.R is not averaged: the references
+ * are the same for both. Fails while the average is swapped in. */
+agecl_status agecl_model_ema_update(agecl_model *m, double decay);
+
+/* Exchange the weights with their average: evaluate or save the average between
+ * two calls (the second restores the weights exactly). AGECL_E_INVALID_ARG
+ * before the first agecl_model_ema_update. */
+agecl_status agecl_model_ema_swap(agecl_model *m);
+
+/* 1 when the model keeps a moving average. */
+int agecl_model_has_ema(const agecl_model *m);
+
 /* Download the outputs of the last forward pass. */
 agecl_status agecl_model_outputs(agecl_model *m, agecl_outputs *out);
 
@@ -164,7 +179,8 @@ agecl_status agecl_model_select_references(agecl_model *m, const agecl_tensor *e
                                            uint32_t seed, int *filled);
 
 /* Checkpoints (safetensors; names as above, PyTorch's shapes). with_optimizer
- * adds Adam's moments ("adam.m.<name>", "adam.v.<name>"). meta: NULL, or
+ * adds Adam's moments ("adam.m.<name>", "adam.v.<name>") and, when the model keeps
+ * one, the moving average ("ema.<name>", not for rapl.R). meta: NULL, or
  * key, value, key, value, ..., NULL: extra metadata (the trainer's state).
  * The file is written atomically: a crash leaves the old file or the new one. */
 agecl_status agecl_model_save(agecl_model *m, const char *path, int with_optimizer,
@@ -174,7 +190,9 @@ agecl_status agecl_model_save(agecl_model *m, const char *path, int with_optimiz
 agecl_status agecl_model_config_read(const char *path, agecl_model_config *cfg);
 
 /* Load a checkpoint into a model of the same config. A missing tensor or a wrong
- * shape fails (AGECL_E_FORMAT, AGECL_E_SHAPE) naming the file and the tensor. */
+ * shape fails (AGECL_E_FORMAT, AGECL_E_SHAPE) naming the file and the tensor.
+ * with_optimizer also loads Adam's moments and, when the file has one, the
+ * moving average (started if the model had none). */
 agecl_status agecl_model_load(agecl_model *m, const char *path, int with_optimizer);
 
 /* 1 when rapl.R holds references (selected, or loaded from a checkpoint). */

@@ -5,7 +5,8 @@
  * after the given epochs, the position loss from the second epoch on with
  * references selected (section 4) from the training features of the best epoch
  * so far, validation every epoch, the best model kept, the test split run once
- * with it at the end.
+ * with it at the end. With a moving average of the weights (ema), the average is
+ * what is validated, kept as best and tested.
  *
  * The output folder holds:
  *   last.safetensors   the model, Adam's state and the trainer's state after the
@@ -84,6 +85,9 @@ typedef struct agecl_train_options {
     const char *augment;     /* augmentation policy (agecl/data.h): "paper" */
     agecl_loss_config loss;  /* loss weights, label distribution (agecl/model.h) */
     int tta_flip;            /* evaluate on each image and its mirror, averaged */
+    double ema;              /* > 0: keep a moving average of the weights with this
+                                decay (agecl_train_ema_decay), validate and keep it
+                                as the best model; 0: none */
     uint64_t seed;           /* 123 */
     int threads;             /* loader worker threads (2) */
     int resume;              /* continue from out_dir/last.safetensors */
@@ -117,6 +121,11 @@ agecl_status agecl_train_recipe(const char *name, agecl_train_options *opt);
 /* The learning rate of step `step` (0-based) of epoch `epoch` (1-based), with
  * steps_per_epoch steps an epoch, under opt's schedule and warm-up. */
 double agecl_train_lr(const agecl_train_options *opt, int epoch, int step, int steps_per_epoch);
+
+/* The moving average's decay after optimiser step `step` (1-based): min(decay,
+ * (1 + step) / (10 + step)), TensorFlow's ExponentialMovingAverage with
+ * num_updates, so that the random initial weights fade out quickly. */
+double agecl_train_ema_decay(double decay, long long step);
 
 typedef struct agecl_train_result {
     int epochs_done;         /* epochs finished, resumed ones included */

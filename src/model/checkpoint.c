@@ -1,7 +1,9 @@
 /* Checkpoints: a model's tensors in a safetensors file, with PyTorch's shapes.
  *
  * Tensors: every parameter and buffer under its name (agecl/model.h), and with
- * the optimizer state "adam.m.<name>" and "adam.v.<name>". Metadata: "format"
+ * the optimizer state "adam.m.<name>", "adam.v.<name>" and, where the model keeps
+ * a moving average of its weights, "ema.<name>" (parameters and running
+ * statistics). Metadata: "format"
  * (agecl-checkpoint-1), the config ("preset", "stages", "units", "channels",
  * "input_size", "gender", "rapl", "ages"), "references" (1 when rapl.R holds
  * selected references), and whatever the caller adds (the trainer's state). */
@@ -56,17 +58,39 @@ static agecl_status add_config(agecl_st_writer *w, const agecl_model_config *cfg
     return agecl_st_writer_meta(w, "references", references ? "1" : "0");
 }
 
+/* The copies of tensor i a checkpoint holds: the value, then with the optimizer
+ * Adam's moments (parameters) and the moving average (where the model keeps one).
+ * Fills t and prefix; returns how many. */
+static int copies_of(const agecl__params *p, int i, int with_optimizer, agecl_tensor t[4],
+                     const char *prefix[4])
+{
+    const agecl__param *e = &p->items[i];
+    int n = 0;
+    t[n] = e->value, prefix[n++] = "";
+    if (!with_optimizer) return n;
+    if (e->kind == AGECL__PARAM) {
+        t[n] = e->m, prefix[n++] = "adam.m.";
+        t[n] = e->v, prefix[n++] = "adam.v.";
+    }
+    if (agecl__params_ema_view(p, i, &t[n])) prefix[n++] = "ema.";
+    return n;
+}
+
 agecl_status agecl_model_save(agecl_model *m, const char *path, int with_optimizer,
                               const char *const *meta)
 {
     if (!m || !path) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_save: NULL argument");
     agecl__params *p = &m->params;
-    size_t per = with_optimizer ? 3 : 1;
+    if (with_optimizer && p->ema_swapped)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_save: %s: the moving average is "
+                           "swapped in (swap back before saving the optimizer state)", path);
     size_t total = 0;
+    agecl_tensor t[4];
+    const char *prefix[4];
     for (int i = 0; i < p->count; i++)
-        total += agecl_tensor_numel(&p->items[i].value) * (p->items[i].kind == AGECL__PARAM ? per : 1);
+        total += agecl_tensor_numel(&p->items[i].value) * copies_of(p, i, with_optimizer, t, prefix);
     float *host = malloc((total ? total : 1) * sizeof *host);
-    char (*names)[80] = calloc((size_t)p->count * 3, sizeof *names);
+    char (*names)[80] = calloc((size_t)p->count * 4, sizeof *names);
     agecl_st_writer *w = NULL;
     agecl_status s = host && names ? agecl_st_writer_create(&w)
                                    : agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_model_save");
@@ -74,14 +98,12 @@ agecl_status agecl_model_save(agecl_model *m, const char *path, int with_optimiz
     for (int i = 0; i < p->count && s == AGECL_OK; i++) {
         agecl__param *e = &p->items[i];
         int shape[4], nd = st_shape(e, shape);
-        agecl_tensor *t[3] = {&e->value, &e->m, &e->v};
-        const char *prefix[3] = {"", "adam.m.", "adam.v."};
-        int copies = e->kind == AGECL__PARAM ? (int)per : 1;
+        int copies = copies_of(p, i, with_optimizer, t, prefix);
         for (int k = 0; k < copies && s == AGECL_OK; k++) {
-            snprintf(names[3 * i + k], sizeof names[0], "%s%s", prefix[k], e->name);
-            s = agecl_tensor_read(m->ctx, t[k], at);
-            if (s == AGECL_OK) s = agecl_st_writer_add(w, names[3 * i + k], AGECL_ST_F32, nd, shape, at);
-            at += agecl_tensor_numel(t[k]);
+            snprintf(names[4 * i + k], sizeof names[0], "%s%s", prefix[k], e->name);
+            s = agecl_tensor_read(m->ctx, &t[k], at);
+            if (s == AGECL_OK) s = agecl_st_writer_add(w, names[4 * i + k], AGECL_ST_F32, nd, shape, at);
+            at += agecl_tensor_numel(&t[k]);
         }
     }
     if (s == AGECL_OK) s = add_config(w, &m->cfg, m->heads.refs_set);
@@ -170,24 +192,31 @@ agecl_status agecl_model_load(agecl_model *m, const char *path, int with_optimiz
             largest = agecl_tensor_numel(&p->items[i].value);
     float *host = malloc(largest * sizeof *host);
     agecl_status s = host ? AGECL_OK : agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_model_load");
+    /* A file with a moving average gives the model one. */
+    agecl_st_info info;
+    char first[96];
+    snprintf(first, sizeof first, "ema.%s", p->count ? p->items[0].name : "");
+    if (s == AGECL_OK && with_optimizer && p->count && agecl_st_find(f, first, &info) == AGECL_OK)
+        s = agecl__params_ema_start(m->ctx, p);
+    if (s == AGECL_OK && p->ema_swapped)
+        s = agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_load: the moving average is swapped in");
     for (int i = 0; i < p->count && s == AGECL_OK; i++) {
         agecl__param *e = &p->items[i];
         int shape[4], nd = st_shape(e, shape);
-        agecl_tensor *t[3] = {&e->value, &e->m, &e->v};
-        const char *prefix[3] = {"", "adam.m.", "adam.v."};
-        int copies = e->kind == AGECL__PARAM && with_optimizer ? 3 : 1;
+        agecl_tensor t[4];
+        const char *prefix[4];
+        int copies = copies_of(p, i, with_optimizer, t, prefix);
         for (int k = 0; k < copies && s == AGECL_OK; k++) {
             char name[96];
             snprintf(name, sizeof name, "%s%s", prefix[k], e->name);
-            agecl_st_info info;
             s = agecl_st_find(f, name, &info);
             if (s != AGECL_OK) {
                 s = agecl__fail(AGECL_E_FORMAT, "%s: no tensor '%s': a checkpoint of another "
                                 "model%s?", path, name, k ? ", or one saved without the optimizer" : "");
                 break;
             }
-            s = agecl_st_read_f32(f, name, host, agecl_tensor_numel(t[k]), shape, nd);
-            if (s == AGECL_OK) s = agecl_tensor_write(m->ctx, t[k], host);
+            s = agecl_st_read_f32(f, name, host, agecl_tensor_numel(&t[k]), shape, nd);
+            if (s == AGECL_OK) s = agecl_tensor_write(m->ctx, &t[k], host);
         }
     }
     const char *refs = agecl_st_meta(f, "references");

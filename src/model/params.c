@@ -34,8 +34,12 @@ static agecl_status view(const agecl_arena *a, size_t offset, size_t count, agec
     return AGECL_OK;
 }
 
-/* Weights (ndim >= 2) are carved before the one-dimensional parameters. */
-static int carve_group(const agecl__param *e) { return e->kind == AGECL__PARAM && e->ndim < 2; }
+/* Weights (ndim >= 2) are carved before the one-dimensional parameters, the
+ * running statistics (one-dimensional buffers) before rapl.R. */
+static int carve_group(const agecl__param *e)
+{
+    return e->kind == AGECL__PARAM ? e->ndim < 2 : e->ndim >= 2;
+}
 
 static size_t align_up(size_t n) { return (n + AGECL_ALIGN - 1) / AGECL_ALIGN * AGECL_ALIGN; }
 
@@ -56,6 +60,8 @@ agecl_status agecl__params_alloc(agecl_ctx *ctx, agecl__params *p)
             /* The one-dimensional parameters start on an aligned boundary. */
             p->weight_elems = align_up(count_params.used);
             count_params.used = p->weight_elems;
+            p->stat_elems = align_up(count_buffers.used);
+            count_buffers.used = p->stat_elems;
         }
     }
     /* Each region is rounded up so the next starts aligned. */
@@ -79,7 +85,7 @@ agecl_status agecl__params_alloc(agecl_ctx *ctx, agecl__params *p)
             e->m.offset += 2 * P;
             e->v.offset += 3 * P;
         }
-        if (group == 0) p->arena.used = p->weight_elems;
+        if (group == 0) p->arena.used = p->weight_elems, p->buffers.used = p->stat_elems;
     }
     if (P) {
         view(&p->arena, 0, P, &p->values);
@@ -90,6 +96,7 @@ agecl_status agecl__params_alloc(agecl_ctx *ctx, agecl__params *p)
         view(&p->arena, 0, 4 * P, &all);
         AGECL_TRY(agecl_tensor_fill(ctx, &all, 0.0f));
     }
+    if (p->stat_elems) view(&p->buffers, 0, p->stat_elems, &p->stats);
     if (p->buffer_elems) {
         agecl_tensor all;
         view(&p->buffers, 0, p->buffer_elems, &all);
@@ -114,8 +121,32 @@ size_t agecl__params_count(const agecl__params *p, agecl__param_kind kind)
     return n;
 }
 
+int agecl__params_ema_view(const agecl__params *p, int i, agecl_tensor *t)
+{
+    const agecl__param *e = &p->items[i];
+    if (!p->ema_on || (e->kind == AGECL__BUFFER && carve_group(e))) return 0;
+    *t = e->value;
+    t->buf = p->ema.buf;
+    if (e->kind == AGECL__BUFFER) t->offset += p->param_elems;
+    return 1;
+}
+
+agecl_status agecl__params_ema_start(agecl_ctx *ctx, agecl__params *p)
+{
+    if (p->ema_on) return AGECL_OK;
+    size_t P = p->param_elems, S = p->stat_elems;
+    if (P + S) AGECL_TRY(agecl_arena_alloc(ctx, &p->ema, P + S));
+    view(&p->ema, 0, P, &p->ema_values);
+    view(&p->ema, P, S, &p->ema_stats);
+    if (P) AGECL_TRY(agecl_tensor_copy(ctx, &p->values, &p->ema_values));
+    if (S) AGECL_TRY(agecl_tensor_copy(ctx, &p->stats, &p->ema_stats));
+    p->ema_on = 1;
+    return AGECL_OK;
+}
+
 void agecl__params_free(agecl__params *p)
 {
+    agecl_arena_free(&p->ema);
     agecl_arena_free(&p->arena);
     agecl_arena_free(&p->buffers);
     free(p->items);

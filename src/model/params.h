@@ -8,7 +8,12 @@
  * Within a region, weights (two or more dimensions: convolutions, Linear
  * weights) come first and the one-dimensional parameters (BatchNorm, PReLU,
  * biases, rapl.P) after them, so that an optimiser can leave the latter out
- * of weight decay with a second launch instead of a mask. */
+ * of weight decay with a second launch instead of a mask. Buffers likewise hold
+ * the running statistics (one-dimensional) before rapl.R.
+ *
+ * An exponential moving average of the weights, once started, is a third
+ * allocation laid out as [values | running statistics]: rapl.R, the references
+ * of the epoch, has none (every copy of the model uses the same). */
 #ifndef AGECL_MODEL_PARAMS_H
 #define AGECL_MODEL_PARAMS_H
 
@@ -32,9 +37,15 @@ typedef struct agecl__params {
     size_t param_elems;  /* P: elements of one region, aligned */
     size_t weight_elems; /* the weights' part of a region, [0, weight_elems), aligned */
     size_t buffer_elems;
+    size_t stat_elems;   /* the running statistics' part of buffers, aligned */
     agecl_arena arena;   /* values | grads | m | v */
     agecl_arena buffers;
     agecl_tensor values, grads, m, v; /* the four regions as flat tensors */
+    agecl_tensor stats;  /* the running statistics as a flat tensor */
+    int ema_on;          /* the moving average exists */
+    int ema_swapped;     /* it sits in values and buffers, the weights in ema */
+    agecl_arena ema;     /* its values | its running statistics */
+    agecl_tensor ema_values, ema_stats;
 } agecl__params;
 
 /* Declare a tensor; returns its index, or -1 when out of memory. Names are
@@ -53,6 +64,14 @@ int agecl__params_find(const agecl__params *p, const char *name);
 
 /* Number of parameter elements (without alignment gaps) and of buffer elements. */
 size_t agecl__params_count(const agecl__params *p, agecl__param_kind kind);
+
+/* Start the moving average as a copy of the values and running statistics
+ * (nothing when started already). */
+agecl_status agecl__params_ema_start(agecl_ctx *ctx, agecl__params *p);
+
+/* The moving average of tensor i into *t: 1 for a parameter or a running
+ * statistic once the average has started, else 0 (rapl.R has none). */
+int agecl__params_ema_view(const agecl__params *p, int i, agecl_tensor *t);
 
 void agecl__params_free(agecl__params *p);
 

@@ -65,6 +65,34 @@ agecl_status agecl_model_optimizer_step(agecl_model *m, const agecl_adam_config 
     return AGECL_OK;
 }
 
+agecl_status agecl_model_ema_update(agecl_model *m, double decay)
+{
+    if (!m) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_ema_update: NULL model");
+    agecl__params *p = &m->params;
+    if (p->ema_swapped)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_ema_update: the average is swapped "
+                           "in (agecl_model_ema_swap again first)");
+    if (!p->ema_on) return agecl__params_ema_start(m->ctx, p);
+    if (p->param_elems) AGECL_TRY(agecl_ema_update(m->ctx, decay, &p->values, &p->ema_values));
+    if (!p->stat_elems) return AGECL_OK;
+    return agecl_ema_update(m->ctx, decay, &p->stats, &p->ema_stats);
+}
+
+agecl_status agecl_model_ema_swap(agecl_model *m)
+{
+    if (!m) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_ema_swap: NULL model");
+    agecl__params *p = &m->params;
+    if (!p->ema_on)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_ema_swap: no moving average yet "
+                           "(agecl_model_ema_update starts it)");
+    if (p->param_elems) AGECL_TRY(agecl_ema_swap(m->ctx, &p->values, &p->ema_values));
+    if (p->stat_elems) AGECL_TRY(agecl_ema_swap(m->ctx, &p->stats, &p->ema_stats));
+    p->ema_swapped = !p->ema_swapped;
+    return AGECL_OK;
+}
+
+int agecl_model_has_ema(const agecl_model *m) { return m && m->params.ema_on; }
+
 /* Softmax of two logits: the probability of class 1. */
 static float prob1(float l0, float l1) { return 1.0f / (1.0f + expf(l0 - l1)); }
 

@@ -79,6 +79,7 @@ agecl_status agecl_train_recipe(const char *name, agecl_train_options *o)
         o->augment = "paper";
         o->loss = agecl_loss_defaults();
         o->tta_flip = 0;
+        o->ema = 0;
         return AGECL_OK;
     }
     if (!strcmp(name, "scratch")) {
@@ -112,6 +113,12 @@ double agecl_train_lr(const agecl_train_options *o, int epoch, int step, int ste
     for (int i = 0; i < o->n_lr_drops; i++)
         if (epoch > o->lr_drops[i]) lr *= 0.1;
     return lr;
+}
+
+double agecl_train_ema_decay(double decay, long long step)
+{
+    double warm = (1.0 + (double)step) / (10.0 + (double)step);
+    return decay < warm ? decay : warm;
 }
 
 static agecl_status open_data(trainer *t)
@@ -210,7 +217,7 @@ static agecl_status make_loader(trainer *t)
 
 /* The settings in force, as checkpoint metadata: key/value pairs into kv (up to
  * 2 * SETTINGS strings), the values kept in store. Returns the strings written. */
-enum { SETTINGS = 17 };
+enum { SETTINGS = 18 };
 static void put(const char **kv, char store[][64], int *n, const char *key, const char *fmt, ...)
     AGECL_PRINTF(5, 6);
 static void put(const char **kv, char store[][64], int *n, const char *key, const char *fmt, ...)
@@ -246,6 +253,7 @@ static int settings_meta(const agecl_train_options *o, const char **kv, char sto
     SET("gender_weight", "%.9g", o->loss.gender_weight);
     SET("pos_weight", "%.9g", o->loss.pos_weight);
     SET("tta_flip", "%d", o->tta_flip);
+    SET("ema", "%.9g", o->ema);
     SET("seed", "%llu", (unsigned long long)o->seed);
 #undef SET
     return n;
@@ -372,6 +380,8 @@ static agecl_status train_epoch(trainer *t, int epoch, agecl__epoch_record *rec)
         if (s == AGECL_OK) s = agecl_model_backward(m, &labels, use_pos, &losses);
         adam.lr = agecl_train_lr(o, epoch, steps, t->steps_per_epoch);
         if (s == AGECL_OK) s = agecl_model_optimizer_step(m, &adam, o->decay_all, (int)++t->step);
+        if (s == AGECL_OK && o->ema > 0)
+            s = agecl_model_ema_update(m, agecl_train_ema_decay(o->ema, t->step));
         /* Keep this batch's features and errors for reference selection. */
         agecl_tensor rows, errs;
         if (s == AGECL_OK) s = agecl_tensor_view(&t->feat_store, (size_t)steps * B * C, B, C, 1, 1, &rows);
@@ -456,6 +466,9 @@ static agecl_status run_epochs(trainer *t, agecl_train_result *res)
         AGECL_TRY(train_epoch(t, epoch, rec));
         report_profile(t);
         agecl_eval_result val;
+        /* With a moving average, it is what is validated and kept (rapl.R, which
+         * reference selection writes, is shared by both). */
+        if (o->ema > 0) AGECL_TRY(agecl_model_ema_swap(t->model));
         AGECL_TRY(agecl_evaluate(t->model, t->ds, t->split.index[AGECL_SPLIT_VAL],
                                  t->n[AGECL_SPLIT_VAL], o->threads, eval_flags(o), &val));
         rec->val_mae = val.mae, rec->val_cs5 = val.cs5, rec->val_gender_acc = val.gender_acc;
@@ -472,6 +485,7 @@ static agecl_status run_epochs(trainer *t, agecl_train_result *res)
             meta[settings_meta(o, meta, settings)] = NULL;
             AGECL_TRY(agecl_model_save(t->model, t->best_path, 0, meta));
         }
+        if (o->ema > 0) AGECL_TRY(agecl_model_ema_swap(t->model));
         t->epochs_done = epoch;
         AGECL_TRY(save_last(t));
         AGECL_TRY(agecl__history_write(o->out_dir, t->history, t->epochs_done));
@@ -506,6 +520,9 @@ static agecl_status check_options(const agecl_train_options *o)
         return agecl__fail(AGECL_E_INVALID_ARG, "agecl_train: epochs %d, batch %d (>= 2: "
                            "BatchNorm), lr %g, weight decay %g, threads %d", o->epochs, o->batch,
                            o->lr, o->weight_decay, o->threads);
+    if (!(o->ema >= 0 && o->ema < 1))
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_train: moving average decay %g outside "
+                           "[0, 1)", o->ema);
     if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST)
         return agecl__fail(AGECL_E_IO, "%s: cannot create the output folder: %s", o->out_dir,
                            strerror(errno));

@@ -25,10 +25,10 @@ import ir_model  # noqa: E402
 RECIPES = {  # agecl_train_recipe (src/train/trainer.c)
     'paper': dict(lr=1e-3, weight_decay=1e-2, optimizer='adam', decay_on='all', schedule='step',
                   warmup=0.0, lr_drops='10,20', augment='paper', label_sigma=2.0,
-                  dist_weight=0.0, flip_eval=False),
+                  dist_weight=0.0, flip_eval=False, gender_weight=1.0, ema=0.0),
     'scratch': dict(lr=2e-3, weight_decay=5e-2, optimizer='adamw', decay_on='weights',
                     schedule='cosine', warmup=1.0, lr_drops='', augment='light', label_sigma=2.0,
-                    dist_weight=1.0, flip_eval=True),
+                    dist_weight=1.0, flip_eval=True, gender_weight=1.0, ema=0.0),
 }
 
 PRESETS = {'cpu': ((2, 2, 2), (32, 64, 128), 64), 'cpu-large': ((2, 2, 2), (48, 96, 192), 80), 'tiny': ((1, 1, 1), (8, 12, 16), 16),
@@ -70,6 +70,29 @@ def label_dist(logits, age, labels, sigma):
     """KL(q || softmax(logits)), q a Gaussian of sigma around age over the labels."""
     q = torch.softmax(-(labels[None, :] - age[:, None]) ** 2 / (2 * sigma ** 2), dim=1)
     return F.kl_div(torch.log_softmax(logits, dim=1), q, reduction='batchmean')
+
+
+class WeightAverage:
+    """agecl_model_ema_update / _swap: parameters and BatchNorm running statistics
+    (not rapl.R), decay min(d, (1 + t) / (10 + t)) after step t, started as a copy."""
+
+    def __init__(self, model):
+        self.tensors = [t for name, t in model.state_dict(keep_vars=True).items()
+                        if name != 'rapl.R' and t.dtype == torch.float32]
+        self.avg = [t.detach().clone() for t in self.tensors]
+
+    @torch.no_grad()
+    def update(self, decay, step):
+        d = min(decay, (1 + step) / (10 + step))
+        for avg, t in zip(self.avg, self.tensors):
+            avg.mul_(d).add_(t.detach(), alpha=1 - d)
+
+    @torch.no_grad()
+    def swap(self):
+        for avg, t in zip(self.avg, self.tensors):
+            keep = t.detach().clone()
+            t.data.copy_(avg)
+            avg.copy_(keep)
 
 
 def evaluate(model, data, part, size, batch, seed, flip=False):
@@ -114,6 +137,8 @@ def main():
     ap.add_argument('--augment', choices=['paper', 'light', 'none'])
     ap.add_argument('--label-sigma', type=float)
     ap.add_argument('--dist-weight', type=float)
+    ap.add_argument('--gender-weight', type=float)
+    ap.add_argument('--ema', type=float, help='moving average decay of the weights (0: off)')
     ap.add_argument('--flip-eval', action='store_true', default=None)
     ap.add_argument('--no-flip-eval', dest='flip_eval', action='store_false')
     ap.add_argument('--seed', type=int, default=123)
@@ -150,7 +175,8 @@ def main():
     gen = torch.Generator().manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
     log = open(os.path.join(a.out, 'log.jsonl'), 'w')
-    best, refs = float('inf'), False
+    best, refs, step_count = float('inf'), False, 0
+    average = None
     for epoch in range(1, a.epochs + 1):
         lr = lr_at(a, epoch, 0, per_epoch)
         model.train()
@@ -163,6 +189,8 @@ def main():
             out = model(torch.from_numpy(images))
             total, parts = ir_model.losses(out, age_t, torch.from_numpy(genders).long(), pos,
                                            use_pos)
+            if 'gender' in parts and a.gender_weight != 1:
+                total = total + (a.gender_weight - 1) * parts['gender']
             if a.dist_weight > 0:
                 total = total + a.dist_weight * label_dist(out['age_logits'], age_t, labels,
                                                            a.label_sigma)
@@ -171,13 +199,23 @@ def main():
             opt.zero_grad()
             total.backward()
             opt.step()
+            step_count += 1
+            if a.ema > 0:
+                if average is None:
+                    average = WeightAverage(model)
+                else:
+                    average.update(a.ema, step_count)
             feats.append(out['feat'].detach())
             errs.append((out['age'].detach() - age_t).abs().numpy())
             poss.append(pos.numpy())
             sums += [total.item(), parts['age'].item()]
             steps += 1
         secs = time.time() - t0
+        if average:
+            average.swap()
         mae, cs5, gacc = evaluate(model, data, 1, size, a.batch, a.seed, a.flip_eval)
+        if average:
+            average.swap()
         if mae < best:
             best = mae
             if model.rapl is not None:
