@@ -216,7 +216,7 @@ static void test_recipes(void **state)
     assert_int_equal(o.decoupled, 1);
     assert_int_equal(o.decay_all, 0);
     assert_int_equal(o.schedule, AGECL_SCHEDULE_COSINE);
-    assert_true(o.loss.dist_weight > 0);
+    assert_true(o.loss.dist_weight > 0 && o.loss.gender_weight == 8);
     assert_int_equal(o.epochs, 7); /* what a recipe does not set stays */
     TEST_OK(agecl_train_recipe("paper", &o));
     agecl_train_options d;

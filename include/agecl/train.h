@@ -114,7 +114,8 @@ void agecl_train_defaults(agecl_train_options *opt);
  *              fine-tuning pretrained weights (give --lr 1e-5).
  *   "scratch"  for random weights: AdamW (decay 5e-2 on weights only), lr 2e-3,
  *              warm-up 1 epoch then cosine, light augmentation, a label
- *              distribution term (sigma 2, weight 1), flip averaging at evaluation.
+ *              distribution term (sigma 2, weight 1), gender loss weight 8, flip
+ *              averaging at evaluation.
  * AGECL_E_INVALID_ARG names the recipes for an unknown name. */
 agecl_status agecl_train_recipe(const char *name, agecl_train_options *opt);
 

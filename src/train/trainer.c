@@ -92,7 +92,9 @@ agecl_status agecl_train_recipe(const char *name, agecl_train_options *o)
         o->augment = "light";
         o->loss = agecl_loss_defaults();
         o->loss.dist_weight = 1.0f, o->loss.dist_sigma = 2.0f;
+        o->loss.gender_weight = 8.0f; /* else the age terms starve gender (docs/recipes.md) */
         o->tta_flip = 1;
+        o->ema = 0;
         return AGECL_OK;
     }
     return agecl__fail(AGECL_E_INVALID_ARG, "no recipe '%s' (recipes: scratch, paper)", name);

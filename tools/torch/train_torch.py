@@ -28,7 +28,7 @@ RECIPES = {  # agecl_train_recipe (src/train/trainer.c)
                   dist_weight=0.0, flip_eval=False, gender_weight=1.0, ema=0.0),
     'scratch': dict(lr=2e-3, weight_decay=5e-2, optimizer='adamw', decay_on='weights',
                     schedule='cosine', warmup=1.0, lr_drops='', augment='light', label_sigma=2.0,
-                    dist_weight=1.0, flip_eval=True, gender_weight=1.0, ema=0.0),
+                    dist_weight=1.0, flip_eval=True, gender_weight=8.0, ema=0.0),
 }
 
 PRESETS = {'cpu': ((2, 2, 2), (32, 64, 128), 64), 'cpu-large': ((2, 2, 2), (48, 96, 192), 80), 'tiny': ((1, 1, 1), (8, 12, 16), 16),
