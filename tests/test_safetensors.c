@@ -1,4 +1,5 @@
-/* tests/test_safetensors.c - safetensors reading and writing (no OpenCL device needed). */
+/* tests/test_safetensors.c - safetensors reading and writing, and the atomic file
+ * replacement behind every writer of the library (no OpenCL device needed). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "agecl/safetensors.h"
+#include "io/atomic_file.h"
 
 static char g_dir[256]; /* a fresh folder for the files of this run */
 
@@ -572,6 +574,86 @@ static void test_save_is_atomic(void **state)
     agecl_st_writer_free(new_w);
 }
 
+/* Count the temporary files in g_dir/sub. */
+static int count_temporary(const char *sub)
+{
+    char dir[512];
+    DIR *d = opendir(path_in(sub, dir, sizeof dir));
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += strstr(e->d_name, ".tmp.") != NULL;
+    closedir(d);
+    return n;
+}
+
+static void assert_file_holds(const char *path, const void *want, size_t n)
+{
+    size_t got_n;
+    unsigned char *got = read_bytes(path, &got_n);
+    assert_int_equal(got_n, n);
+    assert_memory_equal(got, want, n);
+    free(got);
+}
+
+/* io/atomic_file.h: the old content stays until commit; abort and failures leave
+ * it and no temporary file; the mode survives; large writes arrive whole. */
+static void test_atomic_file(void **state)
+{
+    (void)state;
+    char dir[512], path[600], sub[700];
+    assert_int_equal(mkdir(path_in("af", dir, sizeof dir), 0755), 0);
+    snprintf(path, sizeof path, "%s/log.txt", dir);
+    write_bytes(path, "old\n", 4);
+    assert_int_equal(chmod(path, 0640), 0);
+
+    agecl__atomic_file f;
+    TEST_OK(agecl__atomic_begin(&f, path));
+    FILE *stream = agecl__atomic_stream(&f);
+    assert_non_null(stream);
+    assert_ptr_equal(agecl__atomic_stream(&f), stream);
+    fprintf(stream, "new line %d\n", 42);
+    assert_int_equal(count_temporary("af"), 1);
+    assert_file_holds(path, "old\n", 4);
+    TEST_OK(agecl__atomic_commit(&f));
+    assert_file_holds(path, "new line 42\n", 12);
+    assert_int_equal(count_temporary("af"), 0);
+    struct stat sb;
+    assert_true(stat(path, &sb) == 0 && (sb.st_mode & 07777) == 0640);
+
+    TEST_OK(agecl__atomic_begin(&f, path));
+    TEST_OK(agecl__atomic_write(&f, "garbage", 7));
+    agecl__atomic_abort(&f);
+    assert_file_holds(path, "new line 42\n", 12);
+    assert_int_equal(count_temporary("af"), 0);
+
+    /* 3 MiB + 5 of random bytes through write, into a new file (mode 0644) */
+    size_t n = (3u << 20) + 5;
+    unsigned char *big = malloc(n);
+    assert_non_null(big);
+    uint32_t r = 12345;
+    for (size_t i = 0; i < n; i++) big[i] = (unsigned char)((r = r * 1664525u + 1013904223u) >> 24);
+    snprintf(sub, sizeof sub, "%s/big.bin", dir);
+    TEST_OK(agecl__atomic_begin(&f, sub));
+    TEST_OK(agecl__atomic_write(&f, big, n));
+    TEST_OK(agecl__atomic_commit(&f));
+    assert_file_holds(sub, big, n);
+    assert_true(stat(sub, &sb) == 0 && (sb.st_mode & 07777) == 0644);
+    free(big);
+
+    /* a folder where the file should be: the rename fails, nothing is left */
+    snprintf(sub, sizeof sub, "%s/folder", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    TEST_OK(agecl__atomic_begin(&f, sub));
+    TEST_OK(agecl__atomic_write(&f, "x", 1));
+    expect_error(agecl__atomic_commit(&f), AGECL_E_IO, sub, "cannot rename", NULL);
+    assert_true(stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode));
+    assert_int_equal(count_temporary("af"), 0);
+
+    /* a folder that does not exist */
+    snprintf(sub, sizeof sub, "%s/missing/x.txt", dir);
+    expect_error(agecl__atomic_begin(&f, sub), AGECL_E_IO, sub, "temporary file", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -586,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_writer_refuses_bad_tensors),
         cmocka_unit_test(test_save_into_unwritable_folder_keeps_old_file),
         cmocka_unit_test(test_save_is_atomic),
+        cmocka_unit_test(test_atomic_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

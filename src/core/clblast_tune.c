@@ -34,6 +34,7 @@
 #include "core/ctx.h"
 #include "core/hash.h"
 #include "error.h"
+#include "io/atomic_file.h"
 
 #define FILE_MAGIC "agecl-clblast-tune 1"
 #define FILE_MAX_BYTES 16384
@@ -295,7 +296,7 @@ agecl_status agecl__clblast_save(agecl_ctx *ctx, const agecl__clblast_params *p,
         return agecl__fail(AGECL_E_INVALID_ARG, "clblast tune: caching is off (no cache folder)");
     AGECL_TRY(agecl__clblast_check(ctx, p));
     uint64_t key = file_key(ctx);
-    char file[1100], tmp[1120], lib[PATH_MAX + 40], text[FILE_MAX_BYTES];
+    char file[1100], lib[PATH_MAX + 40], text[FILE_MAX_BYTES];
     file_path(ctx, key, file, sizeof file);
     clblast_library(lib, sizeof lib);
     size_t n = (size_t)snprintf(text, sizeof text,
@@ -311,20 +312,14 @@ agecl_status agecl__clblast_save(agecl_ctx *ctx, const agecl__clblast_params *p,
         return agecl__fail(AGECL_E_INVALID_ARG, "clblast tune: file text too long");
     if (path) snprintf(path, path_len, "%s", file);
 
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", file);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return agecl__fail(AGECL_E_IO, "clblast tune: cannot create %s: %s", tmp, strerror(errno));
-    int ok = write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
-    int saved_errno = errno;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, file) != 0) {
-        if (ok) saved_errno = errno;
-        unlink(tmp);
-        return agecl__fail(AGECL_E_IO, "clblast tune: cannot write %s: %s", file,
-                           strerror(saved_errno));
+    agecl__atomic_file f;
+    AGECL_TRY(agecl__atomic_begin(&f, file));
+    agecl_status st = agecl__atomic_write(&f, text, n);
+    if (st != AGECL_OK) {
+        agecl__atomic_abort(&f);
+        return st;
     }
-    return AGECL_OK;
+    return agecl__atomic_commit(&f);
 }
 
 /* Parse "NAME=VALUE ..." for one kernel: every name of the list exactly once. */

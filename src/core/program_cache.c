@@ -11,7 +11,7 @@
  *
  * Anything that does not check out (short file, wrong magic, key or checksum,
  * or a binary the driver refuses) is rebuilt from source and the file rewritten,
- * atomically (temporary file, fsync, rename), so readers never see half a file. */
+ * atomically (io/atomic_file.h), so readers never see half a file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -24,6 +24,7 @@
 #include "core/ctx.h"
 #include "core/hash.h"
 #include "error.h"
+#include "io/atomic_file.h"
 
 #define MAGIC "AGECLPB1"
 #define HEADER_BYTES 32
@@ -116,19 +117,19 @@ out:
 
 static void store_entry(const char *path, uint64_t key, const unsigned char *bin, size_t n)
 {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) return; /* a read-only cache folder only costs time */
+    agecl__atomic_file f;
+    /* a read-only cache folder only costs time: failures here are not reported */
+    if (agecl__atomic_begin(&f, path) != AGECL_OK) return;
     unsigned char head[HEADER_BYTES];
     memcpy(head, MAGIC, 8);
     put_u64(head + 8, key);
     put_u64(head + 16, n);
     put_u64(head + 24, agecl__fnv1a(AGECL_FNV_INIT, bin, n));
-    int ok = write(fd, head, HEADER_BYTES) == HEADER_BYTES && write(fd, bin, n) == (ssize_t)n &&
-             fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) unlink(tmp);
+    if (agecl__atomic_write(&f, head, HEADER_BYTES) == AGECL_OK &&
+        agecl__atomic_write(&f, bin, n) == AGECL_OK)
+        (void)agecl__atomic_commit(&f);
+    else
+        agecl__atomic_abort(&f);
 }
 
 static agecl_status build_and_check(agecl_ctx *ctx, cl_program program, const char *options)

@@ -28,7 +28,7 @@ agecl_status agecl__data_cache_layout_of(const agecl_dataset *ds, int size,
                                          agecl__data_cache_layout *layout, uint8_t **header);
 
 /* Decode every sample of ds into a new cache file at path (written under a
- * temporary name, then renamed). */
+ * temporary name, then renamed: io/atomic_file.h). */
 agecl_status agecl__data_cache_build(const agecl_dataset *ds, const char *path, int size,
                                      int threads);
 

@@ -2,7 +2,6 @@
 #include "data/cache.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include "data/dataset.h"
 #include "core/hash.h"
 #include "data/image.h"
+#include "io/atomic_file.h"
 
 typedef struct build {
     const agecl_dataset *ds;
@@ -70,19 +70,17 @@ agecl_status agecl__data_cache_build(const agecl_dataset *ds, const char *path, 
     agecl__data_cache_layout l;
     uint8_t *header;
     AGECL_TRY(agecl__data_cache_layout_of(ds, size, &l, &header));
-    size_t len = strlen(path) + 32;
-    char *tmp = malloc(len), why[128];
-    if (!tmp) {
+    agecl__atomic_file f;
+    agecl_status st = agecl__atomic_begin(&f, path);
+    if (st != AGECL_OK) {
         free(header);
-        return agecl__fail(AGECL_E_OUT_OF_MEMORY, "cache: %s", path);
+        return st;
     }
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-    agecl_status st = AGECL_OK;
+    char why[128];
     uint8_t *map = MAP_FAILED;
-    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || ftruncate(fd, (off_t)l.total) != 0 ||
-        (map = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
-        st = agecl__fail(AGECL_E_IO, "cache: %s: cannot create: %s", tmp,
+    if (ftruncate(f.fd, (off_t)l.total) != 0 ||
+        (map = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0)) == MAP_FAILED)
+        st = agecl__fail(AGECL_E_IO, "cache: %s: cannot create: %s", f.tmp,
                          agecl__data_errno(errno, why, sizeof why));
     if (st == AGECL_OK) {
         memcpy(map, header, l.index);
@@ -96,12 +94,8 @@ agecl_status agecl__data_cache_build(const agecl_dataset *ds, const char *path, 
     if (map != MAP_FAILED) munmap(map, l.total);
     /* On disk before it takes the cache's name, so a crash cannot leave a cache with
      * a sound header over missing pixels. */
-    if (st == AGECL_OK && (fsync(fd) != 0 || rename(tmp, path) != 0))
-        st = agecl__fail(AGECL_E_IO, "cache: %s: cannot write: %s", path,
-                         agecl__data_errno(errno, why, sizeof why));
-    if (fd >= 0) close(fd);
-    if (st != AGECL_OK) unlink(tmp);
-    free(tmp);
+    if (st == AGECL_OK) st = agecl__atomic_commit(&f);
+    else agecl__atomic_abort(&f);
     free(header);
     return st;
 }

@@ -1,15 +1,12 @@
 /* src/io/safetensors_write.c - writing safetensors files atomically (see agecl/safetensors.h). */
 #include "agecl/safetensors.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "error.h"
+#include "io/atomic_file.h"
 #include "io/json.h"
 
 typedef struct st_entry {
@@ -248,93 +245,15 @@ static void build_header(const agecl_st_writer *w, const size_t *begin, strbuf *
 
 /* ---- the file ---- */
 
-static int write_all(int fd, const void *buf, size_t n)
+/* The header, then every tensor in offset order. */
+static agecl_status write_file(const agecl_st_writer *w, const strbuf *header, const size_t *order,
+                               agecl__atomic_file *f)
 {
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t k = write(fd, p, n < ((size_t)1 << 30) ? n : (size_t)1 << 30);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            if (k == 0) errno = EIO;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* Write the file into fd; on failure errno says why. */
-static int write_file(const agecl_st_writer *w, const strbuf *header, const size_t *order, int fd)
-{
-    if (write_all(fd, header->p, header->len) != 0) return -1;
+    AGECL_TRY(agecl__atomic_write(f, header->p, header->len));
     for (size_t k = 0; k < w->count; k++) {
         const st_entry *e = &w->entries[order[k]];
-        if (e->nbytes && write_all(fd, e->data, e->nbytes) != 0) return -1;
+        if (e->nbytes) AGECL_TRY(agecl__atomic_write(f, e->data, e->nbytes));
     }
-    return 0;
-}
-
-/* Sync the folder holding path, so that the rename itself is durable. */
-static int sync_folder(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return -1;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (fd < 0) return -1;
-    /* some file systems cannot sync a folder (EINVAL); nothing more can be done there */
-    int rc = fsync(fd) != 0 && errno != EINVAL ? -1 : 0;
-    int err = errno;
-    close(fd);
-    errno = err;
-    return rc;
-}
-
-/* Write the temporary file tmp (open as fd) and rename it over path; on
- * failure before the rename, remove tmp. */
-static agecl_status save_via(const agecl_st_writer *w, const char *path, const char *tmp, int fd)
-{
-    size_t *order = malloc((2 * w->count + 1) * sizeof *order);
-    strbuf header = {0};
-    if (order) {
-        layout(w, order, order + w->count);
-        build_header(w, order + w->count, &header);
-    }
-    if (!order || header.failed) {
-        free(order);
-        free(header.p);
-        close(fd);
-        unlink(tmp);
-        return agecl__fail(AGECL_E_OUT_OF_MEMORY, "%s: out of memory building the header", path);
-    }
-
-    struct stat sb;
-    mode_t mode = stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_mode & 07777 : 0644;
-    const char *failed = NULL;
-    if (fchmod(fd, mode) != 0) failed = "cannot set the mode of the new file";
-    else if (write_file(w, &header, order, fd) != 0) failed = "cannot write the new file";
-    else if (fsync(fd) != 0) failed = "cannot sync the new file";
-    int err = errno;
-    free(order);
-    free(header.p);
-    if (close(fd) != 0 && !failed) {
-        failed = "cannot close the new file";
-        err = errno;
-    }
-    if (!failed && rename(tmp, path) != 0) {
-        failed = "cannot rename the new file over it";
-        err = errno;
-    }
-    if (failed) {
-        unlink(tmp);
-        return agecl__fail(AGECL_E_IO, "%s: %s (temporary file %s): %s", path, failed, tmp,
-                           strerror(err));
-    }
-    if (sync_folder(path) != 0)
-        return agecl__fail(AGECL_E_IO, "%s: saved, but cannot sync its folder: %s", path,
-                           strerror(errno));
     return AGECL_OK;
 }
 
@@ -342,16 +261,22 @@ agecl_status agecl_st_writer_save(const agecl_st_writer *w, const char *path)
 {
     if (!w || !path)
         return agecl__fail(AGECL_E_INVALID_ARG, "agecl_st_writer_save: w and path must not be NULL");
-    static const char suffix[] = ".tmp.XXXXXX";
-    size_t n = strlen(path);
-    char *tmp = malloc(n + sizeof suffix);
-    if (!tmp) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "%s: out of memory", path);
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, suffix, sizeof suffix);
-    int fd = mkstemp(tmp);
-    agecl_status st = fd >= 0 ? save_via(w, path, tmp, fd)
-                    : agecl__fail(AGECL_E_IO, "%s: cannot create a temporary file in its folder: %s",
-                                  path, strerror(errno));
-    free(tmp);
+    size_t *order = malloc((2 * w->count + 1) * sizeof *order);
+    strbuf header = {0};
+    if (order) {
+        layout(w, order, order + w->count);
+        build_header(w, order + w->count, &header);
+    }
+    agecl_status st;
+    agecl__atomic_file f;
+    if (!order || header.failed)
+        st = agecl__fail(AGECL_E_OUT_OF_MEMORY, "%s: out of memory building the header", path);
+    else if ((st = agecl__atomic_begin(&f, path)) == AGECL_OK) {
+        st = write_file(w, &header, order, &f);
+        if (st == AGECL_OK) st = agecl__atomic_commit(&f);
+        else agecl__atomic_abort(&f);
+    }
+    free(order);
+    free(header.p);
     return st;
 }

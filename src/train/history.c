@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "error.h"
+#include "io/atomic_file.h"
 #include "train/history.h"
 
 static void num(char *buf, size_t len, const char *key, double v)
@@ -61,19 +61,13 @@ int agecl__record_parse(const char *line, agecl__epoch_record *r)
     return 1;
 }
 
-static FILE *open_tmp(const char *path, char *tmp, size_t len)
+/* Start replacing path (io/atomic_file.h), written through the stream *f. */
+static agecl_status open_tmp(const char *path, agecl__atomic_file *af, FILE **f)
 {
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-    return fopen(tmp, "w");
-}
-
-static agecl_status close_tmp(FILE *f, const char *tmp, const char *path)
-{
-    int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return agecl__fail(AGECL_E_IO, "%s: cannot write", path);
+    AGECL_TRY(agecl__atomic_begin(af, path));
+    if (!(*f = agecl__atomic_stream(af))) {
+        agecl__atomic_abort(af);
+        return agecl__fail(AGECL_E_OUT_OF_MEMORY, "%s: out of memory", path);
     }
     return AGECL_OK;
 }
@@ -116,9 +110,9 @@ static void polyline(FILE *f, const agecl__epoch_record *r, int n, int which, do
  * rate as a grey band's height, a tick per epoch, the best epoch marked. */
 static agecl_status write_svg(const char *path, const agecl__epoch_record *r, int n)
 {
-    char tmp[1200];
-    FILE *f = open_tmp(path, tmp, sizeof tmp);
-    if (!f) return agecl__fail(AGECL_E_IO, "%s: cannot create", path);
+    agecl__atomic_file af;
+    FILE *f;
+    AGECL_TRY(open_tmp(path, &af, &f));
     double hi = 0, lr_max = 0, g_lo = 100;
     int best = -1;
     for (int i = 0; i < n; i++) {
@@ -183,20 +177,21 @@ static agecl_status write_svg(const char *path, const agecl__epoch_record *r, in
                 r[best].val_mae);
     }
     fprintf(f, "</svg>\n");
-    return close_tmp(f, tmp, path);
+    return agecl__atomic_commit(&af);
 }
 
 agecl_status agecl__history_write(const char *dir, const agecl__epoch_record *r, int n)
 {
-    char path[1100], tmp[1200], line[1024];
+    char path[1100], line[1024];
     snprintf(path, sizeof path, "%s/log.jsonl", dir);
-    FILE *f = open_tmp(path, tmp, sizeof tmp);
-    if (!f) return agecl__fail(AGECL_E_IO, "%s: cannot create", path);
+    agecl__atomic_file af;
+    FILE *f;
+    AGECL_TRY(open_tmp(path, &af, &f));
     for (int i = 0; i < n; i++) {
         agecl__record_json(&r[i], line, sizeof line);
         fprintf(f, "%s\n", line);
     }
-    AGECL_TRY(close_tmp(f, tmp, path));
+    AGECL_TRY(agecl__atomic_commit(&af));
     snprintf(path, sizeof path, "%s/curves.svg", dir);
     return write_svg(path, r, n);
 }
