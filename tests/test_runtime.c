@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "common.h"
+#include "core/hash.h"
 #include "core/launch.h"
 
 static void test_device_listing(void **state)
@@ -252,6 +253,36 @@ static void test_profiling(void **state)
     agecl_ctx_destroy(ctx);
 }
 
+/* The one device key: the same for equal descriptions, another when the platform,
+ * its version, the device, the driver or the OpenCL version changes, and blind to
+ * what does not make compiled kernels or measured choices stale. */
+static void test_device_key(void **state)
+{
+    (void)state;
+    agecl_device_info a;
+    memset(&a, 0, sizeof a);
+    strcpy(a.platform, "Portable Computing Language");
+    strcpy(a.platform_version, "OpenCL 3.0 PoCL 3.1");
+    strcpy(a.name, "cpu-znver5");
+    strcpy(a.driver_version, "3.1");
+    strcpy(a.device_version, "OpenCL 3.0 PoCL HSTR");
+    agecl_device_info b = a;
+    uint64_t k = agecl__device_key(&a);
+    b.index = 7;
+    b.compute_units = 99;
+    assert_true(agecl__device_key(&b) == k);
+    char *fields[] = {b.platform, b.platform_version, b.name, b.driver_version, b.device_version};
+    for (int i = 0; i < 5; i++) {
+        b = a;
+        fields[i][0] ^= 1;
+        if (agecl__device_key(&b) == k) fail_msg("field %d does not change the key", i);
+    }
+    b = a; /* a boundary moved between fields is another device */
+    strcpy(b.platform, "Portable Computing LanguageO");
+    strcpy(b.platform_version, "penCL 3.0 PoCL 3.1");
+    assert_true(agecl__device_key(&b) != k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_select_by_index_name_type),
         cmocka_unit_test(test_select_errors),
         cmocka_unit_test(test_status_names),
+        cmocka_unit_test(test_device_key),
         cmocka_unit_test_setup_teardown(test_cache_cold_then_warm, cache_setup, cache_teardown),
         cmocka_unit_test_setup_teardown(test_cache_corrupt_and_truncated_rebuilt, cache_setup,
                                         cache_teardown),

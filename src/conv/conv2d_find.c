@@ -14,8 +14,8 @@
  *   <device key> <n> <c_in> <h> <w> <c_out> <kernel> <stride> <pad> <pass> <algo> <ms>
  * appended in one write; the last line for a key wins, and lines that do not parse
  * or name an algorithm that no longer supports the shape are ignored. The device
- * key hashes the platform, device, driver and OpenCL version, so a new driver
- * measures anew. Deleting the file forgets the choices. */
+ * key (agecl__device_key) changes with the driver, so a new driver measures anew.
+ * Deleting the file forgets the choices. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -46,15 +46,6 @@ typedef struct choice {
 static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
 static choice *memo;
 static int n_memo, cap_memo;
-
-static uint64_t device_key(agecl_ctx *ctx)
-{
-    const agecl_device_info *info = agecl_ctx_device(ctx);
-    uint64_t h = agecl__fnv1a_str(AGECL_FNV_INIT, info->platform);
-    h = agecl__fnv1a_str(h, info->name);
-    h = agecl__fnv1a_str(h, info->driver_version);
-    return agecl__fnv1a_str(h, info->device_version);
-}
 
 static int same_desc(const agecl_conv2d_desc *a, const agecl_conv2d_desc *b)
 {
@@ -293,7 +284,7 @@ static agecl_status fastest(agecl_ctx *ctx, const agecl_conv2d_desc *m, int pass
 agecl_status agecl__conv2d_find(agecl_ctx *ctx, const agecl_conv2d_desc *d,
                                 agecl_conv2d_algo out[AGECL_CONV_PASS_COUNT])
 {
-    uint64_t device = device_key(ctx);
+    uint64_t device = agecl__device_key(agecl_ctx_device(ctx));
     unsigned todo = 0;
     for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) {
         int n = 0;

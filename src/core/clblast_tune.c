@@ -255,12 +255,7 @@ static uint64_t file_key(const agecl_ctx *ctx)
 {
     char lib[PATH_MAX + 40];
     clblast_library(lib, sizeof lib);
-    uint64_t h = agecl__fnv1a_str(AGECL_FNV_INIT, FILE_MAGIC);
-    h = agecl__fnv1a_str(h, ctx->info.platform);
-    h = agecl__fnv1a_str(h, ctx->info.platform_version);
-    h = agecl__fnv1a_str(h, ctx->info.name);
-    h = agecl__fnv1a_str(h, ctx->info.driver_version);
-    h = agecl__fnv1a_str(h, ctx->info.device_version);
+    uint64_t h = agecl__fnv1a_str(agecl__device_key(&ctx->info), FILE_MAGIC);
     return agecl__fnv1a_str(h, lib);
 }
 

@@ -63,13 +63,8 @@ void agecl__cache_dir_init(char *dir, size_t len)
 
 static uint64_t cache_key(const agecl_ctx *ctx, const char *source, const char *options)
 {
-    uint64_t h = AGECL_FNV_INIT;
+    uint64_t h = agecl__device_key(&ctx->info);
     h = agecl__fnv1a_str(h, MAGIC);
-    h = agecl__fnv1a_str(h, ctx->info.platform);
-    h = agecl__fnv1a_str(h, ctx->info.platform_version);
-    h = agecl__fnv1a_str(h, ctx->info.name);
-    h = agecl__fnv1a_str(h, ctx->info.driver_version);
-    h = agecl__fnv1a_str(h, ctx->info.device_version);
     h = agecl__fnv1a_str(h, options);
     return agecl__fnv1a_str(h, source);
 }
