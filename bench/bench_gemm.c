@@ -107,18 +107,25 @@ static double run_once(agecl_ctx *ctx, const product *p, operands *o)
     return now() - t0;
 }
 
+/* The products from now on on CLBlast (path 0) or ours (path 1). */
+static void use_path(agecl_ctx *ctx, int path)
+{
+    agecl_options opt = *agecl_ctx_options(ctx);
+    opt.gemm = path ? AGECL_GEMM_PATH_OWN : AGECL_GEMM_PATH_CLBLAST;
+    check(agecl_ctx_set_options(ctx, &opt), "options");
+}
+
 /* Median seconds of each path, alternating the paths. */
 static void time_paths(agecl_ctx *ctx, const product *p, operands *o, double median[2])
 {
-    static const char *paths[2] = {"clblast", "own"};
     double t[2][RUNS];
     for (int path = 0; path < 2; path++) {
-        setenv("AGECL_GEMM", paths[path], 1);
+        use_path(ctx, path);
         run_once(ctx, p, o);
     }
     for (int r = 0; r < RUNS; r++)
         for (int path = 0; path < 2; path++) {
-            setenv("AGECL_GEMM", paths[path], 1);
+            use_path(ctx, path);
             t[path][r] = run_once(ctx, p, o);
         }
     for (int path = 0; path < 2; path++) {

@@ -31,6 +31,34 @@ agecl_ctx *test_ctx(void)
     return shared_ctx;
 }
 
+static void set_options(const agecl_options *o)
+{
+    agecl_status s = agecl_ctx_set_options(test_ctx(), o);
+    if (s != AGECL_OK) fail_msg("agecl_ctx_set_options: %s", agecl_last_error());
+}
+
+void test_use_kernels(agecl_family f)
+{
+    agecl_options o = *agecl_ctx_options(test_ctx());
+    o.kernels = f;
+    set_options(&o);
+}
+
+void test_use_gemm(agecl_gemm_path g)
+{
+    agecl_options o = *agecl_ctx_options(test_ctx());
+    o.gemm = g;
+    set_options(&o);
+}
+
+void test_use_conv_algo(const char *name)
+{
+    agecl_options o = *agecl_ctx_options(test_ctx());
+    if (strlen(name) >= sizeof o.conv_algo) fail_msg("conv algorithm name '%s' too long", name);
+    strcpy(o.conv_algo, name);
+    set_options(&o);
+}
+
 void test_ctx_release(void)
 {
     agecl_ctx_destroy(shared_ctx);

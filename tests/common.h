@@ -16,6 +16,12 @@ float test_poison_value(void);
 agecl_ctx *test_ctx(void);
 void test_ctx_release(void);
 
+/* Change one switch of the shared context (agecl/options.h) for the plans created
+ * and calls made from now on; "" or AUTO restores the default. */
+void test_use_kernels(agecl_family f);
+void test_use_gemm(agecl_gemm_path g);
+void test_use_conv_algo(const char *name);
+
 /* A deterministic generator (splitmix64) for test data. */
 typedef struct test_rng { uint64_t s; } test_rng;
 test_rng test_rng_seed(uint64_t seed);

@@ -286,14 +286,14 @@ static void test_auto_reads_the_file(void **state)
     agecl_conv2d_plan_destroy(p);
 }
 
-/* AGECL_CONV_ALGO forces the algorithm of AUTO plans; an explicit one wins over it;
- * an unknown name is refused, naming the variable. */
+/* The context's conv_algo (AGECL_CONV_ALGO) forces the algorithm of AUTO plans; an
+ * explicit one wins over it; an unknown name is refused, naming the variable. */
 static void test_forcing(void **state)
 {
     (void)state;
     agecl_conv2d_desc d = desc(2, 3, 8, 8, 4, 3, 1);
     agecl_conv2d_plan *p = NULL;
-    assert_int_equal(setenv("AGECL_CONV_ALGO", "clblast", 1), 0);
+    test_use_conv_algo("clblast");
     TEST_OK(agecl_conv2d_plan_create(test_ctx(), &d, AGECL_CONV_AUTO, &p));
     for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++)
         assert_int_equal(agecl_conv2d_plan_algo(p, pass), AGECL_CONV_IM2COL_CLBLAST);
@@ -301,13 +301,13 @@ static void test_forcing(void **state)
     TEST_OK(agecl_conv2d_plan_create(test_ctx(), &d, AGECL_CONV_IM2COL_GEMM, &p));
     assert_int_equal(agecl_conv2d_plan_algo(p, AGECL_CONV_FORWARD), AGECL_CONV_IM2COL_GEMM);
     agecl_conv2d_plan_destroy(p);
-    assert_int_equal(setenv("AGECL_CONV_ALGO", "fastest", 1), 0);
+    test_use_conv_algo("fastest");
     p = NULL;
     assert_int_equal(agecl_conv2d_plan_create(test_ctx(), &d, AGECL_CONV_AUTO, &p),
                      AGECL_E_INVALID_ARG);
     assert_null(p);
     assert_non_null(strstr(agecl_last_error(), "AGECL_CONV_ALGO"));
-    assert_int_equal(unsetenv("AGECL_CONV_ALGO"), 0);
+    test_use_conv_algo("");
 }
 
 int main(void)

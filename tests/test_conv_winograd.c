@@ -1,7 +1,7 @@
 /* The Winograd F(2x2, 3x3) convolution (src/conv/conv2d_winograd.c, cl/winograd.cl)
  * through the plan API, against the double-precision reference (ref_conv.c), on what
- * tests/test_conv_algos.c does not reach: both kernel families (forced with
- * AGECL_WINOGRAD, whatever the device), every image width from 1 to 40 (the CPU
+ * tests/test_conv_algos.c does not reach: both kernel families (forced with the
+ * context's kernel family, AGECL_KERNELS, whatever the device), every image width from 1 to 40 (the CPU
  * kernels' vector blocks of 4, 8 and 16 tiles, their edges and the half tiles of odd
  * sizes), several chunks of a batch (the weight gradient summed across them), 130
  * channels, batch 64, the workspace bound, and the passes it refuses.
@@ -30,7 +30,7 @@ static const char *const families[] = {"cpu", "gpu"};
 
 static void use_family(const char *family)
 {
-    assert_int_equal(setenv("AGECL_WINOGRAD", family, 1), 0);
+    test_use_kernels(strcmp(family, "cpu") ? AGECL_FAMILY_GPU : AGECL_FAMILY_CPU);
 }
 
 static agecl_conv2d_desc desc(int n, int c_in, int h, int w, int c_out)
@@ -125,7 +125,7 @@ static void check_plan(const problem *p, const char *family, uint64_t seed)
     }
     agecl_tensor_free(&x), agecl_tensor_free(&wt), agecl_tensor_free(&dy), agecl_tensor_free(&ws);
     agecl_conv2d_plan_destroy(plan);
-    assert_int_equal(unsetenv("AGECL_WINOGRAD"), 0);
+    test_use_kernels(AGECL_FAMILY_AUTO);
 }
 
 static void check_shape(agecl_conv2d_desc d, uint64_t seed)
@@ -198,21 +198,7 @@ static void test_workspace_bound(void **state)
             agecl_conv2d_plan_destroy(p);
         }
     }
-    assert_int_equal(unsetenv("AGECL_WINOGRAD"), 0);
-}
-
-/* AGECL_WINOGRAD takes "cpu" or "gpu"; anything else fails plan creation, naming it. */
-static void test_bad_family(void **state)
-{
-    (void)state;
-    use_family("fpga");
-    agecl_conv2d_desc d = desc(1, 2, 4, 4, 2);
-    agecl_conv2d_plan *p = NULL;
-    assert_int_equal(agecl_conv2d_plan_create(test_ctx(), &d, AGECL_CONV_WINOGRAD, &p),
-                     AGECL_E_INVALID_ARG);
-    assert_null(p);
-    assert_non_null(strstr(agecl_last_error(), "AGECL_WINOGRAD"));
-    assert_int_equal(unsetenv("AGECL_WINOGRAD"), 0);
+    test_use_kernels(AGECL_FAMILY_AUTO);
 }
 
 int main(void)
@@ -220,7 +206,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_widths),          cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_chunks),          cmocka_unit_test(test_supports),
-        cmocka_unit_test(test_workspace_bound), cmocka_unit_test(test_bad_family),
+        cmocka_unit_test(test_workspace_bound),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     test_ctx_release();

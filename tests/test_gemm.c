@@ -1,6 +1,6 @@
 /* The library's matrix products (src/core/blas.h): our own SGEMM for CPU-class
- * devices (AGECL_GEMM=own) against a double-precision reference, and against
- * CLBlast (AGECL_GEMM=clblast). Our SGEMM runs with both its tiles, whatever the
+ * devices (the gemm option, AGECL_GEMM=own) against a double-precision reference,
+ * and against CLBlast (AGECL_GEMM=clblast). Our SGEMM runs with both its tiles, whatever the
  * device's SIMD width: "own" through agecl__gemm (the device's tile), "narrow"
  * through agecl__gemm_cpu with the 6 x 16 tile.
  *
@@ -113,7 +113,7 @@ static void run_case(const gemm_case *g, const char *path, uint64_t seed, float 
     if (!strcmp(path, "narrow")) {
         run_narrow(ctx, g, a, sa.stride, b, sb.stride, c, sc.stride);
     } else {
-        assert_int_equal(setenv("AGECL_GEMM", path, 1), 0);
+        test_use_gemm(strcmp(path, "own") ? AGECL_GEMM_PATH_CLBLAST : AGECL_GEMM_PATH_OWN);
         if (g->batch)
             TEST_OK(agecl__gemm_batched(ctx, "test_gemm", g->m, g->n, g->k, g->alpha, a,
                                         sa.stride, b, sb.stride, g->beta, c, sc.stride,
@@ -256,7 +256,7 @@ static void test_batched(void **state)
     agecl_tensor t = test_upload(ctx, 1, 1, 1, 64, NULL);
     agecl__matrix m = {t.buf, 0, 8, 0};
     for (int p = 0; p < 2; p++) {
-        assert_int_equal(setenv("AGECL_GEMM", p ? "own" : "clblast", 1), 0);
+        test_use_gemm(p ? AGECL_GEMM_PATH_OWN : AGECL_GEMM_PATH_CLBLAST);
         assert_int_equal(agecl__gemm_batched(ctx, "test_gemm", 8, 8, 8, 1.0f, m, 0, m, 0, 0.0f, m,
                                              0, 2),
                          AGECL_E_UNSUPPORTED);
@@ -280,7 +280,8 @@ static void test_no_allocation_when_warm(void **state)
     assert_int_equal(ctx->gemm_temp_bytes, bytes);
 }
 
-/* AGECL_GEMM=clblast and =own give the same products; other values are refused. */
+/* AGECL_GEMM=clblast and =own give the same products (other values are refused by
+ * agecl_options_from_env: tests/test_runtime.c). */
 static void test_paths_agree(void **state)
 {
     (void)state;
@@ -300,20 +301,12 @@ static void test_paths_agree(void **state)
         free(own);
         free(blas);
     }
-    agecl_ctx *ctx = test_ctx();
-    agecl_tensor t = test_upload(ctx, 1, 1, 1, 4, NULL);
-    agecl__matrix m = {t.buf, 0, 2, 0};
-    assert_int_equal(setenv("AGECL_GEMM", "fast", 1), 0);
-    assert_int_equal(agecl__gemm(ctx, "test_gemm", 2, 2, 2, 1.0f, m, m, 0.0f, m),
-                     AGECL_E_INVALID_ARG);
-    assert_non_null(strstr(agecl_last_error(), "AGECL_GEMM"));
-    agecl_tensor_free(&t);
+    test_use_gemm(AGECL_GEMM_PATH_AUTO);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    unsetenv("AGECL_GEMM");
     test_ctx_release();
     return 0;
 }

@@ -283,6 +283,98 @@ static void test_device_key(void **state)
     assert_true(agecl__device_key(&b) != k);
 }
 
+/* agecl/options.h: every variable of the table read into its field; values outside
+ * the table refused, naming the variable, by agecl_options_from_env and by
+ * agecl_ctx_create; a context keeps its options, takes changes to the switches
+ * and refuses changes to what is fixed at creation. */
+static void test_options(void **state)
+{
+    (void)state;
+    static const char *const vars[] = {"AGECL_KERNELS", "AGECL_GEMM", "AGECL_CONV_ALGO",
+                                       "AGECL_FUSE", "AGECL_PROFILE", "AGECL_CACHE_DIR"};
+    char *saved[6];
+    for (int i = 0; i < 6; i++) {
+        const char *v = getenv(vars[i]);
+        saved[i] = v ? strdup(v) : NULL;
+        unsetenv(vars[i]);
+    }
+    agecl_options o;
+    agecl_options_default(&o);
+    assert_int_equal(o.kernels, AGECL_FAMILY_AUTO);
+    assert_int_equal(o.gemm, AGECL_GEMM_PATH_AUTO);
+    assert_int_equal(o.fuse, 1);
+    assert_int_equal(o.profile, 0);
+    assert_string_equal(o.cache_dir, "");
+
+    setenv("AGECL_KERNELS", "gpu", 1);
+    setenv("AGECL_GEMM", "clblast", 1);
+    setenv("AGECL_CONV_ALGO", "winograd", 1);
+    setenv("AGECL_FUSE", "0", 1);
+    setenv("AGECL_PROFILE", "1", 1);
+    setenv("AGECL_CACHE_DIR", "/nonexistent/agecl-cache", 1);
+    TEST_OK(agecl_options_from_env(&o));
+    assert_int_equal(o.kernels, AGECL_FAMILY_GPU);
+    assert_int_equal(o.gemm, AGECL_GEMM_PATH_CLBLAST);
+    assert_string_equal(o.conv_algo, "winograd");
+    assert_int_equal(o.fuse, 0);
+    assert_int_equal(o.profile, 1);
+    assert_string_equal(o.cache_dir, "/nonexistent/agecl-cache");
+    assert_string_equal(agecl_family_name(o.kernels), "gpu");
+    assert_string_equal(agecl_gemm_path_name(o.gemm), "clblast");
+    assert_null(agecl_family_name((agecl_family)3));
+    for (int i = 0; i < 6; i++) unsetenv(vars[i]);
+
+    static const char *const bad[][2] = {{"AGECL_KERNELS", "fpga"}, {"AGECL_GEMM", "fast"},
+                                         {"AGECL_FUSE", "yes"}, {"AGECL_PROFILE", "2"}};
+    for (int i = 0; i < 4; i++) {
+        setenv(bad[i][0], bad[i][1], 1);
+        assert_int_equal(agecl_options_from_env(&o), AGECL_E_INVALID_ARG);
+        assert_non_null(strstr(agecl_last_error(), bad[i][0]));
+        assert_non_null(strstr(agecl_last_error(), bad[i][1]));
+        agecl_ctx *ctx = NULL;
+        assert_int_equal(agecl_ctx_create(&ctx, NULL, 0), AGECL_E_INVALID_ARG);
+        assert_null(ctx);
+        assert_non_null(strstr(agecl_last_error(), bad[i][0]));
+        unsetenv(bad[i][0]);
+    }
+
+    /* a caller's options, the environment unread */
+    setenv("AGECL_KERNELS", "fpga", 1);
+    agecl_options_default(&o);
+    o.kernels = AGECL_FAMILY_CPU;
+    o.gemm = AGECL_GEMM_PATH_OWN;
+    agecl_ctx *ctx;
+    TEST_OK(agecl_ctx_create_with(&ctx, &o, 0));
+    unsetenv("AGECL_KERNELS");
+    assert_int_equal(agecl_ctx_options(ctx)->kernels, AGECL_FAMILY_CPU);
+    assert_int_equal(agecl_ctx_options(ctx)->gemm, AGECL_GEMM_PATH_OWN);
+    assert_string_equal(agecl_ctx_cache_dir(ctx), "");
+    agecl_options p = *agecl_ctx_options(ctx);
+    p.kernels = AGECL_FAMILY_GPU;
+    TEST_OK(agecl_ctx_set_options(ctx, &p));
+    assert_int_equal(agecl_ctx_options(ctx)->kernels, AGECL_FAMILY_GPU);
+    p.kernels = (agecl_family)7;
+    assert_int_equal(agecl_ctx_set_options(ctx, &p), AGECL_E_INVALID_ARG);
+    assert_non_null(strstr(agecl_last_error(), "kernels"));
+    p = *agecl_ctx_options(ctx);
+    strcpy(p.device, "cpu");
+    assert_int_equal(agecl_ctx_set_options(ctx, &p), AGECL_E_INVALID_ARG);
+    assert_non_null(strstr(agecl_last_error(), "fixed"));
+    p = *agecl_ctx_options(ctx);
+    p.profile = 1;
+    assert_int_equal(agecl_ctx_set_options(ctx, &p), AGECL_E_INVALID_ARG);
+    assert_int_equal(agecl_ctx_options(ctx)->kernels, AGECL_FAMILY_GPU);
+    agecl_ctx_destroy(ctx);
+    o.gemm = (agecl_gemm_path)-1;
+    assert_int_equal(agecl_ctx_create_with(&ctx, &o, 0), AGECL_E_INVALID_ARG);
+    assert_non_null(strstr(agecl_last_error(), "gemm"));
+
+    for (int i = 0; i < 6; i++) {
+        if (saved[i]) setenv(vars[i], saved[i], 1);
+        free(saved[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_select_errors),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_device_key),
+        cmocka_unit_test(test_options),
         cmocka_unit_test_setup_teardown(test_cache_cold_then_warm, cache_setup, cache_teardown),
         cmocka_unit_test_setup_teardown(test_cache_corrupt_and_truncated_rebuilt, cache_setup,
                                         cache_teardown),

@@ -64,9 +64,8 @@
  *     GEMM reads them, and forward runs one product per sample straight on the
  *     NCHW tensors; elsewhere chunks fill up to
  *     AGECL_CONV2D_WORKSPACE_LIMIT bytes and each call runs one wide product per
- *     chunk. The variable AGECL_IM2COL=cpu or AGECL_IM2COL=gpu, read when a plan is
- *     created, forces either path on any device (any other non-empty value:
- *     AGECL_E_INVALID_ARG). A 1x1 stride-1 convolution needs no workspace (products
+ *     chunk. The context's kernel family (agecl/options.h: AGECL_KERNELS=cpu|gpu),
+ *     read when a plan is created, forces either path on any device. A 1x1 stride-1 convolution needs no workspace (products
  *     straight on x). At the IR-50 shapes the largest need is 64 channels at 112 x 112
  *     with k = 3, 32.1 MB per sample: every IR-50 plan asks for at most 64 MiB.
  *     (The GEMM also keeps a temporary buffer in the context, grown once, up to about
@@ -80,8 +79,8 @@
  *     transformed back; backward_data is the same on dy with the filters turned 180
  *     degrees, backward_filter transforms x and dy and sums 16 products. 2.25 times
  *     fewer multiplications than the direct sum; chunks bounded like im2col's (at
- *     most 64 MiB). AGECL_WINOGRAD=cpu|gpu, read when a plan is created, forces its
- *     CPU kernels (a work-item per channel, vectors of tiles) or its portable ones.
+ *     most 64 MiB). The kernel family (AGECL_KERNELS), read when a plan is created,
+ *     forces its CPU kernels (a work-item per channel, vectors of tiles) or its portable ones.
  *   AGECL_CONV_FFT           3x3 stride-1 convolutions as products of clFFT real
  *     transforms of zero-padded planes (sides with factors 2, 3, 5, 7 only), summed
  *     over channels per frequency; chunks of the batch and blocks of channels keep

@@ -36,9 +36,8 @@
  * planes in order, summing each plane with 16 vector lanes (the BN statistics:
  * a plane's mean, then its squared deviations, merged by Chan's formula), the
  * planes' sums Kahan-compensated; the element-wise parts run one work-item per
- * plane. The variable AGECL_LAYERS=cpu or AGECL_LAYERS=gpu, read at each call,
- * forces either set on any device (any other non-empty value:
- * AGECL_E_INVALID_ARG). */
+ * plane. The context's kernel family (agecl/options.h: AGECL_KERNELS=cpu|gpu),
+ * read at each call, forces either set on any device. */
 #ifndef AGECL_LAYERS_H
 #define AGECL_LAYERS_H
 

@@ -5,7 +5,8 @@
  * several on the same device); each is used from one thread at a time.
  *
  * Device selectors (agecl_ctx_create, AGECL_DEVICE, --device):
- *   NULL or ""      the AGECL_DEVICE variable if set, else the first device
+ *   NULL or ""      the AGECL_DEVICE variable if set (agecl_ctx_create_with: the
+ *                   options' device), else the first device
  *   "3"             the device with that index in `agecl devices`
  *   "gpu" "cpu" "accelerator" "any"   the first device of that type
  *   anything else   the first device whose "platform / device" name contains it,
@@ -25,6 +26,7 @@
 #define CL_TARGET_OPENCL_VERSION 120 /* agecl needs OpenCL 1.2 and nothing newer */
 #endif
 #include <CL/cl.h>
+#include "agecl/options.h"
 #include "agecl/status.h"
 
 #ifdef __cplusplus
@@ -70,8 +72,22 @@ agecl_status agecl_device_select(const char *selector, int *index);
 /* "gpu", "cpu", "accelerator" or "other". */
 const char *agecl_device_type_name(cl_device_type type);
 
-/* Create a context on the selected device; flags is a mask of AGECL_CTX_*. */
+/* Create a context on the selected device, with the options of the environment
+ * (agecl_options_from_env; a bad variable fails here, naming it); flags is a mask
+ * of AGECL_CTX_*. A selector that is not NULL or "" overrides AGECL_DEVICE. */
 agecl_status agecl_ctx_create(agecl_ctx **out, const char *selector, unsigned flags);
+
+/* Create a context with the caller's options (agecl/options.h); the environment is
+ * not read. The device is o->device's selection. */
+agecl_status agecl_ctx_create_with(agecl_ctx **out, const agecl_options *o, unsigned flags);
+
+/* The context's options. */
+const agecl_options *agecl_ctx_options(const agecl_ctx *ctx);
+
+/* Change the options for the plans created and the calls made from now on. The
+ * device, the cache folder and profiling are the context's for life: a change to
+ * them fails with AGECL_E_INVALID_ARG. */
+agecl_status agecl_ctx_set_options(agecl_ctx *ctx, const agecl_options *o);
 void agecl_ctx_destroy(agecl_ctx *ctx);
 
 const agecl_device_info *agecl_ctx_device(const agecl_ctx *ctx);
@@ -82,7 +98,8 @@ cl_device_id agecl_ctx_cl_device(const agecl_ctx *ctx);
 /* Wait for everything enqueued on the context's queue. */
 agecl_status agecl_ctx_finish(agecl_ctx *ctx);
 
-/* The folder used for the program cache ("" when caching is off). */
+/* The folder of the caches ("" when caching is off: none was asked for, or it
+ * cannot be made). */
 const char *agecl_ctx_cache_dir(const agecl_ctx *ctx);
 
 /* Program cache statistics of this context since it was created. */

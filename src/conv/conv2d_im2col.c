@@ -65,21 +65,18 @@ static size_t rows(const agecl_conv2d_desc *d) { return (size_t)d->c_in * d->ker
 
 static size_t pixels(const im2col_plan *p) { return (size_t)p->out_h * p->out_w; }
 
-/* AGECL_IM2COL=cpu or gpu forces a path; else CPU devices get theirs, unless the
- * products run on CLBlast. */
-static agecl_status choose_path(im2col_plan *p)
+/* The context's kernel family (AGECL_KERNELS); by default CPU devices get theirs,
+ * unless the products run on CLBlast: the CPU path's per-sample products suit our
+ * GEMM, not CLBlast's. */
+static void choose_path(im2col_plan *p)
 {
-    const char *force = getenv("AGECL_IM2COL");
-    if (!force || !*force) /* the CPU path's per-sample products suit our GEMM, not CLBlast's */
+    const agecl_options *o = agecl_ctx_options(p->ctx);
+    if (o->kernels == AGECL_FAMILY_AUTO)
         p->cpu = (agecl_ctx_device(p->ctx)->type & CL_DEVICE_TYPE_CPU) != 0 &&
                  p->backend != AGECL__GEMM_CLBLAST;
-    else if (!strcmp(force, "cpu") || !strcmp(force, "gpu"))
-        p->cpu = !strcmp(force, "cpu");
     else
-        return agecl__fail(AGECL_E_INVALID_ARG,
-                           "conv2d_plan_create: AGECL_IM2COL is '%s'; use 'cpu' or 'gpu'", force);
+        p->cpu = o->kernels == AGECL_FAMILY_CPU;
     p->program = p->cpu ? "im2col_cpu" : "im2col";
-    return AGECL_OK;
 }
 
 /* The workspace a chunk may fill. On CPUs an eighth of the device's cache (4 MiB of
@@ -100,7 +97,7 @@ static size_t chunk_budget(const im2col_plan *p)
 
 static agecl_status prepare(im2col_plan *p)
 {
-    AGECL_TRY(choose_path(p));
+    choose_path(p);
     if (is_direct(&p->d)) {
         p->chunk = 0;
         p->workspace = 0;

@@ -21,11 +21,12 @@ static agecl_status check_desc(const agecl_conv2d_desc *d)
     return AGECL_OK;
 }
 
-/* The algorithm of plans created with AUTO: AGECL_CONV_ALGO when set. */
-static agecl_status forced_algo(agecl_conv2d_algo *algo)
+/* The algorithm of plans created with AUTO: the context's conv_algo
+ * (AGECL_CONV_ALGO) when set. */
+static agecl_status forced_algo(const agecl_ctx *ctx, agecl_conv2d_algo *algo)
 {
-    const char *force = getenv("AGECL_CONV_ALGO");
-    if (*algo != AGECL_CONV_AUTO || !force || !*force) return AGECL_OK;
+    const char *force = agecl_ctx_options(ctx)->conv_algo;
+    if (*algo != AGECL_CONV_AUTO || !*force) return AGECL_OK;
     agecl_status s = agecl_conv2d_algo_parse(force, algo);
     if (s != AGECL_OK)
         return agecl__fail(s, "conv2d_plan_create: AGECL_CONV_ALGO is '%s' (auto, im2col, "
@@ -68,7 +69,7 @@ agecl_status agecl_conv2d_plan_create(agecl_ctx *ctx, const agecl_conv2d_desc *d
         return agecl__fail(AGECL_E_UNSUPPORTED, "conv2d_plan_create: algorithm '%s' is not built "
                            "into this library", agecl_conv2d_algo_name(algo));
     AGECL_TRY(check_desc(d));
-    AGECL_TRY(forced_algo(&algo));
+    AGECL_TRY(forced_algo(ctx, &algo));
     agecl_conv2d_plan *p = calloc(1, sizeof *p);
     if (!p) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "conv2d_plan_create: plan");
     p->ctx = ctx;

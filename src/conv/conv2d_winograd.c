@@ -37,15 +37,16 @@
  * padded copies of its operands on every call, its plain GEMM works in the context's
  * temporary buffer.
  *
- * The variable AGECL_WINOGRAD=cpu or gpu, read when a plan is created, forces the CPU
- * or the portable kernels (with their chunks and GEMMs) on any device, so that both
- * can be tested on one (any other non-empty value: AGECL_E_INVALID_ARG). */
+ * The context's kernel family (agecl/options.h: AGECL_KERNELS=cpu|gpu), read when a
+ * plan is created, forces the CPU or the portable kernels (with their chunks and
+ * GEMMs) on any device, so that both can be tested on one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "conv/conv2d_algo.h"
 #include "core/blas.h"
 #include "core/launch.h"
+#include "core/options_internal.h"
 #include "error.h"
 
 #define PROGRAM "winograd"
@@ -82,20 +83,6 @@ static int supports(agecl_ctx *ctx, const agecl_conv2d_desc *d, agecl_conv2d_pas
     (void)ctx;
     (void)pass;
     return d->kernel == 3 && d->pad == 1 && d->stride == 1;
-}
-
-/* AGECL_WINOGRAD forces a kernel family, else the device type chooses. */
-static agecl_status choose_family(agecl_ctx *ctx, int *cpu)
-{
-    const char *force = getenv("AGECL_WINOGRAD");
-    if (!force || !*force)
-        *cpu = (agecl_ctx_device(ctx)->type & CL_DEVICE_TYPE_CPU) != 0;
-    else if (!strcmp(force, "cpu") || !strcmp(force, "gpu"))
-        *cpu = !strcmp(force, "cpu");
-    else
-        return agecl__fail(AGECL_E_INVALID_ARG,
-                           "conv2d_plan_create: AGECL_WINOGRAD is '%s'; use 'cpu' or 'gpu'", force);
-    return AGECL_OK;
 }
 
 static size_t tiles_per_sample(const winograd *s) { return (size_t)s->th * s->tw; }
@@ -168,7 +155,7 @@ static agecl_status create(agecl_ctx *ctx, const agecl_conv2d_desc *d, void **st
                            size_t workspace[AGECL_CONV_PASS_COUNT])
 {
     int cpu = 0;
-    AGECL_TRY(choose_family(ctx, &cpu));
+    cpu = agecl__options_cpu_kernels(agecl_ctx_options(ctx), agecl_ctx_device(ctx));
     winograd *s = calloc(1, sizeof *s);
     if (!s) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "conv2d_plan_create: winograd state");
     s->ctx = ctx;

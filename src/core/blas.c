@@ -69,26 +69,13 @@ static agecl_status ensure_temp(agecl_ctx *ctx, size_t bytes, const char *what)
     return AGECL_OK;
 }
 
-/* Whether this product runs on our kernels: AGECL_GEMM forces a path, else
- * CPU-class devices use ours. */
-static agecl_status use_own(agecl_ctx *ctx, agecl__gemm_backend backend, const char *what,
-                            int *own)
+/* Whether this product runs on our kernels: the context's gemm option (AGECL_GEMM)
+ * forces a path, else CPU-class devices use ours. */
+static int use_own(const agecl_ctx *ctx, agecl__gemm_backend backend)
 {
-    if (backend != AGECL__GEMM_DEFAULT) {
-        *own = backend == AGECL__GEMM_OWN;
-        return AGECL_OK;
-    }
-    const char *force = getenv("AGECL_GEMM");
-    if (!force || !*force)
-        *own = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
-    else if (!strcmp(force, "own"))
-        *own = 1;
-    else if (!strcmp(force, "clblast"))
-        *own = 0;
-    else
-        return agecl__fail(AGECL_E_INVALID_ARG, "%s: AGECL_GEMM is '%s'; use 'own' or 'clblast'",
-                           what, force);
-    return AGECL_OK;
+    if (backend != AGECL__GEMM_DEFAULT) return backend == AGECL__GEMM_OWN;
+    if (ctx->opt.gemm != AGECL_GEMM_PATH_AUTO) return ctx->opt.gemm == AGECL_GEMM_PATH_OWN;
+    return (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
 }
 
 static agecl_status gemm_own(agecl_ctx *ctx, const char *what, size_t m, size_t n, size_t k,
@@ -122,8 +109,7 @@ agecl_status agecl__gemm_on(agecl_ctx *ctx, agecl__gemm_backend backend, const c
                             agecl__matrix b, float beta, agecl__matrix c)
 {
     if (!m || !n) return AGECL_OK;
-    int own = 0;
-    AGECL_TRY(use_own(ctx, backend, what, &own));
+    int own = use_own(ctx, backend);
     if (own) return gemm_own(ctx, what, m, n, k, alpha, a, 0, b, 0, beta, c, 0, 1);
     agecl__clblast_use(ctx); /* the tuned parameters saved for this device, if any */
     size_t temp = 0;
@@ -162,8 +148,7 @@ agecl_status agecl__gemm_batched_on(agecl_ctx *ctx, agecl__gemm_backend backend,
         return agecl__fail(AGECL_E_UNSUPPORTED,
                            "%s: a batched GEMM with a C stride of 0 (CLBlast 1.5.3 computes it "
                            "wrongly)", what);
-    int own = 0;
-    AGECL_TRY(use_own(ctx, backend, what, &own));
+    int own = use_own(ctx, backend);
     if (own)
         return gemm_own(ctx, what, m, n, k, alpha, a, a_stride, b, b_stride, beta, c, c_stride,
                         batch);

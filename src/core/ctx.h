@@ -30,6 +30,7 @@ struct agecl_ctx {
     cl_context context;
     cl_command_queue queue;
     unsigned flags;
+    agecl_options opt;      /* the switches (agecl/options.h) */
     char cache_dir[1024];   /* "" when caching is off */
 
     agecl__program_entry *programs;
@@ -62,7 +63,8 @@ void agecl__profile_clear(agecl_ctx *ctx);
  * the disk cache first. */
 agecl_status agecl__cache_build(agecl_ctx *ctx, const char *source, const char *options,
                                 cl_program *out);
-/* Choose the cache folder from the environment; "" when none can be made. */
-void agecl__cache_dir_init(char *dir, size_t len);
+/* The cache folder: want (the options' cache_dir), made if missing; "" when want is
+ * "" or cannot be made. */
+void agecl__cache_dir_init(const char *want, char *dir, size_t len);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include "core/ctx.h"
+#include "core/options_internal.h"
 #include "error.h"
 
 #define MAX_PLATFORMS 16
@@ -179,7 +180,7 @@ static int all_digits(const char *s)
 agecl_status agecl_device_select(const char *selector, int *index)
 {
     if (!index) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_device_select: index is NULL");
-    if (!selector || !*selector) selector = getenv("AGECL_DEVICE");
+    if (!selector || !*selector) selector = agecl__options_env_device();
     if (!selector || !*selector) selector = "any";
     int count = 0;
     AGECL_TRY(agecl_device_count(&count));

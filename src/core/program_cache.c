@@ -49,15 +49,9 @@ static int mkdir_p(const char *path)
     return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
 }
 
-void agecl__cache_dir_init(char *dir, size_t len)
+void agecl__cache_dir_init(const char *want, char *dir, size_t len)
 {
-    const char *env = getenv("AGECL_CACHE_DIR");
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
-    if (env && *env) snprintf(dir, len, "%s", env);
-    else if (xdg && *xdg) snprintf(dir, len, "%s/agecl", xdg);
-    else if (home && *home) snprintf(dir, len, "%s/.cache/agecl", home);
-    else dir[0] = '\0';
+    snprintf(dir, len, "%s", want);
     if (dir[0] && mkdir_p(dir) != 0) dir[0] = '\0'; /* no cache, not an error */
 }
 

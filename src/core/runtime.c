@@ -2,9 +2,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "agecl.h"
+#include "agecl.h" /* agecl_version */
 #include "core/ctx.h"
 #include "core/launch.h"
+#include "core/options_internal.h"
 #include "error.h"
 
 const char *agecl_version(void) { return "0.1.0"; }
@@ -18,12 +19,29 @@ agecl_status agecl_ctx_create(agecl_ctx **out, const char *selector, unsigned fl
 {
     if (!out) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_ctx_create: out is NULL");
     *out = NULL;
+    agecl_options o;
+    AGECL_TRY(agecl_options_from_env(&o));
+    if (selector && *selector) {
+        if (strlen(selector) >= sizeof o.device)
+            return agecl__fail(AGECL_E_INVALID_ARG, "device selector '%.40s...' is too long", selector);
+        strcpy(o.device, selector);
+    }
+    return agecl_ctx_create_with(out, &o, flags);
+}
+
+agecl_status agecl_ctx_create_with(agecl_ctx **out, const agecl_options *o, unsigned flags)
+{
+    if (!out || !o) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_ctx_create_with: out or o is NULL");
+    *out = NULL;
+    AGECL_TRY(agecl__options_check(o));
     int index = 0;
-    AGECL_TRY(agecl_device_select(selector, &index));
+    /* an empty device selects the first device, not AGECL_DEVICE */
+    AGECL_TRY(agecl_device_select(o->device[0] ? o->device : "any", &index));
     agecl_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_ctx_create");
-    const char *profile = getenv("AGECL_PROFILE");
-    if (profile && *profile && strcmp(profile, "0")) flags |= AGECL_CTX_PROFILING;
+    ctx->opt = *o;
+    if (o->profile) flags |= AGECL_CTX_PROFILING;
+    ctx->opt.profile = (flags & AGECL_CTX_PROFILING) != 0;
     ctx->flags = flags;
     agecl_status s = agecl__device_ids(index, &ctx->platform, &ctx->device);
     if (s == AGECL_OK) s = agecl__device_describe(ctx->platform, ctx->device, index, &ctx->info);
@@ -46,7 +64,7 @@ agecl_status agecl_ctx_create(agecl_ctx **out, const char *selector, unsigned fl
         free(ctx);
         return agecl__cl_fail(err, "clCreateCommandQueue");
     }
-    agecl__cache_dir_init(ctx->cache_dir, sizeof ctx->cache_dir);
+    agecl__cache_dir_init(o->cache_dir, ctx->cache_dir, sizeof ctx->cache_dir);
     *out = ctx;
     return AGECL_OK;
 }
@@ -82,6 +100,19 @@ cl_context agecl_ctx_cl_context(const agecl_ctx *ctx) { return ctx->context; }
 cl_command_queue agecl_ctx_queue(const agecl_ctx *ctx) { return ctx->queue; }
 cl_device_id agecl_ctx_cl_device(const agecl_ctx *ctx) { return ctx->device; }
 const char *agecl_ctx_cache_dir(const agecl_ctx *ctx) { return ctx->cache_dir; }
+const agecl_options *agecl_ctx_options(const agecl_ctx *ctx) { return &ctx->opt; }
+
+agecl_status agecl_ctx_set_options(agecl_ctx *ctx, const agecl_options *o)
+{
+    if (!ctx || !o) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_ctx_set_options: ctx or o is NULL");
+    AGECL_TRY(agecl__options_check(o));
+    if (strcmp(o->device, ctx->opt.device) || strcmp(o->cache_dir, ctx->opt.cache_dir) ||
+        o->profile != ctx->opt.profile)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_ctx_set_options: the device, cache folder "
+                                                "and profiling are fixed when a context is created");
+    ctx->opt = *o;
+    return AGECL_OK;
+}
 agecl_cache_stats agecl_ctx_cache_stats(const agecl_ctx *ctx) { return ctx->cache; }
 
 agecl_status agecl_ctx_finish(agecl_ctx *ctx)

@@ -56,8 +56,7 @@ agecl_status agecl_batchnorm_forward_train(agecl_ctx *ctx, const agecl_tensor *x
                               {running_mean, "running_mean", 0},
                               {running_var, "running_var", 0}};
     AGECL_TRY(agecl__layer_channels(op, p, AGECL_NARGS(p), x->c));
-    int cpu;
-    AGECL_TRY(agecl__layer_cpu(ctx, op, &cpu));
+    int cpu = agecl__layer_cpu(ctx);
     agecl__bn_stats_args stats = {p[SAVE_MEAN], p[SAVE_INVSTD], p[RUN_MEAN], p[RUN_VAR]};
     AGECL_TRY(agecl__batchnorm_stats(ctx, op, cpu, x, x_off, momentum, eps, &stats));
 
@@ -103,8 +102,7 @@ agecl_status agecl_batchnorm_forward_infer(agecl_ctx *ctx, const agecl_tensor *x
                          AGECL_CH_ARGS(p[RUN_MEAN]), AGECL_CH_ARGS(p[RUN_VAR]),
                          AGECL_CH_ARGS(p[GAMMA]),  AGECL_CH_ARGS(p[BETA]),
                          AGECL_ARG(y->buf),        AGECL_ARG(y_off)};
-    int cpu;
-    AGECL_TRY(agecl__layer_cpu(ctx, op, &cpu));
+    int cpu = agecl__layer_cpu(ctx);
     if (cpu) {
         size_t count[2] = {C, N};
         return agecl__layer_run_cpu(ctx, "batchnorm_cpu", "batchnorm_infer_apply", count,
@@ -136,8 +134,7 @@ agecl_status agecl_batchnorm_backward(agecl_ctx *ctx, const agecl_tensor *x,
                               {dbeta, "dbeta", 0}};
     AGECL_TRY(agecl__layer_channels(op, p, AGECL_NARGS(p), x->c));
     cl_uint N = (cl_uint)x->n, C = (cl_uint)x->c, HW = (cl_uint)x->h * (cl_uint)x->w;
-    int cpu;
-    AGECL_TRY(agecl__layer_cpu(ctx, op, &cpu));
+    int cpu = agecl__layer_cpu(ctx);
     /* One work-group per channel: the sums, then dx (on CPUs one work-item,
      * taking no local memory: the last BACKWARD_LOCALS arguments). */
     enum { BACKWARD_LOCALS = 2 };

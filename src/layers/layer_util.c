@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/launch.h"
+#include "core/options_internal.h"
 #include "error.h"
 
 agecl_status agecl__layer_tensor(const agecl_tensor *t, const char *op, const char *name,
@@ -80,17 +81,9 @@ agecl_status agecl__layer_reduce_group(agecl_ctx *ctx, const char *program, cons
     return agecl__layer_group(ctx, program, kernel, want, local);
 }
 
-agecl_status agecl__layer_cpu(agecl_ctx *ctx, const char *op, int *cpu)
+int agecl__layer_cpu(const agecl_ctx *ctx)
 {
-    const char *force = getenv("AGECL_LAYERS");
-    if (!force || !*force)
-        *cpu = (agecl_ctx_device(ctx)->type & CL_DEVICE_TYPE_CPU) != 0;
-    else if (!strcmp(force, "cpu") || !strcmp(force, "gpu"))
-        *cpu = !strcmp(force, "cpu");
-    else
-        return agecl__fail(AGECL_E_INVALID_ARG, "%s: AGECL_LAYERS is '%s'; use 'cpu' or 'gpu'",
-                           op, force);
-    return AGECL_OK;
+    return agecl__options_cpu_kernels(agecl_ctx_options(ctx), agecl_ctx_device(ctx));
 }
 
 agecl_status agecl__layer_run_cpu(agecl_ctx *ctx, const char *program, const char *kernel,

@@ -51,9 +51,9 @@ agecl_status agecl__layer_reduce_group(agecl_ctx *ctx, const char *program, cons
 
 /* Whether the layers run their CPU kernels (cl/<program>_cpu.cl: a work-item per
  * plane or channel, in work-groups of one, vectorised by hand) rather than the
- * GPU ones: on CPU devices, unless the environment variable AGECL_LAYERS is
- * "gpu" ("cpu" forces them anywhere; any other value fails, naming op). */
-agecl_status agecl__layer_cpu(agecl_ctx *ctx, const char *op, int *cpu);
+ * GPU ones: the context's kernel family (agecl/options.h: AGECL_KERNELS), by
+ * default the device's type. */
+int agecl__layer_cpu(const agecl_ctx *ctx);
 
 /* Run a CPU kernel over count[0] x count[1] work-items (channels, samples), each
  * in a work-group of its own. */

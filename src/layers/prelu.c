@@ -35,8 +35,7 @@ agecl_status agecl_prelu_backward(agecl_ctx *ctx, const agecl_tensor *x, const a
     AGECL_TRY(agecl__layer_count(dslope, op, "dslope", (size_t)x->c, "x's channel count",
                                  &da_off));
     cl_uint N = (cl_uint)x->n, C = (cl_uint)x->c, HW = (cl_uint)x->h * (cl_uint)x->w;
-    int cpu;
-    AGECL_TRY(agecl__layer_cpu(ctx, op, &cpu));
+    int cpu = agecl__layer_cpu(ctx);
     /* One work-group per channel: dx element-wise, the slope's gradient summed
      * (on CPUs one work-item, taking no local memory: the last argument). */
     size_t local = 1;

@@ -37,18 +37,6 @@ static agecl_status bn_backward(agecl_model *m, agecl__bn *bn, const agecl_tenso
                                     agecl__G(m, bn->beta));
 }
 
-agecl_status agecl__stem_fused(int *fused)
-{
-    const char *v = getenv("AGECL_FUSE");
-    if (!v || !*v || !strcmp(v, "1"))
-        *fused = 1;
-    else if (!strcmp(v, "0"))
-        *fused = 0;
-    else
-        return agecl__fail(AGECL_E_INVALID_ARG, "model: AGECL_FUSE is '%s'; use '0' or '1'", v);
-    return AGECL_OK;
-}
-
 /* BN then PReLU on the stem: fused, or as two ops through t_bn. */
 static agecl_status stem_bn_prelu_forward(agecl_model *m, agecl__stem *st, int training)
 {

@@ -168,7 +168,7 @@ static agecl_status allocate(agecl_model *m)
     AGECL_TRY(own(m, &m->input, B, 3, S, S));
     AGECL_TRY(make_plan(m, &m->stem.conv, 3, S, c0, 3, 1, &ws));
     AGECL_TRY(act(m, &m->stem.t_conv, SLOT_A, c0, S));
-    AGECL_TRY(agecl__stem_fused(&m->stem.fused));
+    m->stem.fused = agecl_ctx_options(m->ctx)->fuse; /* AGECL_FUSE */
     if (!m->stem.fused) AGECL_TRY(act(m, &m->stem.t_bn, SLOT_B, c0, S));
     AGECL_TRY(act(m, &m->stem.out, SLOT_OUT1, c0, S));
     AGECL_TRY(bn_stats(m, &m->stem.bn, c0));

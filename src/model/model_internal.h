@@ -74,9 +74,6 @@ struct agecl_model {
     int last_training;         /* the mode of the last forward pass */
 };
 
-/* Whether the stem runs BN and PReLU fused: AGECL_FUSE (backbone.c). */
-agecl_status agecl__stem_fused(int *fused);
-
 /* Forward and backward of the backbone (backbone.c). */
 agecl_status agecl__backbone_forward(agecl_model *m, int training);
 agecl_status agecl__backbone_backward(agecl_model *m);
