@@ -11,7 +11,8 @@
 #endif
 
 /* Record a printf-style detail for this thread and return status, so that
- * error paths read: return agecl__fail(AGECL_E_SHAPE, "conv2d: x has %d channels", c); */
+ * error paths read: return agecl__fail(AGECL_E_SHAPE, "conv2d: x has %d channels", c);
+ * An argument may be agecl_last_error(), to wrap the message of a failed call. */
 agecl_status agecl__fail(agecl_status status, const char *fmt, ...) AGECL_PRINTF(2, 3);
 
 /* Keep a copy of a compiler log for agecl_last_build_log(). */

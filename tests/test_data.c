@@ -8,10 +8,13 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "common.h"
 #include "agecl/data.h"
@@ -615,6 +618,16 @@ static void test_bad_images(void **state)
     unsigned char *bmp = read_bytes(path, &bmp_len);
     write_bytes(tmp_root, "cut.bmp", bmp, bmp_len - 5); /* stb alone would accept it */
     free(bmp);
+    /* A real face whose first Huffman table declares 16 x 255 codes: Debian's
+     * stb_image 2.27 would write past its tables (UBSan and ASan report it). */
+    size_t jpg_len;
+    unsigned char *jpg = read_bytes(agecl_dataset_sample(utk_all, 0)->path, &jpg_len);
+    size_t dht = 2;
+    while (dht + 4 < jpg_len && !(jpg[dht] == 0xff && jpg[dht + 1] == 0xc4)) dht++;
+    assert_true(dht + 4 + 17 < jpg_len);
+    memset(jpg + dht + 5, 255, 16);
+    write_bytes(tmp_root, "huffman.jpg", jpg, jpg_len);
+    free(jpg);
     static const struct { const char *name; agecl_status st; const char *why; } bad[] = {
         {"30_0_0_truncated.jpg", AGECL_E_FORMAT, "truncated"},
         {"31_1_0_garbage.jpg", AGECL_E_FORMAT, "not a JPEG"},
@@ -622,6 +635,7 @@ static void test_bad_images(void **state)
         {"34_0_0_empty.jpg", AGECL_E_FORMAT, "empty"},
         {"missing.jpg", AGECL_E_IO, "cannot open"},
         {"../cut.bmp", AGECL_E_FORMAT, "truncated"},
+        {"../huffman.jpg", AGECL_E_FORMAT, "Huffman table"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         snprintf(path, sizeof path, "%s/%s", dir, bad[k].name);
@@ -950,6 +964,76 @@ static void test_loader(void **state)
     agecl_dataset_free(ds);
 }
 
+/* No file named *.tmp.* left in dir. */
+static int temporaries_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += strstr(e->d_name, ".tmp.") != NULL;
+    if (d) closedir(d);
+    return n;
+}
+
+/* The child of test_full_disk: under a file-size limit (what a full disk looks like
+ * to a writer), a cache and a checkpoint fail with an error and leave no temporary
+ * file, and the checkpoint already there is untouched. Returns the failed check. */
+static int write_under_limit(const agecl_dataset *ds, const char *dir)
+{
+    struct rlimit lim = {4096, 4096};
+    signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails with EFBIG instead */
+    if (setrlimit(RLIMIT_FSIZE, &lim) != 0) return 1;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/images.cache", dir);
+    agecl_image_cache *c = NULL;
+    int built;
+    if (agecl_image_cache_open(&c, ds, path, 40, 2, &built) != AGECL_E_IO) return 2;
+    if (!strstr(agecl_last_error(), "images.cache")) return 3;
+    struct stat st;
+    if (stat(path, &st) == 0 || temporaries_in(dir)) return 4;
+
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    static float big[4096];
+    agecl_st_writer *w;
+    if (agecl_st_writer_create(&w) != AGECL_OK ||
+        agecl_st_writer_add(w, "w", AGECL_ST_F32, 1, (int[]){4096}, big) != AGECL_OK)
+        return 5;
+    agecl_status s = agecl_st_writer_save(w, path);
+    agecl_st_writer_free(w);
+    if (s != AGECL_E_IO || !strstr(agecl_last_error(), "model.safetensors")) return 6;
+    agecl_st_file *f;
+    float old[3];
+    if (agecl_st_open(path, &f) != AGECL_OK) return 7;
+    s = agecl_st_read_f32(f, "old", old, 3, (int[]){3}, 1);
+    agecl_st_close(f);
+    if (s != AGECL_OK || old[0] != 1 || old[2] != 3 || temporaries_in(dir)) return 8;
+    return 0;
+}
+
+static void test_full_disk(void **state)
+{
+    (void)state;
+    char dir[1024], spec[4096], path[1200];
+    bad_images("full", dir, sizeof dir);
+    snprintf(spec, sizeof spec, "utkface:%s", dir);
+    agecl_dataset *ds = open_ok(spec, 0);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    agecl_st_writer *w;
+    static const float old[3] = {1, 2, 3}; /* the writer keeps a pointer until the save */
+    TEST_OK(agecl_st_writer_create(&w));
+    TEST_OK(agecl_st_writer_add(w, "old", AGECL_ST_F32, 1, (int[]){3}, old));
+    TEST_OK(agecl_st_writer_save(w, path));
+    agecl_st_writer_free(w);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) _exit(write_under_limit(ds, dir));
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status)) fail_msg("the writer died of signal %d", WTERMSIG(status));
+    if (WEXITSTATUS(status)) fail_msg("check %d failed", WEXITSTATUS(status));
+    agecl_dataset_free(ds);
+}
+
 static void test_cache(void **state)
 {
     (void)state;
@@ -1057,6 +1141,7 @@ int main(void)
         cmocka_unit_test(test_augment_policies),
         cmocka_unit_test(test_loader),
         cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_full_disk),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -139,6 +139,14 @@ static int damage_cache(int mode)
         snprintf(path, sizeof path, "%s/%s", cache_dir, e->d_name);
         if (mode == 1) {
             assert_int_equal(truncate(path, 20), 0);
+        } else if (mode == 2) { /* a sound header claiming 1 GiB, over 3 bytes */
+            FILE *f = fopen(path, "r+b");
+            assert_non_null(f);
+            unsigned char huge[8] = {0, 0, 0, 0x40, 0, 0, 0, 0};
+            fseek(f, 16, SEEK_SET);
+            fwrite(huge, 1, 8, f);
+            fclose(f);
+            assert_int_equal(truncate(path, 35), 0);
         } else {
             FILE *f = fopen(path, "r+b");
             assert_non_null(f);
@@ -184,6 +192,15 @@ static void test_cache_corrupt_and_truncated_rebuilt(void **state)
     assert_true(damage_cache(1) >= 1);
     st = build_selfcheck();
     assert_true(st.rejected >= 1);
+    st = build_selfcheck();
+    assert_int_equal(st.rejected, 0);
+
+    /* a header whose size is not the file's: refused and rebuilt (program_cache.c
+     * compares them before allocating the payload) */
+    assert_true(damage_cache(2) >= 1);
+    st = build_selfcheck();
+    assert_true(st.rejected >= 1);
+    assert_int_equal(st.hits, 0);
     st = build_selfcheck();
     assert_int_equal(st.rejected, 0);
 }

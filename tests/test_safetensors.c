@@ -200,6 +200,18 @@ static void test_round_trip(void **state)
     assert_string_equal(agecl_st_meta(f, "esc\"apes"), escapes);
     assert_string_equal(agecl_st_meta(f, "unicode"), unicode);
     assert_null(agecl_st_meta(f, "missing"));
+    /* every key listed once, each with its value */
+    assert_int_equal(agecl_st_meta_count(f), 3);
+    int seen = 0;
+    for (size_t i = 0; i < agecl_st_meta_count(f); i++) {
+        const char *k = agecl_st_meta_key(f, i);
+        assert_non_null(k);
+        assert_non_null(agecl_st_meta(f, k));
+        seen |= !strcmp(k, "epoch") ? 1 : !strcmp(k, "esc\"apes") ? 2 : !strcmp(k, "unicode") ? 4 : 8;
+    }
+    assert_int_equal(seen, 7);
+    assert_null(agecl_st_meta_key(f, 3));
+    assert_int_equal(agecl_st_meta_count(NULL), 0);
     agecl_st_close(f);
 }
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -295,8 +296,8 @@ static void test_eval_flip_is_mean_of_mirrors(void **state)
     int idx[B];
     for (int i = 0; i < B; i++) idx[i] = 100 + 37 * i;
     agecl_eval_result plain, flip;
-    TEST_OK(agecl_evaluate(m, ds, idx, B, 0, 0, &plain));
-    TEST_OK(agecl_evaluate(m, ds, idx, B, 0, AGECL_EVAL_FLIP, &flip));
+    TEST_OK(agecl_evaluate(m, ds, idx, B, 0, 0, NULL, &plain));
+    TEST_OK(agecl_evaluate(m, ds, idx, B, 0, AGECL_EVAL_FLIP, NULL, &flip));
 
     agecl_loader_options lo;
     agecl_loader_defaults(&lo);
@@ -601,6 +602,90 @@ static void test_resume_with_weight_average(void **state)
     agecl_st_close(best);
 }
 
+/* Copy checkpoint src to dst with metadata key set to value. */
+static void copy_with_meta(const char *src, const char *dst, const char *key, const char *value)
+{
+    agecl_st_file *f;
+    agecl_st_writer *w;
+    TEST_OK(agecl_st_open(src, &f));
+    TEST_OK(agecl_st_writer_create(&w));
+    for (size_t i = 0; i < agecl_st_count(f); i++) {
+        agecl_st_info t;
+        TEST_OK(agecl_st_find(f, agecl_st_name(f, i), &t));
+        TEST_OK(agecl_st_writer_add(w, t.name, t.dtype, t.ndim, t.shape, t.data));
+    }
+    for (size_t i = 0; i < agecl_st_meta_count(f); i++) {
+        const char *k = agecl_st_meta_key(f, i);
+        TEST_OK(agecl_st_writer_meta(w, k, strcmp(k, key) ? agecl_st_meta(f, k) : value));
+    }
+    TEST_OK(agecl_st_writer_save(w, dst));
+    agecl_st_writer_free(w);
+    agecl_st_close(f);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *s = calloc(1, 1 << 16);
+    assert_non_null(s);
+    size_t n = fread(s, 1, (1 << 16) - 1, f);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* A trainer state with a number out of range, not a number, or inconsistent is
+ * refused before anything is sized by it: a non-zero exit, a message naming the
+ * file and the key, and the checkpoint left as it was. */
+static void test_resume_refuses_damaged_state(void **state)
+{
+    (void)state;
+    static const char *const bad[][2] = {
+        {"epoch", "-1"},      {"epoch", "2x"},      {"step", "1e30"},       {"step", "-5"},
+        {"batch", "abc"},     {"best_epoch", "3"},  {"best_val_mae", "nan"}, {"epoch", ""},
+    };
+    char src[700], dir[700], dst[800], err[800];
+    snprintf(src, sizeof src, "%s/last.safetensors", tmp_path("plain-straight"));
+    /* the run of 4 epochs ended: make it one epoch done, as a cut-off run would be */
+    snprintf(dir, sizeof dir, "%s", tmp_path("damaged"));
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(dst, sizeof dst, "%s/last.safetensors", dir);
+    snprintf(err, sizeof err, "%s/stderr.txt", dir);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char one[800];
+        snprintf(one, sizeof one, "%s/one.safetensors", dir);
+        copy_with_meta(src, one, "epoch", "1");
+        copy_with_meta(one, dst, "best_epoch", "1");
+        copy_with_meta(dst, one, "step", "6");
+        copy_with_meta(one, dst, bad[i][0], bad[i][1]);
+        char *before = read_text(dst);
+        const char *args[] = {"train", "--data", utkface(), "--preset", "tiny", "--epochs", "4",
+                              "--batch", "16", "--limit", "96", "--workers", "2", "--quiet",
+                              "--out", dir, "--resume", NULL};
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const char *tool = getenv("AGECL_TOOL");
+        char *argv[24] = {(char *)tool};
+        for (int a = 0; args[a]; a++) argv[a + 1] = (char *)args[a];
+        pid_t pid;
+        assert_int_equal(posix_spawn(&pid, tool, &fa, NULL, argv, environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        int status = wait_tool(pid);
+        char *msg = read_text(err);
+        print_message("%s = '%s': exit %d: %s", bad[i][0], bad[i][1], status, msg);
+        if (status == 0 || status >= 128) fail_msg("exit status %d", status);
+        assert_non_null(strstr(msg, "last.safetensors"));
+        assert_non_null(strstr(msg, bad[i][0]));
+        char *after = read_text(dst);
+        assert_memory_equal(before, after, 1 << 16);
+        free(before);
+        free(after);
+        free(msg);
+    }
+}
+
 static void test_eval_json(void **state)
 {
     (void)state;
@@ -622,6 +707,103 @@ static void test_eval_json(void **state)
         double v = strtod(k + strlen(keys[i]), NULL);
         assert_true(v >= 0 && v <= 100 + 1e-9 + (i == 0 ? 1000 : 0));
     }
+    assert_non_null(strstr(out, "\"skipped\": 0,"));
+}
+
+/* An output folder that cannot be written, or whose name is too long, is refused
+ * before the data are read or a step is trained; stale temporary files of a killed
+ * run are removed. */
+static void test_train_checks_output_folder(void **state)
+{
+    (void)state;
+    agecl_train_options o;
+    agecl_train_defaults(&o);
+    o.data = utkface();
+    o.preset = "tiny";
+    o.epochs = 1;
+    o.batch = 16;
+    o.progress = NULL;
+    agecl_train_result r;
+    char file[700], longname[1300], stale[800];
+    snprintf(file, sizeof file, "%s", tmp_path("a-file"));
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    o.out_dir = file;
+    assert_int_equal(agecl_train(&o, &r), AGECL_E_IO);
+    assert_non_null(strstr(agecl_last_error(), "a-file"));
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    o.out_dir = longname;
+    assert_int_equal(agecl_train(&o, &r), AGECL_E_INVALID_ARG);
+    assert_non_null(strstr(agecl_last_error(), "longer than"));
+    snprintf(stale, sizeof stale, "%s/last.safetensors.tmp.AbC123", tmp_path("stale"));
+    assert_int_equal(mkdir(tmp_path("stale"), 0755), 0);
+    f = fopen(stale, "w");
+    assert_non_null(f);
+    fclose(f);
+    o.out_dir = tmp_path("stale");
+    o.data = "utkface:/nonexistent/agecl"; /* fails after the folder is checked */
+    assert_true(agecl_train(&o, &r) != AGECL_OK);
+    assert_non_null(strstr(agecl_last_error(), "/nonexistent/agecl"));
+    struct stat st;
+    assert_int_equal(stat(stale, &st), -1);
+}
+
+/* A folder where no image can be read gives an error naming one, not a NaN MAE. */
+static void test_eval_refuses_unreadable_set(void **state)
+{
+    (void)state;
+    char dir[700], path[800], cmd[2400];
+    snprintf(dir, sizeof dir, "%s", tmp_path("all-bad"));
+    assert_int_equal(mkdir(dir, 0755), 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%d_%d_0_2017010%d.jpg.chip.jpg", dir, 20 + i, i % 2, i);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        fputs("\xff\xd8\xff\xe0 not a JPEG after all", f);
+        fclose(f);
+    }
+    snprintf(cmd, sizeof cmd, "%s eval --model %s/best.safetensors --data utkface:%s 2>&1",
+             getenv("AGECL_TOOL"), tmp_path("plain-straight"), dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[4096] = "";
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    int status = pclose(p);
+    print_message("%s", out);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    assert_non_null(strstr(out, "none of the 3 images could be read"));
+    assert_non_null(strstr(out, ".jpg.chip.jpg"));
+    assert_null(strstr(out, "nan"));
+
+    /* with two good faces beside one bad: evaluated, the bad one named and counted */
+    snprintf(path, sizeof path, "%s/21_1_0_20170101.jpg.chip.jpg", dir);
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/22_0_0_20170102.jpg.chip.jpg", dir);
+    assert_int_equal(unlink(path), 0);
+    agecl_dataset *ds;
+    TEST_OK(agecl_dataset_open(&ds, utkface(), 0));
+    for (int i = 0; i < 2; i++) {
+        const char *src = agecl_dataset_sample(ds, 10 + i)->path;
+        snprintf(path, sizeof path, "%s/%s", dir, strrchr(src, '/') + 1);
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", src, path);
+        assert_int_equal(system(cmd), 0);
+    }
+    agecl_dataset_free(ds);
+    snprintf(cmd, sizeof cmd, "%s eval --json --model %s/best.safetensors --data utkface:%s 2>&1",
+             getenv("AGECL_TOOL"), tmp_path("plain-straight"), dir);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    status = pclose(p);
+    print_message("%s", out);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_non_null(strstr(out, "skipped "));
+    assert_non_null(strstr(out, "20_0_0_20170100.jpg.chip.jpg"));
+    assert_non_null(strstr(out, "\"n\": 2, \"skipped\": 1,"));
 }
 
 static void test_predict_api_and_cli(void **state)
@@ -670,6 +852,25 @@ static void test_predict_api_and_cli(void **state)
     agecl_dataset_free(ds);
 }
 
+/* Image names that are not plain text still give valid JSON lines. */
+static void test_prediction_json_escapes_names(void **state)
+{
+    (void)state;
+    agecl_prediction r = {31.25f, NAN, 1, 0.875f};
+    char buf[512] = "";
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    assert_non_null(f);
+    agecl_prediction_print_json("a\"b\\c\nd\x01\xff\xc3\xa9.jpg", &r, f);
+    r.gender = -1;
+    agecl_prediction_print_json("x", &r, f);
+    fclose(f);
+    assert_string_equal(buf,
+        "{\"image\": \"a\\\"b\\\\c\\nd\\u0001\\ufffd\xc3\xa9.jpg\", \"age\": 31.25, "
+        "\"position_age\": null, \"gender\": \"female\", \"gender_p\": 0.8750}\n"
+        "{\"image\": \"x\", \"age\": 31.25, \"position_age\": null, \"gender\": null, "
+        "\"gender_p\": null}\n");
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -699,8 +900,12 @@ int main(void)
         cmocka_unit_test(test_bad_checkpoints_rejected),
         cmocka_unit_test(test_resume_after_kill_matches_uninterrupted),
         cmocka_unit_test(test_resume_with_weight_average),
+        cmocka_unit_test(test_resume_refuses_damaged_state),
         cmocka_unit_test(test_eval_json),
+        cmocka_unit_test(test_eval_refuses_unreadable_set),
+        cmocka_unit_test(test_train_checks_output_folder),
         cmocka_unit_test(test_predict_api_and_cli),
+        cmocka_unit_test(test_prediction_json_escapes_names),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
     test_ctx_release();

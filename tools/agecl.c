@@ -3,6 +3,7 @@
 #include <string.h>
 #include "agecl.h"
 #include "commands.h"
+#include "io/number.h" /* the library's one strict number parser */
 
 typedef struct command {
     const char *name;
@@ -36,6 +37,27 @@ int cli_fail(const char *what, int status)
     fprintf(stderr, "agecl: %s: %s", what, agecl_strerror((agecl_status)status));
     if (*agecl_last_error()) fprintf(stderr, ": %s", agecl_last_error());
     fputc('\n', stderr);
+    return 1;
+}
+
+int cli_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out)
+{
+    long long v;
+    if (agecl__parse_int(AGECL_E_INVALID_ARG, opt, s, lo, hi, &v) != AGECL_OK) {
+        fprintf(stderr, "agecl %s: %s\n", cmd, agecl_last_error());
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+int cli_number(const char *cmd, const char *opt, const char *s, double lo, double hi,
+               double *out)
+{
+    if (agecl__parse_double(AGECL_E_INVALID_ARG, opt, s, lo, hi, out) != AGECL_OK) {
+        fprintf(stderr, "agecl %s: %s\n", cmd, agecl_last_error());
+        return 0;
+    }
     return 1;
 }
 

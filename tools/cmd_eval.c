@@ -22,8 +22,9 @@ static void eval_usage(FILE *f)
         "  --workers N      image loading threads (2)\n"
         "  --flip, --no-flip  average each image and its mirror (default: as the model was\n"
         "                   validated in training, its tta_flip metadata)\n"
-        "  --json           one JSON object (keys n, mae, cs5, gender_acc, confidence_t1..3,\n"
-        "                   decade_mae; percentages 0..100)\n");
+        "  --json           one JSON object (keys n, skipped, mae, cs5, gender_acc,\n"
+        "                   confidence_t1..3,"
+        " decade_mae; percentages 0..100)\n");
 }
 
 int cmd_eval(int argc, char **argv)
@@ -44,10 +45,10 @@ int cmd_eval(int argc, char **argv)
         case 'm': model = optarg; break;
         case 'd': data = optarg; break;
         case 's': split = optarg; break;
-        case 'l': limit = atoi(optarg); break;
-        case 'b': batch = atoi(optarg); break;
+        case 'l': if (!cli_int("eval", "--limit", optarg, 0, 1000000000, &limit)) return 2; break;
+        case 'b': if (!cli_int("eval", "--batch", optarg, 1, 65536, &batch)) return 2; break;
         case 'D': device = optarg; break;
-        case 'w': workers = atoi(optarg); break;
+        case 'w': if (!cli_int("eval", "--workers", optarg, 0, 1024, &workers)) return 2; break;
         case 'j': json = 1; break;
         case 'f': flip = 1; break;
         case 'F': flip = 0; break;
@@ -86,14 +87,18 @@ int cmd_eval(int argc, char **argv)
         const int *idx = part >= 0 ? sp.index[part] : NULL;
         int n = part >= 0 ? sp.count[part] : agecl_dataset_count(ds);
         if (limit && n > limit) n = limit;
-        s = agecl_evaluate(m, ds, idx, n, workers, flags, &r);
+        s = agecl_evaluate(m, ds, idx, n, workers, flags, stderr, &r);
     }
     int rc = 0;
     if (s != AGECL_OK) rc = cli_fail("eval", s);
     else if (json) agecl_eval_print_json(&r, stdout);
     else agecl_eval_print_table(&r, stdout);
     if (s == AGECL_OK && agecl_dataset_skipped(ds))
-        fprintf(stderr, "agecl eval: %d bad images skipped\n", agecl_dataset_skipped(ds));
+        fprintf(stderr, "agecl eval: %d bad entries of the data set skipped\n",
+                agecl_dataset_skipped(ds));
+    if (s == AGECL_OK && r.skipped)
+        fprintf(stderr, "agecl eval: skipped %d unreadable image%s\n", r.skipped,
+                r.skipped == 1 ? "" : "s");
     agecl_model_destroy(m);
     agecl_ctx_destroy(ctx);
     agecl_split_free(&sp);
@@ -150,11 +155,7 @@ int cmd_predict(int argc, char **argv)
         }
         const char *g = r.gender == 0 ? "male" : r.gender == 1 ? "female" : NULL;
         if (json) {
-            printf("{\"image\": \"%s\", \"age\": %.2f, ", argv[i], r.age);
-            if (isnan(r.position_age)) printf("\"position_age\": null, ");
-            else printf("\"position_age\": %.0f, ", r.position_age);
-            if (g) printf("\"gender\": \"%s\", \"gender_p\": %.4f}\n", g, r.gender_p);
-            else printf("\"gender\": null, \"gender_p\": null}\n");
+            agecl_prediction_print_json(argv[i], &r, stdout);
         } else {
             printf("%s: age %.1f", argv[i], r.age);
             if (!isnan(r.position_age)) printf(" (position head: %.0f)", r.position_age);

@@ -59,25 +59,13 @@ static void usage(FILE *f)
 
 static int parse_int(const char *opt, const char *s, int lo, int *out)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end || v < lo || v > 1000000000) {
-        fprintf(stderr, "agecl train: %s takes a whole number >= %d, not '%s'\n", opt, lo, s);
-        return 0;
-    }
-    *out = (int)v;
-    return 1;
+    return cli_int("train", opt, s, lo, 1000000000, out);
 }
 
+/* A number >= 0 (and finite). */
 static int parse_double(const char *opt, const char *s, double *out)
 {
-    char *end;
-    *out = strtod(s, &end);
-    if (*s == '\0' || *end || !(*out >= 0)) {
-        fprintf(stderr, "agecl train: %s takes a number >= 0, not '%s'\n", opt, s);
-        return 0;
-    }
-    return 1;
+    return cli_number("train", opt, s, 0, 1e30, out);
 }
 
 /* One of two names: *out = 0 for the first, 1 for the second. */
@@ -186,9 +174,8 @@ int cmd_train(int argc, char **argv)
         case O_WARMUP: ok = parse_double("--warmup", optarg, &o.warmup); break;
         case O_AUG: o.augment = optarg; break;
         case O_SIGMA:
-            ok = parse_double("--label-sigma", optarg, &w) && w > 0;
+            ok = cli_number("train", "--label-sigma", optarg, 1e-3, 1e3, &w);
             o.loss.dist_sigma = (float)w;
-            if (!ok) fprintf(stderr, "agecl train: --label-sigma must be > 0\n");
             break;
         case O_DISTW: ok = parse_double("--dist-weight", optarg, &w), o.loss.dist_weight = (float)w; break;
         case O_GENDERW:
@@ -199,11 +186,7 @@ int cmd_train(int argc, char **argv)
         case O_FLIP: o.tta_flip = 1; break;
         case O_NOFLIP: o.tta_flip = 0; break;
         case O_EMA:
-            ok = parse_double("--ema", optarg, &o.ema);
-            if (ok && !(o.ema < 1)) {
-                fprintf(stderr, "agecl train: --ema takes a decay in [0, 1) (0: off)\n");
-                ok = 0;
-            }
+            ok = cli_number("train", "--ema (a decay, 0: off)", optarg, 0, 0.999999, &o.ema);
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

@@ -40,7 +40,7 @@ int cmd_tune(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
         case 'D': device = optarg; break;
-        case 'b': budget = atof(optarg); break;
+        case 'b': if (!cli_number("tune", "--budget", optarg, 0, 86400, &budget)) return 2; break;
         case 'c': check = 1; break;
         case 'h': tune_usage(stdout); return 0;
         default: tune_usage(stderr); return 2;

@@ -13,6 +13,7 @@
 #define AGECL_PREDICT_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include "agecl/data.h"
 #include "agecl/model.h"
 
@@ -42,6 +43,12 @@ agecl_status agecl_predictor_rgb(agecl_predictor *p, const uint8_t *rgb, int wid
                                  agecl_crop crop, agecl_prediction *out);
 agecl_status agecl_predictor_file(agecl_predictor *p, const char *path, agecl_crop crop,
                                   agecl_prediction *out);
+
+/* One line of JSON for the prediction r of image: keys image, age, position_age
+ * (null without references), gender ("male", "female" or null) and gender_p. Any
+ * name gives valid JSON: quotes, backslashes and control characters are escaped,
+ * bytes that are not UTF-8 become U+FFFD. */
+void agecl_prediction_print_json(const char *image, const agecl_prediction *r, FILE *f);
 
 #ifdef __cplusplus
 }

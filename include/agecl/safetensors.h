@@ -134,6 +134,11 @@ agecl_status agecl_st_find(const agecl_st_file *f, const char *name, agecl_st_in
 /* The metadata value of key, or NULL when the file has none. */
 const char *agecl_st_meta(const agecl_st_file *f, const char *key);
 
+/* The number of metadata keys, and key i in header order (NULL when i is past
+ * the last), to list or copy them all. */
+size_t agecl_st_meta_count(const agecl_st_file *f);
+const char *agecl_st_meta_key(const agecl_st_file *f, size_t i);
+
 /* Copy tensor name into dst, which holds count elements. The tensor must have
  * the dtype of the call (F32, F64, I32, I64: no conversion is done), else
  * AGECL_E_FORMAT. Its shape must equal expected_shape[0..ndim) exactly (a

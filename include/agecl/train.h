@@ -35,6 +35,7 @@ extern "C" {
  * metric does not apply (no gender labels; no references for the confidence). */
 typedef struct agecl_eval_result {
     int n;                   /* samples evaluated */
+    int skipped;             /* bad images skipped (not in n) */
     double mae, cs5;
     double gender_acc;
     int gender_n;            /* samples with a gender label */
@@ -44,9 +45,13 @@ typedef struct agecl_eval_result {
 } agecl_eval_result;
 
 /* Evaluate a model (any batch size; the last batch is padded) on count samples
- * indices[] of ds (NULL: all), without augmentation. flags: AGECL_EVAL_*. */
+ * indices[] of ds (NULL: all), without augmentation. flags: AGECL_EVAL_*. Bad
+ * images are skipped and counted, each named with its reason on a line of issues
+ * ("skipped FILE: WHY"; NULL: not written); when no sample is left, AGECL_E_DATA
+ * (naming the first bad image), never a NaN result. */
 agecl_status agecl_evaluate(agecl_model *m, const agecl_dataset *ds, const int *indices,
-                            int count, int threads, unsigned flags, agecl_eval_result *out);
+                            int count, int threads, unsigned flags, FILE *issues,
+                            agecl_eval_result *out);
 
 enum {
     AGECL_EVAL_FLIP = 1 << 0, /* average the predictions of each image and its mirror */

@@ -38,10 +38,13 @@ void agecl_clear_error(void) { last_error[0] = '\0'; }
 
 agecl_status agecl__fail(agecl_status status, const char *fmt, ...)
 {
+    /* through a copy, so that a message may wrap the last one (agecl_last_error()) */
+    char msg[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_error, msg, sizeof msg);
     return status;
 }
 

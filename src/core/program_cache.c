@@ -11,7 +11,11 @@
  *
  * Anything that does not check out (short file, wrong magic, key or checksum,
  * or a binary the driver refuses) is rebuilt from source and the file rewritten,
- * atomically (io/atomic_file.h), so readers never see half a file. */
+ * atomically (io/atomic_file.h), so readers never see half a file. The size in
+ * the header must be the file's (checked before the payload is allocated) and the
+ * checksum must match before the driver sees the binary. The checksum finds
+ * damage, not forgery: whoever can write the cache folder can run code through
+ * it, as with any compiler cache; it is created for the user alone to write. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -88,7 +92,11 @@ static unsigned char *load_entry(const char *path, uint64_t key, size_t *size, i
     if (fread(head, 1, HEADER_BYTES, f) != HEADER_BYTES) goto out;
     if (memcmp(head, MAGIC, 8) != 0 || get_u64(head + 8) != key) goto out;
     uint64_t n = get_u64(head + 16);
-    if (n == 0 || n > ((uint64_t)1 << 31)) goto out;
+    struct stat st;
+    /* the size the header claims must be the file's before anything is allocated */
+    if (n == 0 || n > ((uint64_t)1 << 31) || fstat(fileno(f), &st) != 0 ||
+        (uint64_t)st.st_size != HEADER_BYTES + n)
+        goto out;
     payload = malloc(n);
     if (!payload) goto out;
     if (fread(payload, 1, n, f) != n || fgetc(f) != EOF ||

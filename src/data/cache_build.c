@@ -2,6 +2,7 @@
 #include "data/cache.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -78,9 +79,14 @@ agecl_status agecl__data_cache_build(const agecl_dataset *ds, const char *path, 
     }
     char why[128];
     uint8_t *map = MAP_FAILED;
-    if (ftruncate(f.fd, (off_t)l.total) != 0 ||
-        (map = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0)) == MAP_FAILED)
-        st = agecl__fail(AGECL_E_IO, "cache: %s: cannot create: %s", f.tmp,
+    /* The blocks are reserved before the file is mapped: a write through the map
+     * into a hole that the disk cannot fill would kill the process (SIGBUS). */
+    int err = posix_fallocate(f.fd, 0, (off_t)l.total);
+    if (err)
+        st = agecl__fail(AGECL_E_IO, "cache: %s: cannot reserve %zu bytes: %s", path, l.total,
+                         agecl__data_errno(err, why, sizeof why));
+    else if ((map = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0)) == MAP_FAILED)
+        st = agecl__fail(AGECL_E_IO, "cache: %s: cannot map it: %s", f.tmp,
                          agecl__data_errno(errno, why, sizeof why));
     if (st == AGECL_OK) {
         memcpy(map, header, l.index);

@@ -27,7 +27,9 @@ agecl_status agecl__data_decode(agecl__data_scratch *s, const char *path, uint8_
                                 int *w, int *h);
 void agecl__data_image_free(uint8_t *px);
 
-/* 0 when the w x h image file b[0, n) is a truncated JPEG or BMP, else 1. */
+/* For the w x h image file b[0, n): 0 when it is a truncated JPEG or BMP, -1 when
+ * it is a JPEG that stb_image must not see (a Huffman table of more than 256
+ * codes), else 1. */
 int agecl__data_complete(const uint8_t *b, size_t n, int w, int h);
 
 agecl_status agecl__data_resize(agecl__data_scratch *s, const uint8_t *src, int w, int h,

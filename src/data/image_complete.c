@@ -1,12 +1,31 @@
-/* src/data/image_complete.c - is an image file complete? stb_image decodes a
- * truncated JPEG or BMP without complaint (the missing part comes out gray or
- * black), so their structure is checked first; stb itself rejects a truncated PNG. */
+/* src/data/image_complete.c - is an image file complete and safe to decode?
+ * stb_image decodes a truncated JPEG or BMP without complaint (the missing part
+ * comes out gray or black), so their structure is checked first; stb itself
+ * rejects a truncated PNG. The stb_image of Debian 12 (2.27) also writes past its
+ * Huffman tables for a JPEG whose table declares more than 256 codes (fixed in
+ * 2.28), so those tables are checked here before it sees them. */
 #include "data/image.h"
 
 /* JPEG markers with no length field: TEM and RST0..RST7 (SOI and EOI apart). */
 static int standalone(uint8_t m) { return m == 0x01 || (m >= 0xd0 && m <= 0xd7); }
 
-/* Walk the markers to the end-of-image marker. */
+/* Whether the define-Huffman-table segment b[0, len) holds tables of at most 256
+ * codes each, as the JPEG standard allows. */
+static int huffman_tables_sane(const uint8_t *b, size_t len)
+{
+    size_t i = 2; /* after the length */
+    while (i < len) {
+        if (i + 17 > len) return 0;
+        size_t codes = 0;
+        for (int k = 1; k <= 16; k++) codes += b[i + k];
+        if (codes > 256) return 0;
+        i += 17 + codes;
+    }
+    return i == len;
+}
+
+/* Walk the markers to the end-of-image marker: 1 complete, 0 truncated, -1 a
+ * Huffman table out of the standard. */
 static int jpeg_complete(const uint8_t *b, size_t n)
 {
     size_t i = 2; /* after SOI */
@@ -26,6 +45,7 @@ static int jpeg_complete(const uint8_t *b, size_t n)
         if (i + 2 > n) return 0;
         size_t len = (size_t)b[i] << 8 | b[i + 1];
         if (len < 2 || i + len > n) return 0;
+        if (m == 0xc4 && !huffman_tables_sane(b + i, len)) return -1;
         i += len;
         if (m != 0xda) continue;
         /* Entropy-coded data after SOS: it ends at the first marker that is neither a

@@ -116,8 +116,11 @@ agecl_status agecl__data_decode(agecl__data_scratch *s, const char *path, uint8_
     if ((long long)*w * *h > AGECL_IMAGE_MAX_PIXELS)
         return agecl__fail(AGECL_E_FORMAT, "%s: %d x %d pixels is over the limit of %ld", path,
                            *w, *h, (long)AGECL_IMAGE_MAX_PIXELS);
-    if (!agecl__data_complete(s->file, n, *w, *h))
-        return agecl__fail(AGECL_E_FORMAT, "%s: truncated image", path);
+    int complete = agecl__data_complete(s->file, n, *w, *h);
+    if (complete < 0)
+        return agecl__fail(AGECL_E_FORMAT, "%s: corrupt JPEG (a Huffman table of more than 256 "
+                           "codes)", path);
+    if (!complete) return agecl__fail(AGECL_E_FORMAT, "%s: truncated image", path);
     *px = stbi_load_from_memory(s->file, (int)n, w, h, &comp, 3);
     if (!*px)
         return agecl__fail(AGECL_E_FORMAT, "%s: corrupt image (%s)", path, stbi_failure_reason());

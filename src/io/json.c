@@ -374,3 +374,32 @@ const agecl_json *agecl__json_get(const agecl_json *obj, const char *key)
         if (strcmp(obj->keys[i], key) == 0) return &obj->items[i];
     return NULL;
 }
+
+void agecl__json_write_string(const char *s, void (*put)(void *arg, const char *p, size_t n),
+                              void *arg)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s);
+    put(arg, "\"", 1);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = u[i];
+        const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n"
+                        : c == '\r' ? "\\r" : c == '\t' ? "\\t" : c == '\b' ? "\\b"
+                        : c == '\f' ? "\\f" : NULL;
+        char hex[8];
+        if (!esc && c < 0x20) {
+            snprintf(hex, sizeof hex, "\\u%04x", c);
+            esc = hex;
+        }
+        size_t k = esc ? 1 : utf8_seq(u + i, n - i);
+        if (esc) put(arg, esc, strlen(esc));
+        else if (k) put(arg, s + i, k);
+        else put(arg, "\\ufffd", 6), k = 1;
+        i += k;
+    }
+    put(arg, "\"", 1);
+}
+
+static void put_file(void *arg, const char *p, size_t n) { fwrite(p, 1, n, (FILE *)arg); }
+
+void agecl__json_fput_string(const char *s, FILE *f) { agecl__json_write_string(s, put_file, f); }

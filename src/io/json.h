@@ -1,4 +1,5 @@
-/* src/io/json.h - a small strict JSON parser, just enough for safetensors headers.
+/* src/io/json.h - a small strict JSON parser, just enough for safetensors headers,
+ * and the library's one JSON string writer.
  *
  * It accepts objects, arrays, strings (every escape, \uXXXX and surrogate pairs
  * included) and integers that fit in int64_t. It rejects, with a message naming
@@ -10,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "agecl/status.h"
 
 typedef enum agecl_json_kind {
@@ -41,5 +43,15 @@ const agecl_json *agecl__json_get(const agecl_json *obj, const char *key);
 
 /* 1 when s[0..n) is well-formed UTF-8 (no overlong forms, no surrogates). */
 int agecl__utf8_valid(const char *s, size_t n);
+
+/* The one JSON string writer: s quoted, with quotes, backslashes and control
+ * characters escaped, handed to put(arg, bytes, n) in pieces. A byte that is not
+ * part of well-formed UTF-8 (a file name need not be text) becomes U+FFFD, so the
+ * output is always valid JSON. */
+void agecl__json_write_string(const char *s, void (*put)(void *arg, const char *p, size_t n),
+                              void *arg);
+
+/* agecl__json_write_string into a stdio stream. */
+void agecl__json_fput_string(const char *s, FILE *f);
 
 #endif

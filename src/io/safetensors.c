@@ -318,6 +318,13 @@ const char *agecl_st_meta(const agecl_st_file *f, const char *key)
     return v ? v->str : NULL;
 }
 
+size_t agecl_st_meta_count(const agecl_st_file *f) { return f && f->meta ? f->meta->count : 0; }
+
+const char *agecl_st_meta_key(const agecl_st_file *f, size_t i)
+{
+    return i < agecl_st_meta_count(f) ? f->meta->keys[i] : NULL;
+}
+
 static agecl_status read_as(const agecl_st_file *f, const char *name, agecl_st_dtype dtype,
                             void *dst, size_t count, const int *shape, int ndim)
 {

@@ -168,26 +168,10 @@ static void put_num(strbuf *b, size_t v)
     puts_(b, s);
 }
 
-/* A JSON string; s is valid UTF-8, so only quotes, backslashes and control
- * characters need escapes. */
-static void put_string(strbuf *b, const char *s)
-{
-    put(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n"
-                        : c == '\r' ? "\\r" : c == '\t' ? "\\t" : c == '\b' ? "\\b"
-                        : c == '\f' ? "\\f" : NULL;
-        char u[8];
-        if (!esc && c < 0x20) {
-            snprintf(u, sizeof u, "\\u%04x", c);
-            esc = u;
-        }
-        if (esc) puts_(b, esc);
-        else put(b, s, 1);
-    }
-    put(b, "\"", 1);
-}
+static void put_piece(void *b, const char *s, size_t n) { put(b, s, n); }
+
+/* A JSON string (names and metadata were checked to be UTF-8 when added). */
+static void put_string(strbuf *b, const char *s) { agecl__json_write_string(s, put_piece, b); }
 
 /* The data area holds 8-byte elements first, then 4-, 2- and 1-byte ones, so
  * that every tensor is aligned (the header length is a multiple of 8 too).

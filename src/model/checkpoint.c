@@ -12,6 +12,7 @@
 #include <string.h>
 #include "agecl/safetensors.h"
 #include "error.h"
+#include "io/number.h"
 #include "model/model_internal.h"
 
 #define FORMAT "agecl-checkpoint-1"
@@ -146,6 +147,20 @@ static agecl_status need_meta(const agecl_st_file *f, const char *path, const ch
     return AGECL_OK;
 }
 
+/* The whole number key, in [lo, hi]. */
+static agecl_status meta_int(const agecl_st_file *f, const char *path, const char *key, int lo,
+                             int hi, int *out)
+{
+    const char *v;
+    long long x;
+    char what[1100];
+    AGECL_TRY(need_meta(f, path, key, &v));
+    snprintf(what, sizeof what, "%s: metadata '%s'", path, key);
+    AGECL_TRY(agecl__parse_int(AGECL_E_FORMAT, what, v, lo, hi, &x));
+    *out = (int)x;
+    return AGECL_OK;
+}
+
 agecl_status agecl_model_config_read(const char *path, agecl_model_config *cfg)
 {
     if (!path || !cfg) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_config_read: NULL argument");
@@ -167,12 +182,9 @@ agecl_status agecl_model_config_read(const char *path, agecl_model_config *cfg)
     if (s == AGECL_OK && n != cfg->stages)
         s = agecl__fail(AGECL_E_FORMAT, "%s: %d stages of units but %d of channels", path,
                         cfg->stages, n);
-    if (s == AGECL_OK) s = need_meta(f, path, "input_size", &v);
-    if (s == AGECL_OK) cfg->input_size = atoi(v);
-    if (s == AGECL_OK) s = need_meta(f, path, "gender", &v);
-    if (s == AGECL_OK) cfg->gender = atoi(v) != 0;
-    if (s == AGECL_OK) s = need_meta(f, path, "rapl", &v);
-    if (s == AGECL_OK) cfg->rapl = atoi(v) != 0;
+    if (s == AGECL_OK) s = meta_int(f, path, "input_size", 1, 4096, &cfg->input_size);
+    if (s == AGECL_OK) s = meta_int(f, path, "gender", 0, 1, &cfg->gender);
+    if (s == AGECL_OK) s = meta_int(f, path, "rapl", 0, 1, &cfg->rapl);
     if (s == AGECL_OK) s = need_meta(f, path, "ages", &v);
     if (s == AGECL_OK) s = parse_ints(path, "ages", v, ages, AGECL_MAX_AGES, &n);
     if (s == AGECL_OK) s = agecl_model_config_set_ages(cfg, ages, n);

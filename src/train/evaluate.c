@@ -102,7 +102,8 @@ static agecl_status predict(agecl_model *m, float *images, unsigned flags, float
 }
 
 agecl_status agecl_evaluate(agecl_model *m, const agecl_dataset *ds, const int *indices,
-                            int count, int threads, unsigned flags, agecl_eval_result *out)
+                            int count, int threads, unsigned flags, FILE *issues,
+                            agecl_eval_result *out)
 {
     if (!m || !ds || !out) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_evaluate: NULL argument");
     const agecl_model_config *cfg = agecl_model_config_of(m);
@@ -135,6 +136,19 @@ agecl_status agecl_evaluate(agecl_model *m, const agecl_dataset *ds, const int *
         agecl_loader_release(loader, b);
     }
     finish(&s, out);
+    out->skipped = agecl_loader_skipped(loader);
+    for (int i = 0; issues && i < agecl_loader_issue_count(loader); i++)
+        fprintf(issues, "skipped %s\n", agecl_loader_issue(loader, i));
+    if (issues && out->skipped > agecl_loader_issue_count(loader))
+        fprintf(issues, "skipped %d more bad images (not listed)\n",
+                out->skipped - agecl_loader_issue_count(loader));
+    /* no number is better than a NaN one: an empty or unreadable set is an error */
+    if (st == AGECL_OK && out->n == 0)
+        st = out->skipped ? agecl__fail(AGECL_E_DATA, "agecl_evaluate: none of the %d images could "
+                                        "be read; the first: %s", out->skipped,
+                                        agecl_loader_issue_count(loader)
+                                            ? agecl_loader_issue(loader, 0) : "(no message)")
+                          : agecl__fail(AGECL_E_DATA, "agecl_evaluate: no sample to evaluate");
     free(images);
     free(age);
     free(gp);
@@ -151,7 +165,7 @@ static void json_number(FILE *f, const char *key, double v, int comma)
 
 void agecl_eval_print_json(const agecl_eval_result *r, FILE *f)
 {
-    fprintf(f, "{\"n\": %d, ", r->n);
+    fprintf(f, "{\"n\": %d, \"skipped\": %d, ", r->n, r->skipped);
     json_number(f, "mae", r->mae, 1);
     json_number(f, "cs5", r->cs5, 1);
     json_number(f, "gender_acc", r->gender_acc, 1);
@@ -171,6 +185,7 @@ void agecl_eval_print_json(const agecl_eval_result *r, FILE *f)
 void agecl_eval_print_table(const agecl_eval_result *r, FILE *f)
 {
     fprintf(f, "samples            %d\n", r->n);
+    if (r->skipped) fprintf(f, "skipped            %d bad images\n", r->skipped);
     fprintf(f, "MAE                %.3f years\n", r->mae);
     fprintf(f, "CS5                %.2f %%\n", r->cs5);
     if (r->gender_n) fprintf(f, "gender accuracy    %.2f %% (%d labelled)\n", r->gender_acc, r->gender_n);

@@ -28,6 +28,8 @@ void agecl__record_json(const agecl__epoch_record *r, char *buf, size_t len)
     num(buf, len, "val_gender_acc", r->val_gender_acc);
     num(buf, len, "images_per_s", r->images_per_s);
     num(buf, len, "seconds", r->seconds);
+    num(buf, len, "skipped", r->skipped);
+    num(buf, len, "val_skipped", r->val_skipped);
     size_t used = strlen(buf);
     snprintf(buf + used, len - used, "}");
 }
@@ -45,7 +47,7 @@ static double field(const char *line, const char *key)
 int agecl__record_parse(const char *line, agecl__epoch_record *r)
 {
     double e = field(line, "epoch");
-    if (isnan(e)) return 0;
+    if (!(e >= 0 && e <= 1e9)) return 0;
     r->epoch = (int)e;
     r->lr = field(line, "lr");
     r->loss = field(line, "loss");
@@ -58,6 +60,8 @@ int agecl__record_parse(const char *line, agecl__epoch_record *r)
     r->val_gender_acc = field(line, "val_gender_acc");
     r->images_per_s = field(line, "images_per_s");
     r->seconds = field(line, "seconds");
+    r->skipped = field(line, "skipped");
+    r->val_skipped = field(line, "val_skipped");
     return 1;
 }
 

@@ -10,6 +10,7 @@ typedef struct agecl__epoch_record {
     double loss, loss_age, loss_gender, loss_pos, loss_dist; /* means over the epoch's steps */
     double val_mae, val_cs5, val_gender_acc;
     double images_per_s, seconds;
+    double skipped, val_skipped; /* bad images skipped: training (this epoch), validation */
 } agecl__epoch_record;
 
 /* One JSON object, no newline, into buf. */

@@ -4,6 +4,7 @@
 #include "agecl/predict.h"
 #include "agecl/train.h"
 #include "error.h"
+#include "io/json.h"
 
 struct agecl_predictor {
     agecl_ctx *ctx;
@@ -116,4 +117,16 @@ agecl_status agecl_predictor_file(agecl_predictor *p, const char *path, agecl_cr
     if (!p || !path || !out) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_predictor_file: NULL argument");
     AGECL_TRY(agecl_image_load(path, crop, agecl_model_config_of(p->model)->input_size, p->rgb));
     return predict(p, out);
+}
+
+void agecl_prediction_print_json(const char *image, const agecl_prediction *r, FILE *f)
+{
+    const char *g = r->gender == 0 ? "male" : r->gender == 1 ? "female" : NULL;
+    fputs("{\"image\": ", f);
+    agecl__json_fput_string(image, f);
+    fprintf(f, ", \"age\": %.2f, ", r->age);
+    if (isnan(r->position_age)) fputs("\"position_age\": null, ", f);
+    else fprintf(f, "\"position_age\": %.0f, ", r->position_age);
+    if (g) fprintf(f, "\"gender\": \"%s\", \"gender_p\": %.4f}\n", g, r->gender_p);
+    else fputs("\"gender\": null, \"gender_p\": null}\n", f);
 }

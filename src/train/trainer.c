@@ -1,5 +1,7 @@
 /* agecl_train: MODEL.md section 5 end to end (see agecl/train.h). */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +13,8 @@
 #include "agecl/safetensors.h"
 #include "agecl/train.h"
 #include "error.h"
+#include "io/atomic_file.h"
+#include "io/number.h"
 #include "train/history.h"
 
 void agecl_train_defaults(agecl_train_options *o)
@@ -300,32 +304,44 @@ static agecl_status save_last(trainer *t)
     return s;
 }
 
-static agecl_status meta_number(const agecl_st_file *f, const char *path, const char *key,
-                                double *v)
+/* The trainer state's number key, in [lo, hi] (a damaged or hostile checkpoint
+ * must not size or index anything). */
+static agecl_status meta_int(const agecl_st_file *f, const char *path, const char *key,
+                             long long lo, long long hi, long long *v)
 {
     const char *s = agecl_st_meta(f, key);
+    char what[1200];
+    snprintf(what, sizeof what, "%s: metadata '%s'", path, key);
     if (!s) return agecl__fail(AGECL_E_FORMAT, "%s: no '%s' in the trainer state: not a "
                                "last.safetensors of agecl train", path, key);
-    *v = strtod(s, NULL);
-    return AGECL_OK;
+    return agecl__parse_int(AGECL_E_FORMAT, what, s, lo, hi, v);
 }
 
 static agecl_status resume(trainer *t)
 {
     agecl_st_file *f;
     AGECL_TRY(agecl_st_open(t->last_path, &f));
-    double epoch = 0, step = 0, best_epoch = 0, best = 0, batch = 0;
-    agecl_status s = meta_number(f, t->last_path, "epoch", &epoch);
-    if (s == AGECL_OK) s = meta_number(f, t->last_path, "step", &step);
-    if (s == AGECL_OK) s = meta_number(f, t->last_path, "best_epoch", &best_epoch);
-    if (s == AGECL_OK) s = meta_number(f, t->last_path, "best_val_mae", &best);
-    if (s == AGECL_OK) s = meta_number(f, t->last_path, "batch", &batch);
-    if (s == AGECL_OK && (int)batch != t->opt->batch)
-        s = agecl__fail(AGECL_E_INVALID_ARG, "%s was trained with batch %d, not %d", t->last_path,
-                        (int)batch, t->opt->batch);
-    if (s == AGECL_OK && (int)epoch > t->opt->epochs)
-        s = agecl__fail(AGECL_E_INVALID_ARG, "%s has %d epochs done, more than --epochs %d",
-                        t->last_path, (int)epoch, t->opt->epochs);
+    const char *path = t->last_path;
+    long long epoch = 0, step = 0, best_epoch = 0, batch = 0;
+    double best = 0;
+    agecl_status s = meta_int(f, path, "batch", 1, INT_MAX, &batch);
+    if (s == AGECL_OK && batch != t->opt->batch)
+        s = agecl__fail(AGECL_E_INVALID_ARG, "%s was trained with batch %lld, not %d", path,
+                        batch, t->opt->batch);
+    if (s == AGECL_OK) s = meta_int(f, path, "epoch", 0, INT_MAX, &epoch);
+    if (s == AGECL_OK && epoch > t->opt->epochs)
+        s = agecl__fail(AGECL_E_INVALID_ARG, "%s has %lld epochs done, more than --epochs %d",
+                        path, epoch, t->opt->epochs);
+    if (s == AGECL_OK) /* Adam counts steps in an int */
+        s = meta_int(f, path, "step", 0, INT_MAX - 1, &step);
+    if (s == AGECL_OK) s = meta_int(f, path, "best_epoch", 0, epoch, &best_epoch);
+    if (s == AGECL_OK) {
+        const char *v = agecl_st_meta(f, "best_val_mae");
+        char what[1200];
+        snprintf(what, sizeof what, "%s: metadata 'best_val_mae'", path);
+        s = v ? agecl__parse_double(AGECL_E_FORMAT, what, v, 0, INFINITY, &best)
+              : agecl__fail(AGECL_E_FORMAT, "%s: no 'best_val_mae' in the trainer state", path);
+    }
     const char *h = s == AGECL_OK ? agecl_st_meta(f, "history") : NULL;
     for (int i = 0; h && *h && i < (int)epoch; i++) {
         agecl__record_parse(h, &t->history[i]);
@@ -336,7 +352,7 @@ static agecl_status resume(trainer *t)
     AGECL_TRY(s);
     AGECL_TRY(agecl_model_load(t->model, t->last_path, 1));
     t->epochs_done = (int)epoch;
-    t->step = (long long)step;
+    t->step = step;
     t->best_epoch = (int)best_epoch;
     t->best_mae = best;
     say(t, "resumed from %s after epoch %d (step %lld, best validation MAE %.3f at epoch %d)\n",
@@ -421,6 +437,13 @@ static agecl_status train_epoch(trainer *t, int epoch, agecl__epoch_record *rec)
                              "skipped?)", epoch, steps, t->steps_per_epoch);
 }
 
+/* The training loader's bad images met since it had counted `before`, once each. */
+static void report_issues(trainer *t, int before)
+{
+    int kept = agecl_loader_issue_count(t->loader);
+    for (int i = before; i < kept; i++) say(t, "skipped %s\n", agecl_loader_issue(t->loader, i));
+}
+
 /* With AGECL_PROFILE=1: where the device time of the epoch went, largest first. */
 static void report_profile(trainer *t)
 {
@@ -463,21 +486,31 @@ static agecl_status select_references(trainer *t, int epoch)
 static agecl_status run_epochs(trainer *t, agecl_train_result *res)
 {
     const agecl_train_options *o = t->opt;
-    for (int epoch = t->epochs_done + 1; epoch <= o->epochs; epoch++) {
+    const int first = t->epochs_done + 1;
+    for (int epoch = first; epoch <= o->epochs; epoch++) {
         agecl__epoch_record *rec = &t->history[epoch - 1];
+        int skipped = agecl_loader_skipped(t->loader);
         AGECL_TRY(train_epoch(t, epoch, rec));
+        report_issues(t, skipped);
+        rec->skipped = agecl_loader_skipped(t->loader) - skipped;
         report_profile(t);
         agecl_eval_result val;
         /* With a moving average, it is what is validated and kept (rapl.R, which
          * reference selection writes, is shared by both). */
         if (o->ema > 0) AGECL_TRY(agecl_model_ema_swap(t->model));
+        /* the same images every epoch: their issues are said once per run */
         AGECL_TRY(agecl_evaluate(t->model, t->ds, t->split.index[AGECL_SPLIT_VAL],
-                                 t->n[AGECL_SPLIT_VAL], o->threads, eval_flags(o), &val));
+                                 t->n[AGECL_SPLIT_VAL], o->threads, eval_flags(o),
+                                 epoch == first ? o->progress : NULL, &val));
         rec->val_mae = val.mae, rec->val_cs5 = val.cs5, rec->val_gender_acc = val.gender_acc;
+        rec->val_skipped = val.skipped;
         int best = t->best_epoch == 0 || val.mae < t->best_mae;
         say(t, "epoch %d: train loss %.3f (age %.3f)  validation MAE %.3f  CS5 %.1f%%  gender "
             "%.1f%%  %.1f img/s%s\n", epoch, rec->loss, rec->loss_age, val.mae, val.cs5,
             val.gender_acc, rec->images_per_s, best ? "  (best)" : "");
+        if (rec->skipped || val.skipped)
+            say(t, "epoch %d: bad images skipped: %d in training, %d in validation\n", epoch,
+                (int)rec->skipped, val.skipped);
         if (best) {
             t->best_epoch = epoch;
             t->best_mae = val.mae;
@@ -514,6 +547,42 @@ static void trainer_free(trainer *t)
     free(t->history);
 }
 
+/* The output folder, made if missing and proven writable before any training: a
+ * temporary file made and removed there as every checkpoint is written
+ * (io/atomic_file.h). Temporary files that a killed run left are removed. */
+static agecl_status check_out_dir(const char *dir)
+{
+    char probe[1100];
+    if (strlen(dir) + sizeof "/best.safetensors.tmp.XXXXXX" > sizeof probe)
+        return agecl__fail(AGECL_E_INVALID_ARG, "the output folder's name is longer than %zu "
+                           "characters: %.60s...", sizeof probe - sizeof "/best.safetensors.tmp.XXXXXX",
+                           dir);
+    struct stat st;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return agecl__fail(AGECL_E_IO, "%s: cannot create the output folder: %s", dir,
+                           strerror(errno));
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return agecl__fail(AGECL_E_IO, "%s: the output folder is not a folder", dir);
+    DIR *d = opendir(dir);
+    static const char *const ours[] = {"last.safetensors.tmp.", "best.safetensors.tmp.",
+                                       "log.jsonl.tmp.", "curves.svg.tmp."};
+    for (struct dirent *e; d && (e = readdir(d));)
+        for (int i = 0; i < 4; i++)
+            if (!strncmp(e->d_name, ours[i], strlen(ours[i]))) {
+                snprintf(probe, sizeof probe, "%s/%s", dir, e->d_name);
+                unlink(probe);
+            }
+    if (d) closedir(d);
+    snprintf(probe, sizeof probe, "%s/last.safetensors", dir);
+    agecl__atomic_file f;
+    agecl_status s = agecl__atomic_begin(&f, probe);
+    if (s != AGECL_OK)
+        return agecl__fail(AGECL_E_IO, "%s: cannot write into the output folder (%s)", dir,
+                           agecl_last_error());
+    agecl__atomic_abort(&f);
+    return AGECL_OK;
+}
+
 static agecl_status check_options(const agecl_train_options *o)
 {
     if (!o->data || !o->out_dir)
@@ -525,10 +594,7 @@ static agecl_status check_options(const agecl_train_options *o)
     if (!(o->ema >= 0 && o->ema < 1))
         return agecl__fail(AGECL_E_INVALID_ARG, "agecl_train: moving average decay %g outside "
                            "[0, 1)", o->ema);
-    if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST)
-        return agecl__fail(AGECL_E_IO, "%s: cannot create the output folder: %s", o->out_dir,
-                           strerror(errno));
-    return AGECL_OK;
+    return check_out_dir(o->out_dir);
 }
 
 agecl_status agecl_train(const agecl_train_options *opt, agecl_train_result *result)
@@ -563,7 +629,7 @@ agecl_status agecl_train(const agecl_train_options *opt, agecl_train_result *res
         s = agecl_model_load(t.model, t.best_path, 0);
         if (s == AGECL_OK) s = agecl_evaluate(t.model, t.ds, t.split.index[AGECL_SPLIT_TEST],
                                               t.n[AGECL_SPLIT_TEST], opt->threads, eval_flags(opt),
-                                              &result->test);
+                                              opt->progress, &result->test);
         if (s == AGECL_OK)
             say(&t, "test (best epoch %d): MAE %.3f  CS5 %.1f%%  gender %.1f%%  (%d images)\n",
                 t.best_epoch, result->test.mae, result->test.cs5, result->test.gender_acc,
