@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Install the Debian packages agecl needs, when any is missing.
-# Usage: tools/deps.sh [--with-torch]   (--with-torch: PyTorch, for fixtures and comparisons)
+# Usage: tools/deps.sh [--with-torch] [--with-fuzz]
+#   --with-torch: PyTorch, for fixtures and comparisons; --with-fuzz: clang and
+#   libFuzzer, for tools/fuzz.sh (the test suite runs it)
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc python3 ocl-icd-opencl-dev opencl-c-headers
       pocl-opencl-icd clinfo libclblast-dev libclfft-dev libcmocka-dev libstb-dev)
-[ "${1:-}" = "--with-torch" ] && pkgs+=(python3-torch python3-numpy libjemalloc2)
+for arg in "$@"; do
+  case "$arg" in
+    --with-torch) pkgs+=(python3-torch python3-numpy libjemalloc2) ;;
+    --with-fuzz) pkgs+=(clang libclang-rt-dev) ;;
+    *) echo "tools/deps.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

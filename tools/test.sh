@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The test suite: install what is missing, build (release, then ASan+UBSan), run
-# every test on the default OpenCL device (AGECL_DEVICE selects another).
+# every test on the default OpenCL device (AGECL_DEVICE selects another), then
+# each fuzzer of tests/fuzz for 3 seconds (tools/fuzz.sh).
 # Usage: tools/test.sh [--no-sanitize]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/deps.sh
+tools/deps.sh --with-fuzz
 
 run_suite() { # build folder, extra meson options...
   local dir=$1; shift
@@ -17,4 +18,6 @@ run_suite() { # build folder, extra meson options...
 run_suite build/release --buildtype=release -Dwerror=true
 if [ "${1:-}" != "--no-sanitize" ]; then
   run_suite build/sanitize --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+  # A few seconds of each fuzzer, so that a reader that regressed shows here.
+  tools/fuzz.sh 3
 fi

@@ -16,6 +16,7 @@
  * or name an algorithm that no longer supports the shape are ignored. The device
  * key (agecl__device_key) changes with the driver, so a new driver measures anew.
  * Deleting the file forgets the choices. */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -89,6 +90,38 @@ static void choices_path(agecl_ctx *ctx, char *path, size_t len)
     snprintf(path, len, "%s/%s", agecl_ctx_cache_dir(ctx), CHOICES_FILE);
 }
 
+/* One whole number of a choice line at *s, then *s past it and its blank. */
+static int line_int(const char **s, long long lo, long long hi, long long *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtoll(*s, &end, 10);
+    if (end == *s || errno == ERANGE || *v < lo || *v > hi || (*end != ' ' && *end != '\t'))
+        return 0;
+    *s = end + 1;
+    return 1;
+}
+
+int agecl__conv2d_choice_parse(const char *line, agecl__conv2d_choice *c)
+{
+    char *end;
+    errno = 0;
+    c->device = strtoull(line, &end, 16);
+    if (end == line || errno == ERANGE || *end != ' ') return 0;
+    const char *s = end + 1;
+    int *fields[] = {&c->d.n, &c->d.c_in, &c->d.h, &c->d.w, &c->d.c_out, &c->d.kernel,
+                     &c->d.stride, &c->d.pad};
+    for (int i = 0; i < 8; i++) {
+        long long v;
+        if (!line_int(&s, 0, 1 << 24, &v)) return 0;
+        *fields[i] = (int)v;
+    }
+    int used = 0;
+    if (sscanf(s, "%31s %31s %lf%n", c->pass, c->algo, &c->ms, &used) != 3) return 0;
+    while (s[used] == ' ' || s[used] == '\t' || s[used] == '\r' || s[used] == '\n') used++;
+    return s[used] == '\0' && c->ms >= 0;
+}
+
 /* The last usable line of the cache folder's file for this key. */
 static int file_find(agecl_ctx *ctx, uint64_t device, const agecl_conv2d_desc *d, int pass,
                      agecl_conv2d_algo *algo)
@@ -100,16 +133,12 @@ static int file_find(agecl_ctx *ctx, uint64_t device, const agecl_conv2d_desc *d
     if (!f) return 0;
     int found = 0;
     while (fgets(line, sizeof line, f)) {
-        unsigned long long key;
-        agecl_conv2d_desc l;
-        char pass_name[32], algo_name[32];
-        double ms;
+        agecl__conv2d_choice c;
         agecl_conv2d_algo a;
-        if (sscanf(line, "%llx %d %d %d %d %d %d %d %d %31s %31s %lf", &key, &l.n, &l.c_in, &l.h,
-                   &l.w, &l.c_out, &l.kernel, &l.stride, &l.pad, pass_name, algo_name, &ms) != 12)
-            continue;
-        if (key != device || !same_desc(&l, d) || strcmp(pass_name, pass_names[pass])) continue;
-        if (agecl_conv2d_algo_parse(algo_name, &a) != AGECL_OK ||
+        /* a line longer than the buffer comes in pieces, none of which parses */
+        if (!agecl__conv2d_choice_parse(line, &c)) continue;
+        if (c.device != device || !same_desc(&c.d, d) || strcmp(c.pass, pass_names[pass])) continue;
+        if (agecl_conv2d_algo_parse(c.algo, &a) != AGECL_OK ||
             !agecl_conv2d_algo_supports(ctx, d, a, pass) || a == AGECL_CONV_AUTO)
             continue;
         *algo = a;

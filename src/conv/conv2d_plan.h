@@ -3,6 +3,7 @@
 #define AGECL_CONV_CONV2D_PLAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "conv/conv2d_algo.h"
 
 struct agecl_conv2d_plan {
@@ -16,6 +17,17 @@ struct agecl_conv2d_plan {
 
 /* The algorithms AUTO gives the passes of d: for each, the one remembered for this
  * device and shape, else the fastest measured now (and remembered). conv2d_find.c. */
+/* One line of conv_algos.txt (conv2d_find.c), parsed strictly: 1, or 0 when any
+ * field is missing, out of range or followed by anything. The reader that
+ * tests/fuzz/ exercises. */
+typedef struct agecl__conv2d_choice {
+    uint64_t device;
+    agecl_conv2d_desc d;
+    char pass[32], algo[32];
+    double ms;
+} agecl__conv2d_choice;
+int agecl__conv2d_choice_parse(const char *line, agecl__conv2d_choice *c);
+
 agecl_status agecl__conv2d_find(agecl_ctx *ctx, const agecl_conv2d_desc *d,
                                 agecl_conv2d_algo out[AGECL_CONV_PASS_COUNT]);
 

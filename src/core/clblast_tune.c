@@ -342,8 +342,7 @@ static const char *parse_values(char *text, const char *const *names, int count,
     return NULL;
 }
 
-/* Parse the whole file text (NUL-terminated); NULL when it is a valid setting. */
-static const char *parse_file(char *text, uint64_t key, agecl__clblast_params *p, int *line_no,
+const char *agecl__clblast_parse(char *text, uint64_t key, agecl__clblast_params *p, int *line_no,
                               char *why, size_t len)
 {
     int have_x = 0, have_d = 0, have_r = 0, ended = 0;
@@ -425,7 +424,7 @@ agecl_status agecl__clblast_load(agecl_ctx *ctx, agecl__clblast_params *p, int *
     else if (memchr(text, '\0', n)) bad = "a NUL byte";
     if (!bad) {
         text[n] = '\0';
-        bad = parse_file(text, key, &parsed, &line_no, why, sizeof why);
+        bad = agecl__clblast_parse(text, key, &parsed, &line_no, why, sizeof why);
     }
     free(text);
     if (!bad) {

@@ -5,6 +5,7 @@
 #define AGECL_CORE_CLBLAST_TUNE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "agecl/clblast_tune.h"
 
 /* CLBlast 1.5.3's names, in the order of its database (OverrideParameters needs
@@ -63,5 +64,11 @@ agecl_status agecl__clblast_save(agecl_ctx *ctx, const agecl__clblast_params *p,
  * caching off), or AGECL_E_FORMAT (damaged). path (may be NULL) receives the file. */
 agecl_status agecl__clblast_load(agecl_ctx *ctx, agecl__clblast_params *p, int *found,
                                  char *path, size_t path_len);
+
+/* Parse a tuning file's whole text (NUL-terminated; split in place) written for
+ * key: NULL when it is a valid setting (then in *p), else why not (in why), with
+ * *line_no the line at fault. The reader that tests/fuzz/ exercises. */
+const char *agecl__clblast_parse(char *text, uint64_t key, agecl__clblast_params *p, int *line_no,
+                                 char *why, size_t len);
 
 #endif

@@ -63,6 +63,10 @@ void agecl__profile_clear(agecl_ctx *ctx);
  * the disk cache first. */
 agecl_status agecl__cache_build(agecl_ctx *ctx, const char *source, const char *options,
                                 cl_program *out);
+/* Read and verify a program-cache file written for key: a malloc'd payload of
+ * *size bytes, or NULL (*bad set when a file was there but did not check out). */
+unsigned char *agecl__program_cache_load(const char *path, uint64_t key, size_t *size, int *bad);
+
 /* The cache folder: want (the options' cache_dir), made if missing; "" when want is
  * "" or cannot be made. */
 void agecl__cache_dir_init(const char *want, char *dir, size_t len);

@@ -79,9 +79,7 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
-/* Read and verify a cache file; returns a malloc'd payload or NULL. *bad is
- * set when a file was there but did not check out. */
-static unsigned char *load_entry(const char *path, uint64_t key, size_t *size, int *bad)
+unsigned char *agecl__program_cache_load(const char *path, uint64_t key, size_t *size, int *bad)
 {
     *bad = 0;
     FILE *f = fopen(path, "rb");
@@ -205,7 +203,7 @@ agecl_status agecl__cache_build(agecl_ctx *ctx, const char *source, const char *
         snprintf(path, sizeof path, "%s/%016llx.clbin", ctx->cache_dir, (unsigned long long)key);
         size_t n = 0;
         int bad = 0;
-        unsigned char *bin = load_entry(path, key, &n, &bad);
+        unsigned char *bin = agecl__program_cache_load(path, key, &n, &bad);
         if (bin) {
             agecl_status s = build_from_binary(ctx, bin, n, options, out);
             free(bin);

@@ -98,7 +98,8 @@ static int entry_name_cmp(const void *a, const void *b)
 
 void agecl__data_sort(agecl_dataset *ds)
 {
-    qsort(ds->e, (size_t)ds->count, sizeof *ds->e, entry_name_cmp);
+    /* qsort's array may not be NULL, even for no element */
+    if (ds->count > 1) qsort(ds->e, (size_t)ds->count, sizeof *ds->e, entry_name_cmp);
 }
 
 typedef struct name_key { const char *name; int index; } name_key;

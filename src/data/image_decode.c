@@ -108,6 +108,14 @@ agecl_status agecl__data_decode(agecl__data_scratch *s, const char *path, uint8_
     *px = NULL;
     AGECL_TRY(read_file(s, path, &n));
     int comp;
+    /* A JPEG is checked whole before any call into stb_image, whose header reader
+     * already builds the Huffman tables (the size does not matter for a JPEG). */
+    int jpeg = n >= 2 && s->file[0] == 0xff && s->file[1] == 0xd8;
+    int complete = jpeg ? agecl__data_complete(s->file, n, 0, 0) : 1;
+    if (complete < 0)
+        return agecl__fail(AGECL_E_FORMAT, "%s: corrupt JPEG (a Huffman table of more than 256 "
+                           "codes)", path);
+    if (!complete) return agecl__fail(AGECL_E_FORMAT, "%s: truncated image", path);
     if (n > INT32_MAX ||
         (!stbi_info_from_memory(s->file, (int)n, w, h, &comp) && !png_size(s->file, n, w, h)))
         return agecl__fail(AGECL_E_FORMAT, "%s: not a JPEG, PNG or BMP image (%s)", path,
@@ -116,11 +124,8 @@ agecl_status agecl__data_decode(agecl__data_scratch *s, const char *path, uint8_
     if ((long long)*w * *h > AGECL_IMAGE_MAX_PIXELS)
         return agecl__fail(AGECL_E_FORMAT, "%s: %d x %d pixels is over the limit of %ld", path,
                            *w, *h, (long)AGECL_IMAGE_MAX_PIXELS);
-    int complete = agecl__data_complete(s->file, n, *w, *h);
-    if (complete < 0)
-        return agecl__fail(AGECL_E_FORMAT, "%s: corrupt JPEG (a Huffman table of more than 256 "
-                           "codes)", path);
-    if (!complete) return agecl__fail(AGECL_E_FORMAT, "%s: truncated image", path);
+    if (!agecl__data_complete(s->file, n, *w, *h))
+        return agecl__fail(AGECL_E_FORMAT, "%s: truncated image", path);
     *px = stbi_load_from_memory(s->file, (int)n, w, h, &comp, 3);
     if (!*px)
         return agecl__fail(AGECL_E_FORMAT, "%s: corrupt image (%s)", path, stbi_failure_reason());
