@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -664,6 +666,27 @@ static void test_atomic_file(void **state)
     /* a folder that does not exist */
     snprintf(sub, sizeof sub, "%s/missing/x.txt", dir);
     expect_error(agecl__atomic_begin(&f, sub), AGECL_E_IO, sub, "temporary file", NULL);
+
+    /* the sweep: old temporaries of the prefix go; fresh ones, other prefixes and
+     * names that are not mkstemp's stay */
+    static const char *const names[] = {"log.txt.tmp.AbC123", "log.txt.tmp.XyZ789",
+                                        "big.bin.tmp.QqQ111", "log.txt.tmp.toolong",
+                                        "log.txt.bak"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(sub, sizeof sub, "%s/%s", dir, names[i]);
+        write_bytes(sub, "x", 1);
+        if (i != 1) { /* all but the second made two hours old */
+            struct timeval old[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+            assert_int_equal(utimes(sub, old), 0);
+        }
+    }
+    assert_int_equal(agecl__atomic_sweep(dir, "log.txt", 3600), 1);
+    for (int i = 0; i < 5; i++) {
+        snprintf(sub, sizeof sub, "%s/%s", dir, names[i]);
+        assert_int_equal(stat(sub, &sb) == 0, i != 0);
+    }
+    assert_int_equal(agecl__atomic_sweep(dir, "", 0), 2); /* the fresh one, big.bin's */
+    assert_int_equal(count_temporary("af"), 1); /* log.txt.tmp.toolong: not a mkstemp name */
 }
 
 int main(void)

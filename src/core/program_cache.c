@@ -57,6 +57,9 @@ void agecl__cache_dir_init(const char *want, char *dir, size_t len)
 {
     snprintf(dir, len, "%s", want);
     if (dir[0] && mkdir_p(dir) != 0) dir[0] = '\0'; /* no cache, not an error */
+    /* what killed writers left (program binaries, CLBlast tuning); an hour old, so
+     * that other processes sharing the folder finish theirs */
+    if (dir[0]) agecl__atomic_sweep(dir, "", 3600);
 }
 
 static uint64_t cache_key(const agecl_ctx *ctx, const char *source, const char *options)

@@ -71,6 +71,15 @@ agecl_status agecl__data_cache_build(const agecl_dataset *ds, const char *path, 
     agecl__data_cache_layout l;
     uint8_t *header;
     AGECL_TRY(agecl__data_cache_layout_of(ds, size, &l, &header));
+    /* a build killed an hour ago or more left its temporary file: gone */
+    char *dir = strdup(path);
+    if (dir) {
+        char *slash = strrchr(dir, '/');
+        const char *base = slash ? slash + 1 : path;
+        if (slash) *slash = '\0';
+        agecl__atomic_sweep(slash ? (*dir ? dir : "/") : ".", base, 3600);
+        free(dir);
+    }
     agecl__atomic_file f;
     agecl_status st = agecl__atomic_begin(&f, path);
     if (st != AGECL_OK) {

@@ -2,11 +2,13 @@
 #define _GNU_SOURCE
 #include "io/atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -124,4 +126,31 @@ void agecl__atomic_abort(agecl__atomic_file *f)
     else if (f->fd >= 0) close(f->fd);
     if (f->tmp) unlink(f->tmp);
     release(f);
+}
+
+/* NAME.tmp.XXXXXX: ".tmp." then the six characters of mkstemp, at the end. */
+static int is_temporary(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 11 && !memcmp(name + n - 11, ".tmp.", 5);
+}
+
+int agecl__atomic_sweep(const char *dir, const char *prefix, double min_age_s)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    time_t now = time(NULL);
+    char path[4096];
+    for (struct dirent *e; (e = readdir(d));) {
+        struct stat st;
+        if (!is_temporary(e->d_name) || strncmp(e->d_name, prefix, strlen(prefix))) continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue;
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+            difftime(now, st.st_mtime) < min_age_s)
+            continue;
+        removed += unlink(path) == 0;
+    }
+    closedir(d);
+    return removed;
 }

@@ -44,4 +44,11 @@ agecl_status agecl__atomic_commit(agecl__atomic_file *f);
 /* Close and remove the temporary file; path is untouched. Releases f. */
 void agecl__atomic_abort(agecl__atomic_file *f);
 
+/* Remove the temporary files that writers killed before their commit left in dir:
+ * the names of agecl__atomic_begin (NAME.tmp.XXXXXX) whose NAME starts with prefix
+ * ("" for any) and whose last change is older than min_age_s seconds (so that a
+ * writer at work in another process keeps its file). Best effort: errors are
+ * ignored. Returns the number removed. */
+int agecl__atomic_sweep(const char *dir, const char *prefix, double min_age_s);
+
 #endif

@@ -1,5 +1,4 @@
 /* agecl_train: MODEL.md section 5 end to end (see agecl/train.h). */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -563,16 +562,9 @@ static agecl_status check_out_dir(const char *dir)
                            strerror(errno));
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return agecl__fail(AGECL_E_IO, "%s: the output folder is not a folder", dir);
-    DIR *d = opendir(dir);
-    static const char *const ours[] = {"last.safetensors.tmp.", "best.safetensors.tmp.",
-                                       "log.jsonl.tmp.", "curves.svg.tmp."};
-    for (struct dirent *e; d && (e = readdir(d));)
-        for (int i = 0; i < 4; i++)
-            if (!strncmp(e->d_name, ours[i], strlen(ours[i]))) {
-                snprintf(probe, sizeof probe, "%s/%s", dir, e->d_name);
-                unlink(probe);
-            }
-    if (d) closedir(d);
+    static const char *const ours[] = {"last.safetensors", "best.safetensors", "log.jsonl",
+                                       "curves.svg"};
+    for (int i = 0; i < 4; i++) agecl__atomic_sweep(dir, ours[i], 0);
     snprintf(probe, sizeof probe, "%s/last.safetensors", dir);
     agecl__atomic_file f;
     agecl_status s = agecl__atomic_begin(&f, probe);
