@@ -246,15 +246,3 @@ int ref_select_references(const double *err, const int *pos, const double *feat,
     return n - have;
 }
 
-void ref_batch_metrics(const double *abs_err, int B, double within, const int *pred_class,
-                       const int *targets, double out[4])
-{
-    out[0] = out[1] = out[2] = out[3] = 0;
-    for (int b = 0; b < B; b++) {
-        out[0] += abs_err[b];
-        out[1] += abs_err[b] <= within;
-        if (!targets || targets[b] < 0) continue;
-        out[2] += pred_class[b] == targets[b];
-        out[3] += 1;
-    }
-}

@@ -62,9 +62,4 @@ uint32_t ref_reference_key(uint32_t seed, uint32_t i);
 int ref_select_references(const double *err, const int *pos, const double *feat, int S, int C,
                           int n, uint32_t seed, int *sample, double *refs);
 
-/* out[0..3] = {sum abs_err, #abs_err <= within, #correct, #counted} (heads.h);
- * pred_class and targets may be NULL. */
-void ref_batch_metrics(const double *abs_err, int B, double within, const int *pred_class,
-                       const int *targets, double out[4]);
-
 #endif

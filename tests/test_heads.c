@@ -810,47 +810,6 @@ static void test_select_references_no_sample(void **state)
     agecl_tensor_free(&trefs);
 }
 
-/* ---- batch metrics ---- */
-
-static void metrics_check(test_rng *r, int B, int with_classes)
-{
-    agecl_ctx *ctx = test_ctx();
-    double *err = random_d(r, B, 0, 10), want[4];
-    int *pred = malloc((size_t)B * sizeof *pred), *tgt = malloc((size_t)B * sizeof *tgt);
-    for (int b = 0; b < B; b++) {
-        if (b % 9 == 0) err[b] = 5; /* on the CS5 boundary: counted */
-        pred[b] = (int)(test_rng_u64(r) % 2);
-        tgt[b] = b % 3 == 0 ? -1 : (int)(test_rng_u64(r) % 2); /* a third unknown */
-    }
-    ref_batch_metrics(err, B, 5, with_classes ? pred : NULL, with_classes ? tgt : NULL, want);
-    agecl_tensor te = upload_d(B, 1, 1, 1, err), tp = upload_i(B, pred), tt = upload_i(B, tgt);
-    agecl_tensor out = test_upload(ctx, 1, 1, 1, AGECL_METRIC_COUNT, NULL);
-    TEST_OK(agecl_batch_metrics(ctx, &te, 5.0f, with_classes ? &tp : NULL,
-                                with_classes ? &tt : NULL, &out));
-    float *got = test_download(ctx, &out);
-    test_assert_close("metrics abs_err sum", got, (float[]){(float)want[0]}, 1, TOL);
-    for (int i = 1; i < 4; i++) assert_true(got[i] == (float)want[i]);
-    if (with_classes) assert_true(want[3] > 0 && want[3] < B);
-    free(got);
-    free(err);
-    free(pred);
-    free(tgt);
-    agecl_tensor_free(&te);
-    agecl_tensor_free(&tp);
-    agecl_tensor_free(&tt);
-    agecl_tensor_free(&out);
-}
-
-static void test_batch_metrics(void **state)
-{
-    (void)state;
-    test_rng r = test_rng_seed(61);
-    metrics_check(&r, 3, 1);
-    metrics_check(&r, 64, 1);
-    metrics_check(&r, 64, 0);
-    metrics_check(&r, 300, 1);
-}
-
 /* ---- PyTorch ---- */
 
 static float *fixture(agecl_st_file *f, const char *name, size_t count)
@@ -1120,14 +1079,6 @@ static void test_bad_arguments(void **state)
     expect_status(agecl_select_references(ctx, &v4, &four, &z, 1, NULL, &refs, NULL, NULL),
                   AGECL_E_INVALID_ARG, "select_references");
 
-    /* batch metrics */
-    expect_status(agecl_batch_metrics(ctx, &v4, 5, &v4, NULL, &four), AGECL_E_INVALID_ARG,
-                  "batch_metrics");
-    expect_status(agecl_batch_metrics(ctx, &v4, 5, &v3, &v4, &four), AGECL_E_SHAPE,
-                  "batch_metrics");
-    expect_status(agecl_batch_metrics(ctx, &v4, 5, NULL, NULL, &v3), AGECL_E_SHAPE,
-                  "batch_metrics");
-
     agecl_tensor *all[] = {&z, &l5, &v4, &v3, &one, &z45, &z36, &four, &refs};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) agecl_tensor_free(all[i]);
 }
@@ -1149,7 +1100,6 @@ int main(void)
         cmocka_unit_test(test_ema_opencl),
         cmocka_unit_test(test_select_references),
         cmocka_unit_test(test_select_references_no_sample),
-        cmocka_unit_test(test_batch_metrics),
         cmocka_unit_test(test_pytorch_fixture),
         cmocka_unit_test(test_bad_arguments),
     };

@@ -1,5 +1,5 @@
 /* agecl/heads.h - the heads' losses, the relative age position module (RAPL),
- * Adam, and the reductions of training (reference selection, batch metrics).
+ * Adam, the moving average of weights and reference selection.
  * The model they serve is described in MODEL.md sections 3-5 and 7.
  *
  * SHAPES
@@ -203,20 +203,6 @@ agecl_status agecl_select_references(agecl_ctx *ctx, const agecl_tensor *err,
                                      const agecl_tensor *pos, const agecl_tensor *feat,
                                      uint32_t seed, agecl_tensor *index, agecl_tensor *refs,
                                      int *sample, int *filled);
-
-/* ---- batch metrics ---- */
-
-enum {
-    AGECL_METRIC_ABS_ERR_SUM,
-    AGECL_METRIC_WITHIN,
-    AGECL_METRIC_CORRECT,
-    AGECL_METRIC_COUNTED,
-    AGECL_METRIC_COUNT
-};
-
-agecl_status agecl_batch_metrics(agecl_ctx *ctx, const agecl_tensor *abs_err, float within,
-                                 const agecl_tensor *pred_class, const agecl_tensor *targets,
-                                 agecl_tensor *out);
 
 #ifdef __cplusplus
 }
