@@ -181,11 +181,32 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A batch whose activations no buffer of the device can hold: a clear error that
+ * names the batch and the device, no model. */
+static void test_batch_too_large_is_named(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_model_config cfg;
+    TEST_OK(agecl_model_preset("ir50", &cfg));
+    const int ages[] = {3, 7, 20, 41, 66};
+    TEST_OK(agecl_model_config_set_ages(&cfg, ages, 5));
+    agecl_model *m = NULL;
+    /* 64 x 112 x 112 floats a sample: 200000 samples are 642 GB in one tensor */
+    agecl_status s = agecl_model_create(ctx, &cfg, 200000, AGECL_MODEL_TRAIN, &m);
+    assert_int_equal(s, AGECL_E_OUT_OF_MEMORY);
+    assert_null(m);
+    const char *e = agecl_last_error();
+    if (!strstr(e, "batch 200000") || !strstr(e, agecl_ctx_device(ctx)->name) || !strstr(e, "bytes"))
+        fail_msg("the error does not name the batch, the device and the bytes: %s", e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_step_matches_pytorch),
         cmocka_unit_test(test_ten_adam_steps_match_pytorch),
+        cmocka_unit_test(test_batch_too_large_is_named),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
     test_ctx_release();

@@ -249,6 +249,14 @@ agecl_status agecl_model_create(agecl_ctx *ctx, const agecl_model_config *cfg, i
     if (s == AGECL_OK) s = declare_all(m);
     if (s == AGECL_OK) s = agecl__params_alloc(ctx, &m->params);
     if (s == AGECL_OK) s = allocate(m);
+    if (s == AGECL_E_OUT_OF_MEMORY || s == AGECL_E_OPENCL) {
+        /* the batch is the one thing a user can change: say so */
+        const agecl_device_info *dev = agecl_ctx_device(ctx);
+        s = agecl__fail(s, "model %s at batch %d on %s (%llu MiB of memory, buffers of at most "
+                        "%llu MiB): %s; a smaller batch may fit", cfg->preset, batch, dev->name,
+                        dev->global_mem_bytes >> 20, dev->max_alloc_bytes >> 20,
+                        agecl_last_error());
+    }
     if (s != AGECL_OK) {
         agecl_model_destroy(m);
         return s;
