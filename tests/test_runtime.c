@@ -355,6 +355,17 @@ static void test_options(void **state)
         unsetenv(bad[i][0]);
     }
 
+    /* a path longer than the field is refused, not cut to another path */
+    char longdir[1200];
+    memset(longdir, 'a', sizeof longdir - 1);
+    longdir[0] = '/';
+    longdir[sizeof longdir - 1] = '\0';
+    setenv("AGECL_CACHE_DIR", longdir, 1);
+    assert_int_equal(agecl_options_from_env(&o), AGECL_E_INVALID_ARG);
+    assert_non_null(strstr(agecl_last_error(), "AGECL_CACHE_DIR"));
+    assert_non_null(strstr(agecl_last_error(), "longer than"));
+    unsetenv("AGECL_CACHE_DIR");
+
     /* a caller's options, the environment unread */
     setenv("AGECL_KERNELS", "fpga", 1);
     agecl_options_default(&o);

@@ -750,6 +750,90 @@ static void test_train_checks_output_folder(void **state)
     assert_int_equal(stat(stale, &st), -1);
 }
 
+/* Numbers on the command line are parsed whole and in range, never cut or wrapped. */
+static void test_cli_numbers_are_strict(void **state)
+{
+    (void)state;
+    static const char *const bad[][3] = {
+        {"train", "--batch", "abc"},   {"train", "--batch", "16x"},    {"train", "--epochs", "99999999999"},
+        {"train", "--lr", "inf"},      {"train", "--lr", "nan"},       {"train", "--ema", "1"},
+        {"eval", "--batch", "1e3"},    {"eval", "--limit", "-1"},      {"tune", "--budget", "abc"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char cmd[1400], out[1024] = "";
+        const char *rest = !strcmp(bad[i][0], "train") ? "--data x --out y"
+                           : !strcmp(bad[i][0], "eval") ? "--data x --model y" : "";
+        snprintf(cmd, sizeof cmd, "%s %s %s %s '%s' 2>&1", getenv("AGECL_TOOL"), bad[i][0], rest,
+                 bad[i][1], bad[i][2]);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        size_t got = fread(out, 1, sizeof out - 1, p);
+        out[got] = '\0';
+        int status = pclose(p);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 2 || !strstr(out, bad[i][1]) ||
+            !strstr(out, bad[i][2]))
+            fail_msg("%s %s %s: status %d, said: %s", bad[i][0], bad[i][1], bad[i][2], status, out);
+    }
+}
+
+/* A bad image among the training faces is named once on the progress stream and
+ * counted in log.jsonl; training goes on. */
+static void test_train_reports_bad_images(void **state)
+{
+    (void)state;
+    char dir[700], path[900], cmd[2400];
+    snprintf(dir, sizeof dir, "%s", tmp_path("one-bad"));
+    assert_int_equal(mkdir(dir, 0755), 0);
+    agecl_dataset *ds;
+    TEST_OK(agecl_dataset_open(&ds, utkface(), 0));
+    for (int i = 0; i < 60; i++) {
+        const char *src = agecl_dataset_sample(ds, 200 + i)->path;
+        snprintf(cmd, sizeof cmd, "ln -s '%s' '%s/%s'", src, dir, strrchr(src, '/') + 1);
+        assert_int_equal(system(cmd), 0);
+    }
+    agecl_dataset_free(ds);
+    /* a name the split puts in training or validation (the test split is not run) */
+    char name[64];
+    for (int k = 0;; k++) {
+        snprintf(name, sizeof name, "30_1_0_2017010100000%04d.jpg.chip.jpg", k);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        fputs("not an image", f);
+        fclose(f);
+        char spec[800];
+        snprintf(spec, sizeof spec, "utkface:%s", dir);
+        agecl_split sp;
+        TEST_OK(agecl_dataset_open(&ds, spec, 0));
+        TEST_OK(agecl_split_hash(&sp, ds));
+        int in_test = 0;
+        for (int i = 0; i < sp.count[AGECL_SPLIT_TEST]; i++)
+            in_test |= !strcmp(agecl_dataset_sample(ds, sp.index[AGECL_SPLIT_TEST][i])->name, name);
+        agecl_split_free(&sp);
+        agecl_dataset_free(ds);
+        if (!in_test) break;
+        assert_int_equal(unlink(path), 0);
+    }
+    snprintf(cmd, sizeof cmd, "%s train --data utkface:%s --preset tiny --epochs 2 --batch 8 "
+             "--workers 0 --no-test --out %s/run 2>&1", getenv("AGECL_TOOL"), dir, dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    static char out[65536];
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    int status = pclose(p);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail_msg("train failed: %s", out);
+    const char *first = strstr(out, "skipped ");
+    if (!first || !strstr(first, name))
+        fail_msg("the bad image is not named: %s", out);
+    assert_null(strstr(strstr(first, "\n"), "skipped /")); /* named once */
+    snprintf(path, sizeof path, "%s/run/log.jsonl", dir);
+    char *log = read_text(path);
+    int counted = strstr(log, "\"skipped\": 1,") != NULL || strstr(log, "\"val_skipped\": 1") != NULL;
+    if (!counted) fail_msg("log.jsonl does not count it: %s", log);
+    free(log);
+}
+
 /* A folder where no image can be read gives an error naming one, not a NaN MAE. */
 static void test_eval_refuses_unreadable_set(void **state)
 {
@@ -904,6 +988,8 @@ int main(void)
         cmocka_unit_test(test_eval_json),
         cmocka_unit_test(test_eval_refuses_unreadable_set),
         cmocka_unit_test(test_train_checks_output_folder),
+        cmocka_unit_test(test_cli_numbers_are_strict),
+        cmocka_unit_test(test_train_reports_bad_images),
         cmocka_unit_test(test_predict_api_and_cli),
         cmocka_unit_test(test_prediction_json_escapes_names),
     };
