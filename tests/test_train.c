@@ -623,6 +623,20 @@ static void copy_with_meta(const char *src, const char *dst, const char *key, co
     agecl_st_close(f);
 }
 
+static unsigned char *read_bytes_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *b = malloc(*n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
 static char *read_text(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -834,6 +848,37 @@ static void test_train_reports_bad_images(void **state)
     free(log);
 }
 
+/* A run that diverges (an absurd learning rate) stops with a message naming the
+ * step and the loss, and leaves the last good checkpoint as it was. */
+static void test_divergence_stops_and_keeps_checkpoint(void **state)
+{
+    (void)state;
+    char dir[700], cmd[2400], last[800];
+    snprintf(dir, sizeof dir, "%s", tmp_path("diverge"));
+    snprintf(cmd, sizeof cmd, "cp -r %s %s", tmp_path("plain-straight"), dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(last, sizeof last, "%s/last.safetensors", dir);
+    size_t n_before, n_after;
+    unsigned char *before = read_bytes_all(last, &n_before);
+    snprintf(cmd, sizeof cmd, "%s train --data %s --preset tiny --epochs 5 --batch 16 --limit 96 "
+             "--workers 2 --quiet --lr 1e30 --resume --out %s 2>&1", getenv("AGECL_TOOL"),
+             utkface(), dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[4096] = "";
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    int status = pclose(p);
+    print_message("%s", out);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    assert_non_null(strstr(out, "epoch 5 step"));
+    assert_non_null(strstr(out, "diverged"));
+    unsigned char *after = read_bytes_all(last, &n_after);
+    assert_true(n_before == n_after && !memcmp(before, after, n_before));
+    free(before);
+    free(after);
+}
+
 /* A folder where no image can be read gives an error naming one, not a NaN MAE. */
 static void test_eval_refuses_unreadable_set(void **state)
 {
@@ -990,6 +1035,7 @@ int main(void)
         cmocka_unit_test(test_train_checks_output_folder),
         cmocka_unit_test(test_cli_numbers_are_strict),
         cmocka_unit_test(test_train_reports_bad_images),
+        cmocka_unit_test(test_divergence_stops_and_keeps_checkpoint),
         cmocka_unit_test(test_predict_api_and_cli),
         cmocka_unit_test(test_prediction_json_escapes_names),
     };
