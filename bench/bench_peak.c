@@ -1,9 +1,13 @@
-/* The device's own ceilings (cl/bench_peak.cl): FMA throughput, the best of
+/* The device's own ceilings (bench_peak.cl): FMA throughput, the best of
  * float4, float8 and float16 chains, and float4 copy bandwidth. The other
- * sections report their rates as a share of these. */
+ * sections report their rates as a share of these. The kernels are the bench's
+ * own: built through the public agecl_program_build (and its disk cache) and
+ * launched with plain OpenCL. */
 #include <stdio.h>
+#include <string.h>
 #include "bench_util.h"
-#include "core/launch.h"
+
+extern const char bench_peak_source[]; /* bench_peak.cl, embedded by tools/embed_cl.py */
 
 #define TARGET_MS 100.0            /* length of one timed run once calibrated */
 #define COPY_MAX_BYTES ((size_t)256 << 20)
@@ -12,6 +16,9 @@
 typedef struct peak_run {
     agecl_ctx *ctx;
     char options[16];              /* "-DVEC=8" */
+    char built[16];                /* the options program was built with */
+    cl_program program;
+    cl_kernel fma, copy;
     size_t global, local;
     agecl_tensor out, src, dst;
     unsigned iters;                /* FMAs per chain */
@@ -19,24 +26,59 @@ typedef struct peak_run {
     unsigned reps;                 /* copies per timed run */
 } peak_run;
 
+static void release_program(peak_run *p)
+{
+    if (p->fma) clReleaseKernel(p->fma);
+    if (p->copy) clReleaseKernel(p->copy);
+    if (p->program) clReleaseProgram(p->program);
+    p->fma = p->copy = NULL;
+    p->program = NULL;
+}
+
+/* The program for p->options, built when they changed. */
+static agecl_status use_program(peak_run *p)
+{
+    if (p->program && !strcmp(p->built, p->options)) return AGECL_OK;
+    release_program(p);
+    AGECL_TRY(agecl_program_build(p->ctx, bench_peak_source, p->options, &p->program));
+    cl_int e1, e2;
+    p->fma = clCreateKernel(p->program, "fma_peak", &e1);
+    p->copy = clCreateKernel(p->program, "copy_peak", &e2);
+    snprintf(p->built, sizeof p->built, "%s", p->options);
+    return e1 == CL_SUCCESS && e2 == CL_SUCCESS ? AGECL_OK : AGECL_E_OPENCL;
+}
+
+/* global rounded up to whole work-groups (the kernels check their bound). */
+static agecl_status launch(peak_run *p, cl_kernel k, size_t global)
+{
+    global = (global + p->local - 1) / p->local * p->local;
+    cl_int e = clEnqueueNDRangeKernel(agecl_ctx_queue(p->ctx), k, 1, NULL, &global, &p->local, 0,
+                                      NULL, NULL);
+    return e == CL_SUCCESS ? AGECL_OK : AGECL_E_OPENCL;
+}
+
 static agecl_status run_fma(void *arg)
 {
     peak_run *p = arg;
     float a = 0.999f, b = 1e-3f;
     cl_uint iters = p->iters;
-    agecl__arg args[] = {AGECL_ARG(p->out.buf), AGECL_ARG(iters), AGECL_ARG(a), AGECL_ARG(b)};
-    return agecl__run(p->ctx, "bench_peak", p->options, "fma_peak", 1, &p->global, &p->local,
-                      AGECL_NARGS(args), args);
+    AGECL_TRY(use_program(p));
+    cl_int e = clSetKernelArg(p->fma, 0, sizeof(cl_mem), &p->out.buf);
+    e |= clSetKernelArg(p->fma, 1, sizeof iters, &iters);
+    e |= clSetKernelArg(p->fma, 2, sizeof a, &a);
+    e |= clSetKernelArg(p->fma, 3, sizeof b, &b);
+    return e == CL_SUCCESS ? launch(p, p->fma, p->global) : AGECL_E_OPENCL;
 }
 
 static agecl_status run_copy(void *arg)
 {
     peak_run *p = arg;
-    agecl__arg args[] = {AGECL_ARG(p->src.buf), AGECL_ARG(p->dst.buf), AGECL_ARG(p->n4)};
-    size_t global = p->n4;
-    for (unsigned i = 0; i < p->reps; i++)
-        AGECL_TRY(agecl__run(p->ctx, "bench_peak", "", "copy_peak", 1, &global, &p->local,
-                             AGECL_NARGS(args), args));
+    AGECL_TRY(use_program(p));
+    cl_int e = clSetKernelArg(p->copy, 0, sizeof(cl_mem), &p->src.buf);
+    e |= clSetKernelArg(p->copy, 1, sizeof(cl_mem), &p->dst.buf);
+    e |= clSetKernelArg(p->copy, 2, sizeof p->n4, &p->n4);
+    if (e != CL_SUCCESS) return AGECL_E_OPENCL;
+    for (unsigned i = 0; i < p->reps; i++) AGECL_TRY(launch(p, p->copy, p->n4));
     return AGECL_OK;
 }
 
@@ -127,6 +169,7 @@ agecl_status bench_peak(bench_dev *d)
     agecl_status s = agecl_tensor_alloc(d->ctx, &p.out, 1, 1, 1, (int)p.global);
     if (s == AGECL_OK) s = fma_widths(d, &p);
     if (s == AGECL_OK) s = copy_bandwidth(d, &p);
+    release_program(&p);
     agecl_tensor_free(&p.out);
     agecl_tensor_free(&p.src);
     agecl_tensor_free(&p.dst);
