@@ -65,6 +65,26 @@ void test_ctx_release(void)
     shared_ctx = NULL;
 }
 
+void test_check_fd(const char *what, test_loss_fn loss, const void *state, double *p, size_t n,
+                   const double *analytic, double tol)
+{
+    const double h = 1e-6;
+    double max_diff = 0, max_ref = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double keep = p[i];
+        p[i] = keep + h;
+        double up = loss(state);
+        p[i] = keep - h;
+        double down = loss(state);
+        p[i] = keep;
+        double fd = (up - down) / (2 * h);
+        max_diff = fmax(max_diff, fabs(fd - analytic[i]));
+        max_ref = fmax(max_ref, fabs(analytic[i]));
+    }
+    if (max_diff / max_ref > tol)
+        fail_msg("%s: finite differences differ by %.3g relative", what, max_diff / max_ref);
+}
+
 test_rng test_rng_seed(uint64_t seed) { return (test_rng){seed * 0x9e3779b97f4a7c15ull + 1}; }
 
 uint64_t test_rng_u64(test_rng *r)

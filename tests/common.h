@@ -22,6 +22,14 @@ void test_use_kernels(agecl_family f);
 void test_use_gemm(agecl_gemm_path g);
 void test_use_conv_algo(const char *name);
 
+/* Compare analytic, the gradient of loss(state) with respect to p[0..n), with
+ * central differences in double precision (h = 1e-6, each p[i] changed in place
+ * and restored); fails the test, naming what, when they differ by more than tol
+ * relative to the largest analytic value. */
+typedef double (*test_loss_fn)(const void *state);
+void test_check_fd(const char *what, test_loss_fn loss, const void *state, double *p, size_t n,
+                   const double *analytic, double tol);
+
 /* A deterministic generator (splitmix64) for test data. */
 typedef struct test_rng { uint64_t s; } test_rng;
 test_rng test_rng_seed(uint64_t seed);

@@ -92,28 +92,6 @@ static double *plus(const double *old, const double *grad, size_t n)
     return s;
 }
 
-/* Central differences of f at x (changed and restored) against `analytic`. */
-typedef double (*scalar_fn)(void *state);
-static void check_fd(const char *what, double *x, size_t n, const double *analytic, scalar_fn f,
-                     void *state)
-{
-    const double h = 1e-6;
-    double max_diff = 0, max_ref = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        double keep = x[i];
-        x[i] = keep + h;
-        double up = f(state);
-        x[i] = keep - h;
-        double down = f(state);
-        x[i] = keep;
-        double fd = (up - down) / (2 * h);
-        max_diff = fmax(max_diff, fabs(fd - analytic[i]));
-        max_ref = fmax(max_ref, fabs(analytic[i]));
-    }
-    if (max_diff / max_ref > FD_TOL)
-        fail_msg("%s: finite differences differ by %.3g relative", what, max_diff / max_ref);
-}
-
 /* ---- DEX ---- */
 
 typedef struct dex_case {
@@ -135,9 +113,9 @@ static void dex_free(dex_case *d)
     free(d->ages);
 }
 
-static double dex_loss(void *state)
+static double dex_loss(const void *state)
 {
-    dex_case *d = state;
+    const dex_case *d = state;
     double *pred = malloc((size_t)d->B * sizeof *pred), loss;
     ref_dex_forward(d->logits, d->labels, d->ages, d->B, d->n, pred, NULL, &loss);
     free(pred);
@@ -153,7 +131,7 @@ static void test_dex_reference_gradient(void **state)
         dex_case d = dex_make(&r, sizes[s][0], sizes[s][1]);
         double *g = malloc((size_t)d.B * d.n * sizeof *g);
         ref_dex_backward(d.logits, d.labels, d.ages, d.B, d.n, d.scale, g);
-        check_fd("dex dlogits", d.logits, (size_t)d.B * d.n, g, dex_loss, &d);
+        test_check_fd("dex dlogits", dex_loss, &d, d.logits, (size_t)d.B * d.n, g, FD_TOL);
         free(g);
         dex_free(&d);
     }
@@ -213,9 +191,9 @@ static void test_dex_opencl(void **state)
 
 /* ---- label distribution (DLDL) ---- */
 
-static double label_dist_loss(void *state)
+static double label_dist_loss(const void *state)
 {
-    dex_case *d = state;
+    const dex_case *d = state;
     return d->scale * ref_label_dist_forward(d->logits, d->labels, d->ages, d->B, d->n, 1.7);
 }
 
@@ -228,7 +206,8 @@ static void test_label_dist_reference_gradient(void **state)
         dex_case d = dex_make(&r, sizes[s][0], sizes[s][1]);
         double *g = malloc((size_t)d.B * d.n * sizeof *g);
         ref_label_dist_backward(d.logits, d.labels, d.ages, d.B, d.n, 1.7, d.scale, g);
-        check_fd("label_dist dlogits", d.logits, (size_t)d.B * d.n, g, label_dist_loss, &d);
+        test_check_fd("label_dist dlogits", label_dist_loss, &d, d.logits, (size_t)d.B * d.n, g,
+                      FD_TOL);
         free(g);
         dex_free(&d);
     }
@@ -318,9 +297,9 @@ static ce_case ce_make(test_rng *r, int B, int K)
     return c;
 }
 
-static double ce_loss(void *state)
+static double ce_loss(const void *state)
 {
-    ce_case *c = state;
+    const ce_case *c = state;
     double loss;
     ref_softmax_ce_forward(c->logits, c->targets, c->B, c->K, &loss, NULL);
     return c->scale * loss;
@@ -335,7 +314,7 @@ static void test_ce_reference_gradient(void **state)
         ce_case c = ce_make(&r, sizes[s][0], sizes[s][1]);
         double *g = malloc((size_t)c.B * c.K * sizeof *g);
         ref_softmax_ce_backward(c.logits, c.targets, c.B, c.K, c.scale, g);
-        check_fd("ce dlogits", c.logits, (size_t)c.B * c.K, g, ce_loss, &c);
+        test_check_fd("ce dlogits", ce_loss, &c, c.logits, (size_t)c.B * c.K, g, FD_TOL);
         free(g);
         free(c.logits);
         free(c.targets);
@@ -447,9 +426,9 @@ static void rapl_free(rapl_case *c)
 }
 
 /* L = sum(out * G). */
-static double rapl_loss(void *state)
+static double rapl_loss(const void *state)
 {
-    rapl_case *c = state;
+    const rapl_case *c = state;
     size_t count = (size_t)c->B * c->C;
     double *out = malloc(count * sizeof *out), L = 0;
     ref_rapl_forward(c->feat, c->refs, c->p, c->a, c->bias, c->B, c->C, c->n, NULL, out);
@@ -474,10 +453,10 @@ static void test_rapl_reference(void **state)
         double *dfeat = malloc(count * sizeof *dfeat), *dp = malloc(c.n * sizeof *dp);
         double *da = malloc(c.n * sizeof *da), dbias;
         ref_rapl_backward(c.G, c.feat, c.refs, c.p, c.a, c.B, c.C, c.n, dfeat, dp, da, &dbias);
-        check_fd("rapl dfeat", c.feat, count, dfeat, rapl_loss, &c);
-        check_fd("rapl dp", c.p, (size_t)c.n, dp, rapl_loss, &c);
-        check_fd("rapl da", c.a, (size_t)c.n, da, rapl_loss, &c);
-        check_fd("rapl dbias", &c.bias, 1, &dbias, rapl_loss, &c);
+        test_check_fd("rapl dfeat", rapl_loss, &c, c.feat, count, dfeat, FD_TOL);
+        test_check_fd("rapl dp", rapl_loss, &c, c.p, (size_t)c.n, dp, FD_TOL);
+        test_check_fd("rapl da", rapl_loss, &c, c.a, (size_t)c.n, da, FD_TOL);
+        test_check_fd("rapl dbias", rapl_loss, &c, &c.bias, 1, &dbias, FD_TOL);
         free(cheap);
         free(expanded);
         free(dfeat);

@@ -142,30 +142,6 @@ static void expect_error(agecl_status got, agecl_status want, const char *op)
 
 /* ---- finite differences on the references ---- */
 
-typedef double (*loss_fn)(const void *state);
-
-/* Compare analytic (the reference's gradient of loss with respect to p[0..n))
- * with central differences, changing each p[i] in place and restoring it. */
-static void fd_check(const char *what, loss_fn loss, const void *state, double *p, size_t n,
-                     const double *analytic)
-{
-    const double h = 1e-6;
-    double max_diff = 0, max_ref = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        double keep = p[i];
-        p[i] = keep + h;
-        double up = loss(state);
-        p[i] = keep - h;
-        double down = loss(state);
-        p[i] = keep;
-        double fd = (up - down) / (2 * h);
-        max_diff = fmax(max_diff, fabs(fd - analytic[i]));
-        max_ref = fmax(max_ref, fabs(analytic[i]));
-    }
-    if (max_diff / max_ref > FD_TOL)
-        fail_msg("%s: finite differences differ by %.3g relative", what, max_diff / max_ref);
-}
-
 static double dot(const double *a, const double *b, size_t n)
 {
     double s = 0;
@@ -426,9 +402,9 @@ static void test_batchnorm_reference_gradients(void **state)
         double *dx = dalloc(numel(s)), *dgamma = dalloc(s.c), *dbeta = dalloc(s.c);
         ref_batchnorm_backward(b.x.d, b.dy.d, s.n, s.c, s.h * s.w, b.gamma.d, EPS, dx, dgamma,
                                dbeta);
-        fd_check("ref bn dx", bn_loss, &st, b.x.d, numel(s), dx);
-        fd_check("ref bn dgamma", bn_loss, &st, b.gamma.d, s.c, dgamma);
-        fd_check("ref bn dbeta", bn_loss, &st, b.beta.d, s.c, dbeta);
+        test_check_fd("ref bn dx", bn_loss, &st, b.x.d, numel(s), dx, FD_TOL);
+        test_check_fd("ref bn dgamma", bn_loss, &st, b.gamma.d, s.c, dgamma, FD_TOL);
+        test_check_fd("ref bn dbeta", bn_loss, &st, b.beta.d, s.c, dbeta, FD_TOL);
         free(dx), free(dgamma), free(dbeta);
         bn_free(&b);
     }
@@ -515,8 +491,8 @@ static void test_prelu_reference_gradients(void **state)
     prelu_fd_state st = {s, x.d, slope.d, g.d};
     double *dx = dalloc(numel(s)), *da = dalloc(s.c);
     ref_prelu_backward(x.d, g.d, s.n, s.c, s.h * s.w, slope.d, dx, da);
-    fd_check("ref prelu dx", prelu_loss, &st, x.d, numel(s), dx);
-    fd_check("ref prelu dslope", prelu_loss, &st, slope.d, s.c, da);
+    test_check_fd("ref prelu dx", prelu_loss, &st, x.d, numel(s), dx, FD_TOL);
+    test_check_fd("ref prelu dslope", prelu_loss, &st, slope.d, s.c, da, FD_TOL);
     free(dx), free(da);
     host_free(&x), host_free(&slope), host_free(&g);
 }
@@ -771,10 +747,10 @@ static void test_batchnorm_prelu_reference_gradients(void **state)
         double *dx = dalloc(numel(s)), *dgamma = dalloc(c), *dbeta = dalloc(c), *dslope = dalloc(c);
         ref_batchnorm_prelu_backward(b->x.d, b->dy.d, s.n, c, hw, b->gamma.d, b->beta.d,
                                      p.slope.d, EPS, dx, dgamma, dbeta, dslope);
-        fd_check("ref bn+prelu dx", bnp_loss, &st, b->x.d, numel(s), dx);
-        fd_check("ref bn+prelu dgamma", bnp_loss, &st, b->gamma.d, c, dgamma);
-        fd_check("ref bn+prelu dbeta", bnp_loss, &st, b->beta.d, c, dbeta);
-        fd_check("ref bn+prelu dslope", bnp_loss, &st, p.slope.d, c, dslope);
+        test_check_fd("ref bn+prelu dx", bnp_loss, &st, b->x.d, numel(s), dx, FD_TOL);
+        test_check_fd("ref bn+prelu dgamma", bnp_loss, &st, b->gamma.d, c, dgamma, FD_TOL);
+        test_check_fd("ref bn+prelu dbeta", bnp_loss, &st, b->beta.d, c, dbeta, FD_TOL);
+        test_check_fd("ref bn+prelu dslope", bnp_loss, &st, p.slope.d, c, dslope, FD_TOL);
         free(y), free(z), free(dx), free(dgamma), free(dbeta), free(dslope);
         bnp_free(&p);
     }
@@ -943,7 +919,7 @@ static void test_subsample(void **state)
                    s.h, s.w, stride);
             if (numel(s) < 1000) {
                 sub_fd_state st = {s, stride, x.d, dy.d};
-                fd_check("ref subsample dx", sub_loss, &st, x.d, numel(s), dx);
+                test_check_fd("ref subsample dx", sub_loss, &st, x.d, numel(s), dx, FD_TOL);
             }
             host_free(&x), host_free(&dy), host_free(&old);
             free(y), free(dx), free(want);
@@ -998,7 +974,7 @@ static void test_avgpool(void **state)
         expect(ctx, &tdx, want, TOL, "avgpool dx acc 1 %dx%dx%dx%d", s.n, s.c, s.h, s.w);
         if (numel(s) < 1000) {
             pool_fd_state st = {s, x.d, dy.d};
-            fd_check("ref avgpool dx", pool_loss, &st, x.d, numel(s), dx);
+            test_check_fd("ref avgpool dx", pool_loss, &st, x.d, numel(s), dx, FD_TOL);
         }
         host_free(&x), host_free(&dy), host_free(&old);
         free(y), free(dx), free(want);
@@ -1072,9 +1048,9 @@ static void test_linear(void **state)
 
         if ((size_t)rows * in * out < 2000) {
             linear_fd_state st = {rows, in, out, x.d, w.d, bias.d, dy.d};
-            fd_check("ref linear dx", linear_loss, &st, x.d, numel(s), dx);
-            fd_check("ref linear dweight", linear_loss, &st, w.d, numel(sw), dw);
-            fd_check("ref linear dbias", linear_loss, &st, bias.d, out, db);
+            test_check_fd("ref linear dx", linear_loss, &st, x.d, numel(s), dx, FD_TOL);
+            test_check_fd("ref linear dweight", linear_loss, &st, w.d, numel(sw), dw, FD_TOL);
+            test_check_fd("ref linear dbias", linear_loss, &st, bias.d, out, db, FD_TOL);
         }
         host *hosts[] = {&x, &w, &bias, &dy, &old_dx, &old_dw, &old_db};
         for (size_t i = 0; i < 7; i++) host_free(hosts[i]);
