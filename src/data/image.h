@@ -27,6 +27,10 @@ agecl_status agecl__data_decode(agecl__data_scratch *s, const char *path, uint8_
                                 int *w, int *h);
 void agecl__data_image_free(uint8_t *px);
 
+/* When b[0, n) is a JPEG as stb_image sees one (fill bytes, then SOI): the offset
+ * just after SOI; else 0. */
+size_t agecl__data_jpeg_start(const uint8_t *b, size_t n);
+
 /* For the w x h image file b[0, n): 0 when it is a truncated JPEG or BMP, -1 when
  * it is a JPEG that stb_image must not see (a Huffman table of more than 256
  * codes), else 1. */

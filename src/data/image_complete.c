@@ -24,11 +24,17 @@ static int huffman_tables_sane(const uint8_t *b, size_t len)
     return i == len;
 }
 
-/* Walk the markers to the end-of-image marker: 1 complete, 0 truncated, -1 a
- * Huffman table out of the standard. */
-static int jpeg_complete(const uint8_t *b, size_t n)
+size_t agecl__data_jpeg_start(const uint8_t *b, size_t n)
 {
-    size_t i = 2; /* after SOI */
+    size_t i = 0;
+    while (i < n && b[i] == 0xff) i++; /* stb_image, too, takes fill bytes before SOI */
+    return i >= 1 && i < n && b[i] == 0xd8 ? i + 1 : 0;
+}
+
+/* Walk the markers from i (just after SOI) to the end-of-image marker: 1
+ * complete, 0 truncated, -1 a Huffman table out of the standard. */
+static int jpeg_complete(const uint8_t *b, size_t n, size_t i)
+{
     while (i + 1 < n) {
         if (b[i] != 0xff) { /* stray bytes between segments: tolerated, as decoders do */
             i++;
@@ -71,7 +77,8 @@ static int bmp_complete(const uint8_t *b, size_t n, int w, int h)
 
 int agecl__data_complete(const uint8_t *b, size_t n, int w, int h)
 {
-    if (n >= 2 && b[0] == 0xff && b[1] == 0xd8) return jpeg_complete(b, n);
+    size_t soi = agecl__data_jpeg_start(b, n);
+    if (soi) return jpeg_complete(b, n, soi);
     if (n >= 2 && b[0] == 'B' && b[1] == 'M') return bmp_complete(b, n, w, h);
     return 1;
 }

@@ -110,7 +110,7 @@ agecl_status agecl__data_decode(agecl__data_scratch *s, const char *path, uint8_
     int comp;
     /* A JPEG is checked whole before any call into stb_image, whose header reader
      * already builds the Huffman tables (the size does not matter for a JPEG). */
-    int jpeg = n >= 2 && s->file[0] == 0xff && s->file[1] == 0xd8;
+    int jpeg = agecl__data_jpeg_start(s->file, n) != 0;
     int complete = jpeg ? agecl__data_complete(s->file, n, 0, 0) : 1;
     if (complete < 0)
         return agecl__fail(AGECL_E_FORMAT, "%s: corrupt JPEG (a Huffman table of more than 256 "
