@@ -627,6 +627,13 @@ static void test_bad_images(void **state)
     assert_true(dht + 4 + 17 < jpg_len);
     memset(jpg + dht + 5, 255, 16);
     write_bytes(tmp_root, "huffman.jpg", jpg, jpg_len);
+    /* the same after fill bytes, which stb_image skips before SOI (fuzz_image) */
+    unsigned char *filled = malloc(jpg_len + 3);
+    assert_non_null(filled);
+    memset(filled, 0xff, 3);
+    memcpy(filled + 3, jpg, jpg_len);
+    write_bytes(tmp_root, "huffman-filled.jpg", filled, jpg_len + 3);
+    free(filled);
     free(jpg);
     static const struct { const char *name; agecl_status st; const char *why; } bad[] = {
         {"30_0_0_truncated.jpg", AGECL_E_FORMAT, "truncated"},
@@ -636,6 +643,7 @@ static void test_bad_images(void **state)
         {"missing.jpg", AGECL_E_IO, "cannot open"},
         {"../cut.bmp", AGECL_E_FORMAT, "truncated"},
         {"../huffman.jpg", AGECL_E_FORMAT, "Huffman table"},
+        {"../huffman-filled.jpg", AGECL_E_FORMAT, "Huffman table"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         snprintf(path, sizeof path, "%s/%s", dir, bad[k].name);
