@@ -5,7 +5,7 @@
  *       as everywhere)
  *
  * The shapes are IR-50's (MODEL.md section 2), or with --cpu those of the "cpu"
- * preset (channels 32/64/128, 64 x 64 inputs). For each shape, forward,
+ * preset (channels 32/64/128, 64 x 64 inputs), as model_convs.c derives them. For each shape, forward,
  * backward_data and backward_filter each run once to warm up, then 3 times; each run
  * is timed from its enqueue to agecl_ctx_finish, and the median is printed with its
  * rate, 2*N*C_out*OH*OW*C_in*K*K flops per call. With --profile the kernels are
@@ -19,42 +19,7 @@
 #include <time.h>
 #include "agecl.h"
 #include "agecl/conv.h"
-
-typedef struct shape {
-    const char *name;
-    int c_in, hw, c_out, kernel, stride;
-    int uses; /* convolutions of this shape in one pass of the backbone */
-} shape;
-
-static const shape cpu_preset[] = {
-    {"stem 3->32 @64", 3, 64, 32, 3, 1, 1},
-    {"s1u1 32->32 @64", 32, 64, 32, 3, 1, 1},
-    {"s1u1 32->32 64->32 s2", 32, 64, 32, 3, 2, 1},
-    {"s1 32->32 @32", 32, 32, 32, 3, 1, 2},
-    {"s2u1 32->64 @32", 32, 32, 64, 3, 1, 1},
-    {"s2u1 64->64 32->16 s2", 64, 32, 64, 3, 2, 1},
-    {"s2 1x1 32->64 32->16 s2", 32, 32, 64, 1, 2, 1},
-    {"s2 64->64 @16", 64, 16, 64, 3, 1, 2},
-    {"s3u1 64->128 @16", 64, 16, 128, 3, 1, 1},
-    {"s3u1 128->128 16->8 s2", 128, 16, 128, 3, 2, 1},
-    {"s3 1x1 64->128 16->8 s2", 64, 16, 128, 1, 2, 1},
-    {"s3 128->128 @8", 128, 8, 128, 3, 1, 2},
-};
-
-static const shape ir50[] = {
-    {"stem 3->64 @112", 3, 112, 64, 3, 1, 1},
-    {"s1u1 64->64 @112", 64, 112, 64, 3, 1, 1},
-    {"s1u1 64->64 112->56 s2", 64, 112, 64, 3, 2, 1},
-    {"s1 64->64 @56", 64, 56, 64, 3, 1, 4},
-    {"s2u1 64->128 @56", 64, 56, 128, 3, 1, 1},
-    {"s2u1 128->128 56->28 s2", 128, 56, 128, 3, 2, 1},
-    {"s2 1x1 64->128 56->28 s2", 64, 56, 128, 1, 2, 1},
-    {"s2 128->128 @28", 128, 28, 128, 3, 1, 6},
-    {"s3u1 128->256 @28", 128, 28, 256, 3, 1, 1},
-    {"s3u1 256->256 28->14 s2", 256, 28, 256, 3, 2, 1},
-    {"s3 1x1 128->256 28->14 s2", 128, 28, 256, 1, 2, 1},
-    {"s3 256->256 @14", 256, 14, 256, 3, 1, 26},
-};
+#include "model_convs.h"
 
 enum { FORWARD, BACKWARD_DATA, BACKWARD_FILTER, CALLS };
 static const char *call_names[CALLS] = {"forward", "bwd_data", "bwd_filter"};
@@ -155,16 +120,14 @@ int main(int argc, char **argv)
 {
     int batch = 8, profile = 0, bad = 0;
     agecl_conv2d_algo algo = AGECL_CONV_AUTO;
-    const shape *shapes = ir50;
-    size_t n_shapes = sizeof ir50 / sizeof ir50[0];
+    const char *preset = "ir50";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--profile")) {
             profile = 1;
         } else if (!strcmp(argv[i], "--algo") && i + 1 < argc) {
             bad |= agecl_conv2d_algo_parse(argv[++i], &algo) != AGECL_OK;
         } else if (!strcmp(argv[i], "--cpu")) {
-            shapes = cpu_preset;
-            n_shapes = sizeof cpu_preset / sizeof cpu_preset[0];
+            preset = "cpu";
         } else {
             batch = atoi(argv[i]);
             bad |= batch <= 0;
@@ -175,28 +138,32 @@ int main(int argc, char **argv)
                         "default 8; NAME: auto, im2col, clblast, winograd, fft, implicit)\n");
         return 2;
     }
+    agecl_model_config cfg;
+    bench_conv_shape shapes[BENCH_MAX_CONVS];
     agecl_ctx *ctx;
-    if (agecl_ctx_create(&ctx, NULL, profile ? AGECL_CTX_PROFILING : 0) != AGECL_OK) {
+    if (agecl_model_preset(preset, &cfg) != AGECL_OK ||
+        agecl_ctx_create(&ctx, NULL, profile ? AGECL_CTX_PROFILING : 0) != AGECL_OK) {
         fprintf(stderr, "bench_conv: %s\n", agecl_last_error());
         return 1;
     }
     printf("device: %s\nbatch %d; median of 3 runs after a warm-up; ms and GFLOP/s%s\n",
            agecl_ctx_device(ctx)->name, batch,
            profile ? "; move: ms of im2col/col2im/permutations" : "");
-    printf("%-27s %4s %7s %9s %8s%s %9s %8s%s %9s %8s%s\n", "shape", "uses", "ws MB", "fwd ms",
+    printf("%-27s %4s %7s %9s %8s%s %9s %8s%s %9s %8s%s\n", "first layer", "uses", "ws MB", "fwd ms",
            "GF/s", profile ? "    move" : "", "bwd_d ms", "GF/s", profile ? "    move" : "",
            "bwd_f ms", "GF/s", profile ? "    move" : "");
     double pass_ms[CALLS] = {0}, pass_move[CALLS] = {0}, pass_flops = 0;
     int status = 0;
-    for (size_t i = 0; i < n_shapes && !status; i++) {
-        const shape *s = &shapes[i];
+    int n_shapes = bench_model_convs(&cfg, shapes);
+    for (int i = 0; i < n_shapes && !status; i++) {
+        const bench_conv_shape *s = &shapes[i];
         agecl_conv2d_desc d = {batch, s->c_in, s->hw, s->hw, s->c_out, s->kernel, s->stride,
                                s->kernel == 3 ? 1 : 0};
         agecl_conv2d_plan *p = NULL;
         buffers b = {0};
         if (agecl_conv2d_plan_create(ctx, &d, algo, &p) != AGECL_OK ||
             alloc_buffers(ctx, p, &d, &b) != AGECL_OK) {
-            fprintf(stderr, "bench_conv: %s: %s\n", s->name, agecl_last_error());
+            fprintf(stderr, "bench_conv: %s: %s\n", s->layer, agecl_last_error());
             free_buffers(&b);
             agecl_conv2d_plan_destroy(p);
             status = 1;
@@ -205,11 +172,11 @@ int main(int argc, char **argv)
         int oh, ow;
         agecl_conv2d_plan_out_shape(p, NULL, NULL, &oh, &ow);
         double flops = 2.0 * batch * s->c_out * oh * ow * s->c_in * s->kernel * s->kernel;
-        printf("%-27s %4d %7.1f", s->name, s->uses, agecl_conv2d_plan_workspace_bytes(p) / 1e6);
+        printf("%-27s %4d %7.1f", s->layer, s->uses, agecl_conv2d_plan_workspace_bytes(p) / 1e6);
         for (int call = 0; call < CALLS && !status; call++) {
             double ms, move;
             if (time_call(ctx, p, &b, call, profile, &ms, &move) != AGECL_OK) {
-                fprintf(stderr, "\nbench_conv: %s %s: %s\n", s->name, call_names[call],
+                fprintf(stderr, "\nbench_conv: %s %s: %s\n", s->layer, call_names[call],
                         agecl_last_error());
                 status = 1;
                 break;

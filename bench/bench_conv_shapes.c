@@ -5,58 +5,7 @@
 #include <stdio.h>
 #include "agecl/conv.h"
 #include "bench_util.h"
-
-#define MAX_SHAPES 32
-
-typedef struct conv_shape {
-    int c_in, hw, c_out, kernel, stride;
-    int uses;       /* convolutions of this shape in one pass of the backbone */
-    int needs_dx;   /* 0 for the stem: training never takes the gradient of the images */
-    char layer[32]; /* the first of them, by its PyTorch name */
-} conv_shape;
-
-/* Record one convolution of the model, merging it into an equal shape. */
-static void add_shape(conv_shape *s, int *n, int c_in, int hw, int c_out, int kernel, int stride,
-                      int needs_dx, const char *layer)
-{
-    for (int i = 0; i < *n; i++) {
-        conv_shape *o = &s[i];
-        if (o->c_in == c_in && o->hw == hw && o->c_out == c_out && o->kernel == kernel &&
-            o->stride == stride) {
-            o->uses++;
-            return;
-        }
-    }
-    if (*n == MAX_SHAPES) return; /* the presets have at most 13 */
-    s[*n] = (conv_shape){c_in, hw, c_out, kernel, stride, 1, needs_dx, ""};
-    snprintf(s[*n].layer, sizeof s[*n].layer, "%s", layer);
-    (*n)++;
-}
-
-/* The convolutions of MODEL.md section 2 for cfg, in the order of the forward pass. */
-static int model_shapes(const agecl_model_config *cfg, conv_shape *s)
-{
-    int n = 0, hw = cfg->input_size, cin = cfg->channels[0];
-    add_shape(s, &n, 3, hw, cin, 3, 1, 0, "stem.conv");
-    for (int st = 0; st < cfg->stages; st++) {
-        int d = cfg->channels[st];
-        for (int u = 0; u < cfg->units[st]; u++) {
-            int stride = u == 0 ? 2 : 1;
-            char name[32];
-            snprintf(name, sizeof name, "stage%d.%d.conv1", st + 1, u);
-            add_shape(s, &n, cin, hw, d, 3, 1, 1, name);
-            snprintf(name, sizeof name, "stage%d.%d.conv2", st + 1, u);
-            add_shape(s, &n, d, hw, d, 3, stride, 1, name);
-            if (cin != d) {
-                snprintf(name, sizeof name, "stage%d.%d.shortcut.conv", st + 1, u);
-                add_shape(s, &n, cin, hw, d, 1, stride, 1, name);
-            }
-            hw = (hw - 1) / stride + 1;
-            cin = d;
-        }
-    }
-    return n;
-}
+#include "model_convs.h"
 
 enum { FORWARD, BACKWARD_DATA, BACKWARD_FILTER, CALLS };
 static const char *call_names[CALLS] = {"conv_forward", "conv_backward_data",
@@ -104,7 +53,7 @@ static void free_run(conv_run *r)
 
 /* Flops of one call of shape s (3x3 convolutions have pad 1, so every output
  * side is (hw - 1) / stride + 1). */
-static double conv_flops(const conv_shape *s, int batch)
+static double conv_flops(const bench_conv_shape *s, int batch)
 {
     int oh = (s->hw - 1) / s->stride + 1;
     return 2.0 * batch * s->c_out * oh * oh * s->c_in * s->kernel * s->kernel;
@@ -113,7 +62,7 @@ static double conv_flops(const conv_shape *s, int batch)
 /* Time the three calls of one shape on a plan of `algo`; ms[call] gets the medians.
  * A pass that algo cannot run falls back to im2col in the plan: it is timed for the
  * totals but not reported again under algo's name. */
-static agecl_status time_shape(bench_dev *d, const conv_shape *s, int batch,
+static agecl_status time_shape(bench_dev *d, const bench_conv_shape *s, int batch,
                                agecl_conv2d_algo algo, double ms[CALLS])
 {
     agecl_conv2d_desc desc = {batch, s->c_in, s->hw, s->hw, s->c_out, s->kernel, s->stride,
@@ -148,11 +97,11 @@ static agecl_status time_shape(bench_dev *d, const conv_shape *s, int batch,
 /* The shapes of the preset on plans of one algorithm, and the two totals. */
 static agecl_status bench_convs_algo(bench_dev *d, int batch, agecl_conv2d_algo algo)
 {
-    conv_shape shapes[MAX_SHAPES];
-    int n = model_shapes(&d->cfg, shapes);
+    bench_conv_shape shapes[BENCH_MAX_CONVS];
+    int n = bench_model_convs(&d->cfg, shapes);
     double infer_ms = 0, train_ms = 0, infer_flops = 0, train_flops = 0;
     for (int i = 0; i < n; i++) {
-        const conv_shape *s = &shapes[i];
+        const bench_conv_shape *s = &shapes[i];
         double ms[CALLS], flops = s->uses * conv_flops(s, batch);
         AGECL_TRY(time_shape(d, s, batch, algo, ms));
         /* Training runs the forward and both backwards, except the stem's data gradient. */

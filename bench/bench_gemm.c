@@ -15,46 +15,14 @@
  * ratio own / clblast. The machine may be shared: compare the ratios. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "agecl.h"
 #include "agecl/conv.h"
 #include "core/blas.h"
+#include "model_convs.h"
 
 #define RUNS 5
-
-typedef struct conv_shape {
-    const char *name;
-    int c_in, hw, c_out, kernel, stride;
-} conv_shape;
-
-/* The distinct convolutions of IR50 (MODEL.md section 2) and of the "cpu" preset
- * (channels 32/64/128, 64 x 64 input). */
-static const conv_shape shapes[] = {
-    {"ir50 stem 3->64 @112", 3, 112, 64, 3, 1},
-    {"ir50 64->64 @112", 64, 112, 64, 3, 1},
-    {"ir50 64->64 112->56 s2", 64, 112, 64, 3, 2},
-    {"ir50 64->64 @56", 64, 56, 64, 3, 1},
-    {"ir50 64->128 @56", 64, 56, 128, 3, 1},
-    {"ir50 128->128 56->28 s2", 128, 56, 128, 3, 2},
-    {"ir50 1x1 64->128 s2", 64, 56, 128, 1, 2},
-    {"ir50 128->128 @28", 128, 28, 128, 3, 1},
-    {"ir50 128->256 @28", 128, 28, 256, 3, 1},
-    {"ir50 256->256 28->14 s2", 256, 28, 256, 3, 2},
-    {"ir50 1x1 128->256 s2", 128, 28, 256, 1, 2},
-    {"ir50 256->256 @14", 256, 14, 256, 3, 1},
-    {"cpu stem 3->32 @64", 3, 64, 32, 3, 1},
-    {"cpu 32->32 @64", 32, 64, 32, 3, 1},
-    {"cpu 32->32 64->32 s2", 32, 64, 32, 3, 2},
-    {"cpu 32->32 @32", 32, 32, 32, 3, 1},
-    {"cpu 32->64 @32", 32, 32, 64, 3, 1},
-    {"cpu 64->64 32->16 s2", 64, 32, 64, 3, 2},
-    {"cpu 1x1 32->64 s2", 32, 32, 64, 1, 2},
-    {"cpu 64->64 @16", 64, 16, 64, 3, 1},
-    {"cpu 64->128 @16", 64, 16, 128, 3, 1},
-    {"cpu 128->128 16->8 s2", 128, 16, 128, 3, 2},
-    {"cpu 1x1 64->128 s2", 64, 16, 128, 1, 2},
-    {"cpu 128->128 @8", 128, 8, 128, 3, 1},
-};
 
 typedef struct product {
     const char *name;
@@ -146,13 +114,27 @@ int main(int argc, char **argv)
     printf("device: %s\nbatch %d; s = samples per product; median of %d runs after a warm-up, "
            "paths alternated\n",
            agecl_ctx_device(ctx)->name, batch, RUNS);
-    printf("%-24s %2s %-7s %6s %6s %6s %9s %9s %6s\n", "convolution", "s", "product", "m", "n",
-           "k", "clblast", "own", "ratio");
-    printf("%-24s %2s %-7s %6s %6s %6s %9s %9s %6s\n", "", "", "", "", "", "", "GFLOP/s",
+    printf("%-30s %2s %-7s %6s %6s %6s %9s %9s %6s\n", "convolution (first layer)", "s",
+           "product", "m", "n", "k", "clblast", "own", "ratio");
+    printf("%-30s %2s %-7s %6s %6s %6s %9s %9s %6s\n", "", "", "", "", "", "", "GFLOP/s",
            "GFLOP/s", "");
     double total_flops = 0, total_time[2] = {0, 0};
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        const conv_shape *sh = &shapes[i];
+    /* the distinct convolutions of IR50 and of the "cpu" preset (model_convs.c) */
+    static const char *const presets[] = {"ir50", "cpu"};
+    bench_conv_shape shapes[2 * BENCH_MAX_CONVS];
+    char names[2 * BENCH_MAX_CONVS][64];
+    int n_shapes = 0;
+    for (int k = 0; k < 2; k++) {
+        agecl_model_config cfg;
+        check(agecl_model_preset(presets[k], &cfg), presets[k]);
+        int n = bench_model_convs(&cfg, shapes + n_shapes);
+        for (int i = 0; i < n; i++)
+            snprintf(names[n_shapes + i], sizeof names[0], "%s %s", presets[k],
+                     shapes[n_shapes + i].layer);
+        n_shapes += n;
+    }
+    for (int i = 0; i < n_shapes; i++) {
+        const bench_conv_shape *sh = &shapes[i];
         int pad = (sh->kernel - 1) / 2;
         size_t out = (size_t)(sh->hw + 2 * pad - sh->kernel) / sh->stride + 1;
         size_t kk = (size_t)sh->c_in * sh->kernel * sh->kernel, pix = out * out;
@@ -170,7 +152,7 @@ int main(int argc, char **argv)
             double med[2];
             time_paths(ctx, p, &o, med);
             double flops = 2.0 * p->m * p->n * p->k;
-            printf("%-24s %2zu %-7s %6zu %6zu %6zu %9.1f %9.1f %6.2f\n", j ? "" : sh->name, s,
+            printf("%-30s %2zu %-7s %6zu %6zu %6zu %9.1f %9.1f %6.2f\n", j ? "" : names[i], s,
                    p->name, p->m, p->n, p->k, flops / med[0] * 1e-9, flops / med[1] * 1e-9,
                    med[0] / med[1]);
             fflush(stdout);
