@@ -2,6 +2,7 @@
  * checking the tensors of each call against the plan, and dispatching. */
 #include <stdlib.h>
 #include "conv/conv2d_plan.h"
+#include "core/args.h"
 #include "core/launch.h"
 #include "error.h"
 
@@ -120,12 +121,8 @@ agecl_conv2d_algo agecl_conv2d_plan_algo(const agecl_conv2d_plan *p, agecl_conv2
 static agecl_status check_tensor(const agecl_tensor *t, const char *op, const char *name,
                                  int n, int c, int h, int w)
 {
-    AGECL_TRY(agecl__check_tensor(t, op, name));
-    if (t->n != n || t->c != c || t->h != h || t->w != w)
-        return agecl__fail(AGECL_E_SHAPE, "%s: %s is %dx%dx%dx%d but the plan expects %dx%dx%dx%d",
-                           op, name, t->n, t->c, t->h, t->w, n, c, h, w);
     cl_uint off;
-    return agecl__offset(t, name, &off);
+    return agecl__arg_shape(t, op, name, n, c, h, w, "the plan", &off);
 }
 
 static agecl_status check_workspace(const agecl_conv2d_plan *p, const agecl_tensor *ws,
@@ -135,12 +132,12 @@ static agecl_status check_workspace(const agecl_conv2d_plan *p, const agecl_tens
     if (!ws)
         return agecl__fail(AGECL_E_INVALID_ARG, "%s: the plan needs a workspace of %zu bytes",
                            op, p->workspace * sizeof(float));
-    AGECL_TRY(agecl__check_tensor(ws, op, "workspace"));
+    cl_uint off;
+    AGECL_TRY(agecl__arg_tensor(ws, op, "workspace", &off));
     if (agecl_tensor_numel(ws) < p->workspace)
         return agecl__fail(AGECL_E_SHAPE, "%s: workspace of %zu elements, the plan needs %zu",
                            op, agecl_tensor_numel(ws), p->workspace);
-    cl_uint off;
-    return agecl__offset(ws, "workspace", &off);
+    return AGECL_OK;
 }
 
 /* The tensors every call shares: the input-side tensor (x or dx), the weight-side

@@ -37,11 +37,11 @@ agecl_status agecl_adam_step(agecl_ctx *ctx, const agecl_adam_config *cfg, int t
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     AGECL_TRY(check_config(cfg, t));
     cl_uint p_off, g_off, m_off, v_off;
-    AGECL_TRY(agecl__heads_expect_any(params, op, "params", &p_off));
+    AGECL_TRY(agecl__arg_tensor(params, op, "params", &p_off));
     cl_uint count = (cl_uint)agecl_tensor_numel(params);
-    AGECL_TRY(agecl__heads_expect_count(grads, op, "grads", count, &g_off));
-    AGECL_TRY(agecl__heads_expect_count(m, op, "m", count, &m_off));
-    AGECL_TRY(agecl__heads_expect_count(v, op, "v", count, &v_off));
+    AGECL_TRY(agecl__arg_count(grads, op, "grads", count, NULL, &g_off));
+    AGECL_TRY(agecl__arg_count(m, op, "m", count, NULL, &m_off));
+    AGECL_TRY(agecl__arg_count(v, op, "v", count, NULL, &v_off));
 
     /* The step's scalars in double, rounded once to float, as PyTorch does. */
     float beta1 = (float)cfg->beta1, one_minus_b1 = (float)(1 - cfg->beta1);

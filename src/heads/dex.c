@@ -12,15 +12,15 @@ agecl_status agecl_dex_forward(agecl_ctx *ctx, const agecl_tensor *logits,
     const char *op = "dex_forward";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint z_off, l_off, p_off, a_off = 0, e_off = 0, s_off = 0;
-    AGECL_TRY(agecl__heads_expect_any(logits, op, "logits", &z_off));
+    AGECL_TRY(agecl__arg_tensor(logits, op, "logits", &z_off));
     cl_uint B = (cl_uint)logits->n, n = (cl_uint)agecl__heads_cols(logits);
-    AGECL_TRY(agecl__heads_expect_count(labels, op, "labels", n, &l_off));
-    AGECL_TRY(agecl__heads_expect_count(pred, op, "pred", B, &p_off));
+    AGECL_TRY(agecl__arg_count(labels, op, "labels", n, NULL, &l_off));
+    AGECL_TRY(agecl__arg_count(pred, op, "pred", B, NULL, &p_off));
     cl_uint has_ages = ages != NULL;
     if (has_ages) {
-        AGECL_TRY(agecl__heads_expect_count(ages, op, "ages", B, &a_off));
-        AGECL_TRY(agecl__heads_expect_count(abs_err, op, "abs_err", B, &e_off));
-        AGECL_TRY(agecl__heads_expect_count(loss, op, "loss", 1, &s_off));
+        AGECL_TRY(agecl__arg_count(ages, op, "ages", B, NULL, &a_off));
+        AGECL_TRY(agecl__arg_count(abs_err, op, "abs_err", B, NULL, &e_off));
+        AGECL_TRY(agecl__arg_count(loss, op, "loss", 1, NULL, &s_off));
     } else if (abs_err || loss) {
         return agecl__fail(AGECL_E_INVALID_ARG, "%s: abs_err and loss need ages", op);
     }
@@ -45,11 +45,11 @@ agecl_status agecl_dex_backward(agecl_ctx *ctx, const agecl_tensor *logits,
     const char *op = "dex_backward";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint z_off, l_off, a_off, d_off;
-    AGECL_TRY(agecl__heads_expect_any(logits, op, "logits", &z_off));
+    AGECL_TRY(agecl__arg_tensor(logits, op, "logits", &z_off));
     cl_uint B = (cl_uint)logits->n, n = (cl_uint)agecl__heads_cols(logits);
-    AGECL_TRY(agecl__heads_expect_count(labels, op, "labels", n, &l_off));
-    AGECL_TRY(agecl__heads_expect_count(ages, op, "ages", B, &a_off));
-    AGECL_TRY(agecl__heads_expect_rows(dlogits, op, "dlogits", (int)B, n, &d_off));
+    AGECL_TRY(agecl__arg_count(labels, op, "labels", n, NULL, &l_off));
+    AGECL_TRY(agecl__arg_count(ages, op, "ages", B, NULL, &a_off));
+    AGECL_TRY(agecl__arg_rows(dlogits, op, "dlogits", (int)B, n, &d_off));
     agecl__arg args[] = {
         AGECL_ARG(logits->buf), AGECL_ARG(z_off), AGECL_ARG(labels->buf), AGECL_ARG(l_off),
         AGECL_ARG(ages->buf), AGECL_ARG(a_off), AGECL_ARG(scale), AGECL_ARG(beta),

@@ -23,11 +23,11 @@ agecl_status agecl_label_dist_forward(agecl_ctx *ctx, const agecl_tensor *logits
     cl_float inv2s2;
     AGECL_TRY(check_sigma(op, sigma, &inv2s2));
     cl_uint z_off, l_off, a_off, s_off;
-    AGECL_TRY(agecl__heads_expect_any(logits, op, "logits", &z_off));
+    AGECL_TRY(agecl__arg_tensor(logits, op, "logits", &z_off));
     cl_uint B = (cl_uint)logits->n, n = (cl_uint)agecl__heads_cols(logits);
-    AGECL_TRY(agecl__heads_expect_count(labels, op, "labels", n, &l_off));
-    AGECL_TRY(agecl__heads_expect_count(ages, op, "ages", B, &a_off));
-    AGECL_TRY(agecl__heads_expect_count(loss, op, "loss", 1, &s_off));
+    AGECL_TRY(agecl__arg_count(labels, op, "labels", n, NULL, &l_off));
+    AGECL_TRY(agecl__arg_count(ages, op, "ages", B, NULL, &a_off));
+    AGECL_TRY(agecl__arg_count(loss, op, "loss", 1, NULL, &s_off));
     agecl__arg args[] = {
         AGECL_ARG(logits->buf), AGECL_ARG(z_off), AGECL_ARG(labels->buf), AGECL_ARG(l_off),
         AGECL_ARG(ages->buf), AGECL_ARG(a_off), AGECL_ARG(inv2s2), AGECL_ARG(loss->buf),
@@ -48,11 +48,11 @@ agecl_status agecl_label_dist_backward(agecl_ctx *ctx, const agecl_tensor *logit
     cl_float inv2s2;
     AGECL_TRY(check_sigma(op, sigma, &inv2s2));
     cl_uint z_off, l_off, a_off, d_off;
-    AGECL_TRY(agecl__heads_expect_any(logits, op, "logits", &z_off));
+    AGECL_TRY(agecl__arg_tensor(logits, op, "logits", &z_off));
     cl_uint B = (cl_uint)logits->n, n = (cl_uint)agecl__heads_cols(logits);
-    AGECL_TRY(agecl__heads_expect_count(labels, op, "labels", n, &l_off));
-    AGECL_TRY(agecl__heads_expect_count(ages, op, "ages", B, &a_off));
-    AGECL_TRY(agecl__heads_expect_rows(dlogits, op, "dlogits", (int)B, n, &d_off));
+    AGECL_TRY(agecl__arg_count(labels, op, "labels", n, NULL, &l_off));
+    AGECL_TRY(agecl__arg_count(ages, op, "ages", B, NULL, &a_off));
+    AGECL_TRY(agecl__arg_rows(dlogits, op, "dlogits", (int)B, n, &d_off));
     agecl__arg args[] = {
         AGECL_ARG(logits->buf), AGECL_ARG(z_off), AGECL_ARG(labels->buf), AGECL_ARG(l_off),
         AGECL_ARG(ages->buf), AGECL_ARG(a_off), AGECL_ARG(inv2s2), AGECL_ARG(scale),

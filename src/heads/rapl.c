@@ -16,16 +16,16 @@ static agecl_status check_shared(const char *op, const agecl_tensor *feat,
                                  const agecl_tensor *refs, const agecl_tensor *p,
                                  const agecl_tensor *a, rapl_shape *s)
 {
-    AGECL_TRY(agecl__heads_expect_any(feat, op, "feat", &s->feat));
-    AGECL_TRY(agecl__heads_expect_any(refs, op, "refs", &s->refs));
+    AGECL_TRY(agecl__arg_tensor(feat, op, "feat", &s->feat));
+    AGECL_TRY(agecl__arg_tensor(refs, op, "refs", &s->refs));
     s->B = (cl_uint)feat->n;
     s->C = (cl_uint)agecl__heads_cols(feat);
     s->n = (cl_uint)refs->n;
     if (agecl__heads_cols(refs) != s->C)
         return agecl__fail(AGECL_E_SHAPE, "%s: refs has rows of %zu but feat has rows of %u", op,
                            agecl__heads_cols(refs), s->C);
-    AGECL_TRY(agecl__heads_expect_count(p, op, "p", s->n, &s->p));
-    return agecl__heads_expect_count(a, op, "a", s->n, &s->a);
+    AGECL_TRY(agecl__arg_count(p, op, "p", s->n, NULL, &s->p));
+    return agecl__arg_count(a, op, "a", s->n, NULL, &s->a);
 }
 
 agecl_status agecl_rapl_forward(agecl_ctx *ctx, const agecl_tensor *feat,
@@ -38,9 +38,9 @@ agecl_status agecl_rapl_forward(agecl_ctx *ctx, const agecl_tensor *feat,
     rapl_shape s;
     cl_uint bias_off, gain_off, out_off;
     AGECL_TRY(check_shared(op, feat, refs, p, a, &s));
-    AGECL_TRY(agecl__heads_expect_count(bias, op, "bias", 1, &bias_off));
-    AGECL_TRY(agecl__heads_expect_count(gain, op, "gain", s.C, &gain_off));
-    AGECL_TRY(agecl__heads_expect_rows(out, op, "out", (int)s.B, s.C, &out_off));
+    AGECL_TRY(agecl__arg_count(bias, op, "bias", 1, NULL, &bias_off));
+    AGECL_TRY(agecl__arg_count(gain, op, "gain", s.C, NULL, &gain_off));
+    AGECL_TRY(agecl__arg_rows(out, op, "out", (int)s.B, s.C, &out_off));
 
     agecl__arg gain_args[] = {
         AGECL_ARG(refs->buf), AGECL_ARG(s.refs), AGECL_ARG(p->buf), AGECL_ARG(s.p),
@@ -71,13 +71,13 @@ agecl_status agecl_rapl_backward(agecl_ctx *ctx, const agecl_tensor *dout,
     rapl_shape s;
     cl_uint dout_off, gain_off, dgain_off, dfeat_off, dp_off, da_off, dbias_off;
     AGECL_TRY(check_shared(op, feat, refs, p, a, &s));
-    AGECL_TRY(agecl__heads_expect_rows(dout, op, "dout", (int)s.B, s.C, &dout_off));
-    AGECL_TRY(agecl__heads_expect_count(gain, op, "gain", s.C, &gain_off));
-    AGECL_TRY(agecl__heads_expect_count(dgain, op, "dgain", s.C, &dgain_off));
-    AGECL_TRY(agecl__heads_expect_rows(dfeat, op, "dfeat", (int)s.B, s.C, &dfeat_off));
-    AGECL_TRY(agecl__heads_expect_count(dp, op, "dp", s.n, &dp_off));
-    AGECL_TRY(agecl__heads_expect_count(da, op, "da", s.n, &da_off));
-    AGECL_TRY(agecl__heads_expect_count(dbias, op, "dbias", 1, &dbias_off));
+    AGECL_TRY(agecl__arg_rows(dout, op, "dout", (int)s.B, s.C, &dout_off));
+    AGECL_TRY(agecl__arg_count(gain, op, "gain", s.C, NULL, &gain_off));
+    AGECL_TRY(agecl__arg_count(dgain, op, "dgain", s.C, NULL, &dgain_off));
+    AGECL_TRY(agecl__arg_rows(dfeat, op, "dfeat", (int)s.B, s.C, &dfeat_off));
+    AGECL_TRY(agecl__arg_count(dp, op, "dp", s.n, NULL, &dp_off));
+    AGECL_TRY(agecl__arg_count(da, op, "da", s.n, NULL, &da_off));
+    AGECL_TRY(agecl__arg_count(dbias, op, "dbias", 1, NULL, &dbias_off));
 
     size_t local = AGECL__HEADS_GROUP, global = s.C;
     agecl__arg channel_args[] = {

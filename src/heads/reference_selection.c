@@ -76,15 +76,15 @@ agecl_status agecl_select_references(agecl_ctx *ctx, const agecl_tensor *err,
     const char *op = "select_references";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint err_off, pos_off, feat_off, index_off, refs_off;
-    AGECL_TRY(agecl__heads_expect_any(err, op, "err", &err_off));
-    AGECL_TRY(agecl__heads_expect_any(refs, op, "refs", &refs_off));
+    AGECL_TRY(agecl__arg_tensor(err, op, "err", &err_off));
+    AGECL_TRY(agecl__arg_tensor(refs, op, "refs", &refs_off));
     cl_uint S = (cl_uint)agecl_tensor_numel(err), n = (cl_uint)refs->n;
     cl_uint C = (cl_uint)agecl__heads_cols(refs);
     if (S > MAX_EXACT_INDEX)
         return agecl__fail(AGECL_E_UNSUPPORTED, "%s: %u samples (at most 2^24)", op, S);
-    AGECL_TRY(agecl__heads_expect_count(pos, op, "pos", S, &pos_off));
-    AGECL_TRY(agecl__heads_expect_rows(feat, op, "feat", (int)S, C, &feat_off));
-    AGECL_TRY(agecl__heads_expect_count(index, op, "index", n, &index_off));
+    AGECL_TRY(agecl__arg_count(pos, op, "pos", S, NULL, &pos_off));
+    AGECL_TRY(agecl__arg_rows(feat, op, "feat", (int)S, C, &feat_off));
+    AGECL_TRY(agecl__arg_count(index, op, "index", n, NULL, &index_off));
 
     size_t local = AGECL__HEADS_GROUP, global = (size_t)n * AGECL__HEADS_GROUP;
     agecl__arg argmin_args[] = {

@@ -12,12 +12,12 @@ agecl_status agecl_softmax_ce_forward(agecl_ctx *ctx, const agecl_tensor *logits
     const char *op = "softmax_ce_forward";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint z_off, t_off, l_off, m_off = 0;
-    AGECL_TRY(agecl__heads_expect_any(logits, op, "logits", &z_off));
+    AGECL_TRY(agecl__arg_tensor(logits, op, "logits", &z_off));
     cl_uint B = (cl_uint)logits->n, K = (cl_uint)agecl__heads_cols(logits);
-    AGECL_TRY(agecl__heads_expect_count(targets, op, "targets", B, &t_off));
-    AGECL_TRY(agecl__heads_expect_count(loss, op, "loss", 1, &l_off));
+    AGECL_TRY(agecl__arg_count(targets, op, "targets", B, NULL, &t_off));
+    AGECL_TRY(agecl__arg_count(loss, op, "loss", 1, NULL, &l_off));
     cl_uint want_argmax = argmax != NULL;
-    if (want_argmax) AGECL_TRY(agecl__heads_expect_count(argmax, op, "argmax", B, &m_off));
+    if (want_argmax) AGECL_TRY(agecl__arg_count(argmax, op, "argmax", B, NULL, &m_off));
     cl_mem argmax_buf = want_argmax ? argmax->buf : loss->buf; /* untouched when not wanted */
     agecl__arg args[] = {
         AGECL_ARG(logits->buf), AGECL_ARG(z_off), AGECL_ARG(targets->buf), AGECL_ARG(t_off),
@@ -36,10 +36,10 @@ agecl_status agecl_softmax_ce_backward(agecl_ctx *ctx, const agecl_tensor *logit
     const char *op = "softmax_ce_backward";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint z_off, t_off, d_off;
-    AGECL_TRY(agecl__heads_expect_any(logits, op, "logits", &z_off));
+    AGECL_TRY(agecl__arg_tensor(logits, op, "logits", &z_off));
     cl_uint B = (cl_uint)logits->n, K = (cl_uint)agecl__heads_cols(logits);
-    AGECL_TRY(agecl__heads_expect_count(targets, op, "targets", B, &t_off));
-    AGECL_TRY(agecl__heads_expect_rows(dlogits, op, "dlogits", (int)B, K, &d_off));
+    AGECL_TRY(agecl__arg_count(targets, op, "targets", B, NULL, &t_off));
+    AGECL_TRY(agecl__arg_rows(dlogits, op, "dlogits", (int)B, K, &d_off));
     agecl__arg args[] = {
         AGECL_ARG(logits->buf), AGECL_ARG(z_off), AGECL_ARG(targets->buf), AGECL_ARG(t_off),
         AGECL_ARG(scale), AGECL_ARG(beta), AGECL_ARG(dlogits->buf), AGECL_ARG(d_off),

@@ -20,8 +20,8 @@ agecl_status agecl_avgpool_forward(agecl_ctx *ctx, const agecl_tensor *x, agecl_
     static const char op[] = "avgpool_forward";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint x_off, y_off;
-    AGECL_TRY(agecl__layer_tensor(x, op, "x", &x_off));
-    AGECL_TRY(agecl__layer_tensor(y, op, "y", &y_off));
+    AGECL_TRY(agecl__arg_tensor(x, op, "x", &x_off));
+    AGECL_TRY(agecl__arg_tensor(y, op, "y", &y_off));
     AGECL_TRY(check_pooled(op, x, "x", y, "y"));
     cl_uint planes = (cl_uint)x->n * (cl_uint)x->c, HW = (cl_uint)x->h * (cl_uint)x->w;
     agecl__arg args[] = {AGECL_ARG(x->buf), AGECL_ARG(x_off),  AGECL_ARG(y->buf),
@@ -35,8 +35,8 @@ agecl_status agecl_avgpool_backward(agecl_ctx *ctx, const agecl_tensor *dy, floa
     static const char op[] = "avgpool_backward";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint dy_off, dx_off;
-    AGECL_TRY(agecl__layer_tensor(dy, op, "dy", &dy_off));
-    AGECL_TRY(agecl__layer_tensor(dx, op, "dx", &dx_off));
+    AGECL_TRY(agecl__arg_tensor(dy, op, "dy", &dy_off));
+    AGECL_TRY(agecl__arg_tensor(dx, op, "dx", &dx_off));
     AGECL_TRY(check_pooled(op, dx, "dx", dy, "dy"));
     cl_uint HW = (cl_uint)dx->h * (cl_uint)dx->w;
     agecl__arg args[] = {AGECL_ARG(dy->buf), AGECL_ARG(dy_off), AGECL_ARG(dx->buf),

@@ -46,8 +46,8 @@ agecl_status agecl_batchnorm_forward_train(agecl_ctx *ctx, const agecl_tensor *x
     static const char op[] = "batchnorm_forward_train";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint x_off, y_off;
-    AGECL_TRY(agecl__layer_tensor(x, op, "x", &x_off));
-    AGECL_TRY(agecl__layer_like(y, op, "y", x, "x", &y_off));
+    AGECL_TRY(agecl__arg_tensor(x, op, "x", &x_off));
+    AGECL_TRY(agecl__arg_like(y, op, "y", x, "x", &y_off));
     enum { GAMMA, BETA, SAVE_MEAN, SAVE_INVSTD, RUN_MEAN, RUN_VAR };
     agecl__channel_arg p[] = {{gamma, "gamma", 0},
                               {beta, "beta", 0},
@@ -86,8 +86,8 @@ agecl_status agecl_batchnorm_forward_infer(agecl_ctx *ctx, const agecl_tensor *x
     static const char op[] = "batchnorm_forward_infer";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint x_off, y_off;
-    AGECL_TRY(agecl__layer_tensor(x, op, "x", &x_off));
-    AGECL_TRY(agecl__layer_like(y, op, "y", x, "x", &y_off));
+    AGECL_TRY(agecl__arg_tensor(x, op, "x", &x_off));
+    AGECL_TRY(agecl__arg_like(y, op, "y", x, "x", &y_off));
     enum { GAMMA, BETA, RUN_MEAN, RUN_VAR };
     agecl__channel_arg p[] = {{gamma, "gamma", 0},
                               {beta, "beta", 0},
@@ -123,9 +123,9 @@ agecl_status agecl_batchnorm_backward(agecl_ctx *ctx, const agecl_tensor *x,
     static const char op[] = "batchnorm_backward";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint x_off, dy_off, dx_off;
-    AGECL_TRY(agecl__layer_tensor(x, op, "x", &x_off));
-    AGECL_TRY(agecl__layer_like(dy, op, "dy", x, "x", &dy_off));
-    AGECL_TRY(agecl__layer_like(dx, op, "dx", x, "x", &dx_off));
+    AGECL_TRY(agecl__arg_tensor(x, op, "x", &x_off));
+    AGECL_TRY(agecl__arg_like(dy, op, "dy", x, "x", &dy_off));
+    AGECL_TRY(agecl__arg_like(dx, op, "dx", x, "x", &dx_off));
     enum { GAMMA, SAVE_MEAN, SAVE_INVSTD, DGAMMA, DBETA };
     agecl__channel_arg p[] = {{gamma, "gamma", 0},
                               {save_mean, "save_mean", 0},

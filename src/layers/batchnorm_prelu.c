@@ -22,8 +22,8 @@ agecl_status agecl_batchnorm_prelu_forward_train(agecl_ctx *ctx, const agecl_ten
     static const char op[] = "batchnorm_prelu_forward_train";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint x_off, y_off;
-    AGECL_TRY(agecl__layer_tensor(x, op, "x", &x_off));
-    AGECL_TRY(agecl__layer_like(y, op, "y", x, "x", &y_off));
+    AGECL_TRY(agecl__arg_tensor(x, op, "x", &x_off));
+    AGECL_TRY(agecl__arg_like(y, op, "y", x, "x", &y_off));
     enum { GAMMA, BETA, SLOPE, SAVE_MEAN, SAVE_INVSTD, RUN_MEAN, RUN_VAR };
     agecl__channel_arg p[] = {{gamma, "gamma", 0},
                               {beta, "beta", 0},
@@ -65,8 +65,8 @@ agecl_status agecl_batchnorm_prelu_forward_infer(agecl_ctx *ctx, const agecl_ten
     static const char op[] = "batchnorm_prelu_forward_infer";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint x_off, y_off;
-    AGECL_TRY(agecl__layer_tensor(x, op, "x", &x_off));
-    AGECL_TRY(agecl__layer_like(y, op, "y", x, "x", &y_off));
+    AGECL_TRY(agecl__arg_tensor(x, op, "x", &x_off));
+    AGECL_TRY(agecl__arg_like(y, op, "y", x, "x", &y_off));
     enum { GAMMA, BETA, SLOPE, RUN_MEAN, RUN_VAR };
     agecl__channel_arg p[] = {{gamma, "gamma", 0},
                               {beta, "beta", 0},
@@ -106,9 +106,9 @@ agecl_status agecl_batchnorm_prelu_backward(agecl_ctx *ctx, const agecl_tensor *
     static const char op[] = "batchnorm_prelu_backward";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint x_off, dy_off, dx_off;
-    AGECL_TRY(agecl__layer_tensor(x, op, "x", &x_off));
-    AGECL_TRY(agecl__layer_like(dy, op, "dy", x, "x", &dy_off));
-    AGECL_TRY(agecl__layer_like(dx, op, "dx", x, "x", &dx_off));
+    AGECL_TRY(agecl__arg_tensor(x, op, "x", &x_off));
+    AGECL_TRY(agecl__arg_like(dy, op, "dy", x, "x", &dy_off));
+    AGECL_TRY(agecl__arg_like(dx, op, "dx", x, "x", &dx_off));
     enum { GAMMA, BETA, SLOPE, SAVE_MEAN, SAVE_INVSTD, DGAMMA, DBETA, DSLOPE };
     agecl__channel_arg p[] = {{gamma, "gamma", 0},         {beta, "beta", 0},
                               {slope, "slope", 0},         {save_mean, "save_mean", 0},

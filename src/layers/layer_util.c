@@ -1,4 +1,4 @@
-/* Argument checks and launch sizes shared by the layer operations. */
+/* Per-channel arguments and launch sizes shared by the layer operations. */
 #include "layers/layer_util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -6,38 +6,11 @@
 #include "core/options_internal.h"
 #include "error.h"
 
-agecl_status agecl__layer_tensor(const agecl_tensor *t, const char *op, const char *name,
-                                 cl_uint *offset)
-{
-    AGECL_TRY(agecl__check_tensor(t, op, name));
-    return agecl__offset(t, name, offset);
-}
-
-agecl_status agecl__layer_count(const agecl_tensor *t, const char *op, const char *name,
-                                size_t count, const char *what, cl_uint *offset)
-{
-    AGECL_TRY(agecl__layer_tensor(t, op, name, offset));
-    if (agecl_tensor_numel(t) != count)
-        return agecl__fail(AGECL_E_SHAPE, "%s: %s (%dx%dx%dx%d) has %zu elements, but %s is %zu",
-                           op, name, t->n, t->c, t->h, t->w, agecl_tensor_numel(t), what, count);
-    return AGECL_OK;
-}
-
 agecl_status agecl__layer_channels(const char *op, agecl__channel_arg *args, int count, int C)
 {
     for (int i = 0; i < count; i++)
-        AGECL_TRY(agecl__layer_count(args[i].t, op, args[i].name, (size_t)C, "x's channel count",
-                                     &args[i].off));
-    return AGECL_OK;
-}
-
-agecl_status agecl__layer_like(const agecl_tensor *t, const char *op, const char *name,
-                               const agecl_tensor *ref, const char *ref_name, cl_uint *offset)
-{
-    AGECL_TRY(agecl__layer_tensor(t, op, name, offset));
-    if (t->n != ref->n || t->c != ref->c || t->h != ref->h || t->w != ref->w)
-        return agecl__fail(AGECL_E_SHAPE, "%s: %s is %dx%dx%dx%d but %s is %dx%dx%dx%d", op, name,
-                           t->n, t->c, t->h, t->w, ref_name, ref->n, ref->c, ref->h, ref->w);
+        AGECL_TRY(agecl__arg_count(args[i].t, op, args[i].name, (size_t)C, "x's channel count",
+                                   &args[i].off));
     return AGECL_OK;
 }
 

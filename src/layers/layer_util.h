@@ -1,23 +1,13 @@
-/* src/layers/layer_util.h - argument checks and launch sizes shared by the
- * layer operations (not installed). Every check fails with a message that
- * starts with the operation's name. */
+/* src/layers/layer_util.h - per-channel arguments and launch sizes shared by the
+ * layer operations (not installed); tensors are checked by core/args.h. */
 #ifndef AGECL_LAYERS_LAYER_UTIL_H
 #define AGECL_LAYERS_LAYER_UTIL_H
 
 #include <stddef.h>
 #include "agecl/runtime.h"
 #include "agecl/tensor.h"
+#include "core/args.h"
 #include "core/launch.h"
-
-/* A valid tensor (agecl__check_tensor) whose offset fits a kernel argument;
- * gives that offset. */
-agecl_status agecl__layer_tensor(const agecl_tensor *t, const char *op, const char *name,
-                                 cl_uint *offset);
-
-/* A valid tensor of exactly `count` elements (a per-channel parameter, say):
- * AGECL_E_SHAPE otherwise, naming `what` the count is ("x's channels"). */
-agecl_status agecl__layer_count(const agecl_tensor *t, const char *op, const char *name,
-                                size_t count, const char *what, cl_uint *offset);
 
 /* A per-channel tensor argument (BN gamma, PReLU slope, ...): the tensor, its
  * name for messages, and its offset once checked. */
@@ -34,9 +24,6 @@ typedef struct agecl__channel_arg {
  * count), and take its offset. */
 agecl_status agecl__layer_channels(const char *op, agecl__channel_arg *args, int count, int C);
 
-/* A valid tensor with the shape of `ref`. */
-agecl_status agecl__layer_like(const agecl_tensor *t, const char *op, const char *name,
-                               const agecl_tensor *ref, const char *ref_name, cl_uint *offset);
 
 /* The local size for `kernel`: `want` (a power of two) or, when the device
  * allows less for that kernel, the largest power of two it allows. */

@@ -16,8 +16,8 @@ static agecl_status check_linear(const char *op, const agecl_tensor *x, const ag
                                  const char *weight_name, const agecl_tensor *bias,
                                  const char *bias_name, linear_dims *d, cl_uint off[4])
 {
-    AGECL_TRY(agecl__layer_tensor(x, op, "x", &off[0]));
-    AGECL_TRY(agecl__layer_tensor(y, op, y_name, &off[1]));
+    AGECL_TRY(agecl__arg_tensor(x, op, "x", &off[0]));
+    AGECL_TRY(agecl__arg_tensor(y, op, y_name, &off[1]));
     if (y->n != x->n)
         return agecl__fail(AGECL_E_SHAPE, "%s: x has %d rows (N) but %s has %d", op, x->n, y_name,
                            y->n);
@@ -26,9 +26,9 @@ static agecl_status check_linear(const char *op, const agecl_tensor *x, const ag
     d->out = agecl_tensor_numel(y) / d->rows;
     char what[96];
     snprintf(what, sizeof what, "out*in = %zu*%zu", d->out, d->in);
-    AGECL_TRY(agecl__layer_count(weight, op, weight_name, d->out * d->in, what, &off[2]));
+    AGECL_TRY(agecl__arg_count(weight, op, weight_name, d->out * d->in, what, &off[2]));
     snprintf(what, sizeof what, "out = %zu", d->out);
-    return agecl__layer_count(bias, op, bias_name, d->out, what, &off[3]);
+    return agecl__arg_count(bias, op, bias_name, d->out, what, &off[3]);
 }
 
 static agecl__matrix matrix(const agecl_tensor *t, size_t ld, int trans)
@@ -64,8 +64,8 @@ agecl_status agecl_linear_backward(agecl_ctx *ctx, const agecl_tensor *x, const 
     linear_dims d;
     cl_uint off[4], w_off, dx_off;
     AGECL_TRY(check_linear(op, x, dy, "dy", dweight, "dweight", dbias, "dbias", &d, off));
-    AGECL_TRY(agecl__layer_count(weight, op, "weight", d.out * d.in, "dweight's size", &w_off));
-    AGECL_TRY(agecl__layer_like(dx, op, "dx", x, "x", &dx_off));
+    AGECL_TRY(agecl__arg_count(weight, op, "weight", d.out * d.in, "dweight's size", &w_off));
+    AGECL_TRY(agecl__arg_like(dx, op, "dx", x, "x", &dx_off));
     /* dx[rows, in] = dy[rows, out] weight[out, in] */
     AGECL_TRY(agecl__gemm(ctx, "linear_backward: dx = dy weight", d.rows, d.in, d.out, 1.0f,
                           matrix(dy, d.out, 0), matrix(weight, d.in, 0), dx_acc,

@@ -10,9 +10,9 @@ agecl_status agecl_prelu_forward(agecl_ctx *ctx, const agecl_tensor *x, const ag
     static const char op[] = "prelu_forward";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint x_off, y_off, a_off;
-    AGECL_TRY(agecl__layer_tensor(x, op, "x", &x_off));
-    AGECL_TRY(agecl__layer_like(y, op, "y", x, "x", &y_off));
-    AGECL_TRY(agecl__layer_count(slope, op, "slope", (size_t)x->c, "x's channel count", &a_off));
+    AGECL_TRY(agecl__arg_tensor(x, op, "x", &x_off));
+    AGECL_TRY(agecl__arg_like(y, op, "y", x, "x", &y_off));
+    AGECL_TRY(agecl__arg_count(slope, op, "slope", (size_t)x->c, "x's channel count", &a_off));
     cl_uint C = (cl_uint)x->c, HW = (cl_uint)x->h * (cl_uint)x->w;
     agecl__arg args[] = {AGECL_ARG(x->buf),     AGECL_ARG(x_off), AGECL_ARG(C),
                          AGECL_ARG(HW),         AGECL_ARG(slope->buf), AGECL_ARG(a_off),
@@ -28,12 +28,12 @@ agecl_status agecl_prelu_backward(agecl_ctx *ctx, const agecl_tensor *x, const a
     static const char op[] = "prelu_backward";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint x_off, dy_off, dx_off, a_off, da_off;
-    AGECL_TRY(agecl__layer_tensor(x, op, "x", &x_off));
-    AGECL_TRY(agecl__layer_like(dy, op, "dy", x, "x", &dy_off));
-    AGECL_TRY(agecl__layer_like(dx, op, "dx", x, "x", &dx_off));
-    AGECL_TRY(agecl__layer_count(slope, op, "slope", (size_t)x->c, "x's channel count", &a_off));
-    AGECL_TRY(agecl__layer_count(dslope, op, "dslope", (size_t)x->c, "x's channel count",
-                                 &da_off));
+    AGECL_TRY(agecl__arg_tensor(x, op, "x", &x_off));
+    AGECL_TRY(agecl__arg_like(dy, op, "dy", x, "x", &dy_off));
+    AGECL_TRY(agecl__arg_like(dx, op, "dx", x, "x", &dx_off));
+    AGECL_TRY(agecl__arg_count(slope, op, "slope", (size_t)x->c, "x's channel count", &a_off));
+    AGECL_TRY(agecl__arg_count(dslope, op, "dslope", (size_t)x->c, "x's channel count",
+                               &da_off));
     cl_uint N = (cl_uint)x->n, C = (cl_uint)x->c, HW = (cl_uint)x->h * (cl_uint)x->w;
     int cpu = agecl__layer_cpu(ctx);
     /* One work-group per channel: dx element-wise, the slope's gradient summed

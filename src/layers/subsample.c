@@ -25,8 +25,8 @@ agecl_status agecl_subsample_forward(agecl_ctx *ctx, const agecl_tensor *x, int 
     static const char op[] = "subsample_forward";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint x_off, y_off;
-    AGECL_TRY(agecl__layer_tensor(x, op, "x", &x_off));
-    AGECL_TRY(agecl__layer_tensor(y, op, "y", &y_off));
+    AGECL_TRY(agecl__arg_tensor(x, op, "x", &x_off));
+    AGECL_TRY(agecl__arg_tensor(y, op, "y", &y_off));
     if (stride < 1) return agecl__fail(AGECL_E_INVALID_ARG, "%s: stride %d < 1", op, stride);
     AGECL_TRY(check_pair(op, x, "x", y, "y", stride));
     cl_uint H = (cl_uint)x->h, W = (cl_uint)x->w, OH = (cl_uint)y->h, OW = (cl_uint)y->w,
@@ -45,8 +45,8 @@ agecl_status agecl_subsample_backward(agecl_ctx *ctx, const agecl_tensor *dy, in
     static const char op[] = "subsample_backward";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
     cl_uint dy_off, dx_off;
-    AGECL_TRY(agecl__layer_tensor(dy, op, "dy", &dy_off));
-    AGECL_TRY(agecl__layer_tensor(dx, op, "dx", &dx_off));
+    AGECL_TRY(agecl__arg_tensor(dy, op, "dy", &dy_off));
+    AGECL_TRY(agecl__arg_tensor(dx, op, "dx", &dx_off));
     if (stride < 1) return agecl__fail(AGECL_E_INVALID_ARG, "%s: stride %d < 1", op, stride);
     AGECL_TRY(check_pair(op, dx, "dx", dy, "dy", stride));
     /* dx = acc * dx (0: zeroed without reading; 1: untouched), then the
