@@ -30,14 +30,4 @@
 #include "agecl/train.h"
 #include "agecl/predict.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-/* "0.1.0" */
-const char *agecl_version(void);
-
-#ifdef __cplusplus
-}
-#endif
 #endif

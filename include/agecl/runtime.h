@@ -72,6 +72,9 @@ agecl_status agecl_device_select(const char *selector, int *index);
 /* "gpu", "cpu", "accelerator" or "other". */
 const char *agecl_device_type_name(cl_device_type type);
 
+/* The library's version, "0.1.0". */
+const char *agecl_version(void);
+
 /* Create a context on the selected device, with the options of the environment
  * (agecl_options_from_env; a bad variable fails here, naming it); flags is a mask
  * of AGECL_CTX_*. A selector that is not NULL or "" overrides AGECL_DEVICE. */

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "agecl.h" /* agecl_version */
+#include "agecl/runtime.h"
 #include "core/ctx.h"
 #include "core/launch.h"
 #include "core/options_internal.h"
