@@ -623,6 +623,17 @@ static void copy_with_meta(const char *src, const char *dst, const char *key, co
     agecl_st_close(f);
 }
 
+/* Run cmd (its stderr joined to stdout by the caller's 2>&1), keep up to len - 1
+ * bytes of what it printed in out, return its wait status. */
+static int run_capture(const char *cmd, char *out, size_t len)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t got = fread(out, 1, len - 1, p);
+    out[got] = '\0';
+    return pclose(p);
+}
+
 static unsigned char *read_bytes_all(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
@@ -863,12 +874,8 @@ static void test_divergence_stops_and_keeps_checkpoint(void **state)
     snprintf(cmd, sizeof cmd, "%s train --data %s --preset tiny --epochs 5 --batch 16 --limit 96 "
              "--workers 2 --quiet --lr 1e30 --resume --out %s 2>&1", getenv("AGECL_TOOL"),
              utkface(), dir);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
     char out[4096] = "";
-    size_t got = fread(out, 1, sizeof out - 1, p);
-    out[got] = '\0';
-    int status = pclose(p);
+    int status = run_capture(cmd, out, sizeof out);
     print_message("%s", out);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
     assert_non_null(strstr(out, "epoch 5 step"));
@@ -895,12 +902,8 @@ static void test_eval_refuses_unreadable_set(void **state)
     }
     snprintf(cmd, sizeof cmd, "%s eval --model %s/best.safetensors --data utkface:%s 2>&1",
              getenv("AGECL_TOOL"), tmp_path("plain-straight"), dir);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
     char out[4096] = "";
-    size_t got = fread(out, 1, sizeof out - 1, p);
-    out[got] = '\0';
-    int status = pclose(p);
+    int status = run_capture(cmd, out, sizeof out);
     print_message("%s", out);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
     assert_non_null(strstr(out, "none of the 3 images could be read"));
@@ -923,11 +926,7 @@ static void test_eval_refuses_unreadable_set(void **state)
     agecl_dataset_free(ds);
     snprintf(cmd, sizeof cmd, "%s eval --json --model %s/best.safetensors --data utkface:%s 2>&1",
              getenv("AGECL_TOOL"), tmp_path("plain-straight"), dir);
-    p = popen(cmd, "r");
-    assert_non_null(p);
-    got = fread(out, 1, sizeof out - 1, p);
-    out[got] = '\0';
-    status = pclose(p);
+    status = run_capture(cmd, out, sizeof out);
     print_message("%s", out);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_non_null(strstr(out, "skipped "));
