@@ -9,16 +9,8 @@
  * of L columns synchronises nothing: it lets PoCL run the loop body across
  * work-items (vectorised), and costs little on GPUs. */
 
-/* Chan et al.'s merge of statistics (count, mean, m2 = sum of squared
- * deviations) b into a. */
-inline void chan_merge(float *count, float *mean, float *m2, float nb, float mean_b, float m2_b)
-{
-    if (nb == 0.0f) return;
-    float nt = *count + nb, d = mean_b - *mean;
-    *mean += d * (nb / nt);
-    *m2 += m2_b + d * d * (*count * (nb / nt));
-    *count = nt;
-}
+#include "chan_merge.clh"
+#include "kahan.clh"
 
 /* The mean and biased variance of each channel, saved for the backward, and
  * the running statistics updated with the unbiased variance. Needs M > 1.
@@ -78,116 +70,13 @@ __kernel void batchnorm_stats(__global const float *x, uint x_off, uint N, uint 
     }
 }
 
-/* The element-wise kernels run over (s, c, n), s the spatial index, so that
- * no work-item divides to find its channel. */
-
-/* y = (x - mean[c]) * invstd[c] * gamma[c] + beta[c] (subtracting the mean
- * first: exact for a large mean). The channel's values are read before the
- * bounds check, since c < C always. */
-__kernel void batchnorm_train_apply(__global const float *x, uint x_off, uint C, uint HW,
-                                    __global const float *mean, uint mean_off,
-                                    __global const float *invstd, uint invstd_off,
-                                    __global const float *gamma, uint gamma_off,
-                                    __global const float *beta, uint beta_off,
-                                    __global float *y, uint y_off)
-{
-    uint s = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
-    float mu = mean[mean_off + c], scale = invstd[invstd_off + c] * gamma[gamma_off + c],
-          b = beta[beta_off + c];
-    if (s >= HW) return;
-    uint i = (n * C + c) * HW + s;
-    y[y_off + i] = (x[x_off + i] - mu) * scale + b;
-}
-
-/* The same with the running statistics: invstd = 1 / sqrt(running_var + eps).
- * Over (s, c) only, each work-item taking its column over the batch, so that
- * the square root is computed once per column rather than per element. */
-__kernel void batchnorm_infer_apply(__global const float *x, uint x_off, uint N, uint C, uint HW,
-                                    float eps, __global const float *mean, uint mean_off,
-                                    __global const float *var, uint var_off,
-                                    __global const float *gamma, uint gamma_off,
-                                    __global const float *beta, uint beta_off,
-                                    __global float *y, uint y_off)
-{
-    uint s = get_global_id(0), c = get_global_id(1);
-    float mu = mean[mean_off + c], scale = gamma[gamma_off + c] / sqrt(var[var_off + c] + eps),
-          b = beta[beta_off + c];
-    if (s >= HW) return;
-    for (uint n = 0; n < N; n++) {
-        uint i = (n * C + c) * HW + s;
-        y[y_off + i] = (x[x_off + i] - mu) * scale + b;
-    }
-}
-
-/* Kahan summation: sum += v, with the lost low bits kept in comp. */
-#define KAHAN_ADD(sum, comp, v)       \
-    do {                              \
-        float y_ = (v) - (comp);      \
-        float t_ = (sum) + y_;        \
-        (comp) = (t_ - (sum)) - y_;   \
-        (sum) = t_;                   \
-    } while (0)
-
-/* Training-mode backward of one channel per work-group: first the sums of dy
- * and dy * (x - mean) (per column over the batch, columns Kahan-summed per
- * work-item, then a pairwise tree), then dx. */
-__kernel void batchnorm_backward(__global const float *x, uint x_off,
-                                 __global const float *dy, uint dy_off, uint N, uint C, uint HW,
-                                 __global const float *gamma, uint gamma_off,
-                                 __global const float *mean, uint mean_off,
-                                 __global const float *invstd, uint invstd_off,
-                                 float dx_acc, __global float *dx, uint dx_off,
-                                 float dparam_acc, __global float *dgamma, uint dgamma_off,
-                                 __global float *dbeta, uint dbeta_off,
-                                 __local float *l_dy, __local float *l_dyxmu)
-{
-    const uint c = get_group_id(0), lid = get_local_id(0), L = get_local_size(0);
-    const uint plane = C * HW;
-    const float mu = mean[mean_off + c], is = invstd[invstd_off + c];
-    float s_dy = 0.0f, c_dy = 0.0f, s_dyxmu = 0.0f, c_dyxmu = 0.0f;
-    for (uint s0 = 0; s0 < HW; s0 += L) {
-        const uint s = s0 + lid;
-        if (s < HW) {
-            const uint i0 = c * HW + s;
-            float col_dy = 0.0f, col_dyxmu = 0.0f;
-            for (uint n = 0; n < N; n++) {
-                float g = dy[dy_off + i0 + n * plane];
-                col_dy += g;
-                col_dyxmu += g * (x[x_off + i0 + n * plane] - mu);
-            }
-            KAHAN_ADD(s_dy, c_dy, col_dy);
-            KAHAN_ADD(s_dyxmu, c_dyxmu, col_dyxmu);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    l_dy[lid] = s_dy;
-    l_dyxmu[lid] = s_dyxmu;
-    for (uint span = L / 2; span > 0; span /= 2) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (lid < span) {
-            l_dy[lid] += l_dy[lid + span];
-            l_dyxmu[lid] += l_dyxmu[lid + span];
-        }
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const float sum_dy = l_dy[0], sum_dy_xhat = l_dyxmu[0] * is;
-    if (lid == 0) {
-        uint gi = dgamma_off + c, bi = dbeta_off + c;
-        dgamma[gi] = dparam_acc == 0.0f ? sum_dy_xhat : sum_dy_xhat + dparam_acc * dgamma[gi];
-        dbeta[bi] = dparam_acc == 0.0f ? sum_dy : sum_dy + dparam_acc * dbeta[bi];
-    }
-    const float M = (float)N * (float)HW;
-    const float k = gamma[gamma_off + c] * is, mean_dy = sum_dy / M, mean_dy_xhat = sum_dy_xhat / M;
-    for (uint s0 = 0; s0 < HW; s0 += L) {
-        const uint s = s0 + lid;
-        if (s < HW) {
-            for (uint n = 0; n < N; n++) {
-                const uint i = c * HW + s + n * plane;
-                float xhat = (x[x_off + i] - mu) * is;
-                float v = k * (dy[dy_off + i] - mean_dy - xhat * mean_dy_xhat);
-                dx[dx_off + i] = dx_acc == 0.0f ? v : v + dx_acc * dx[dx_off + i];
-            }
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-}
+/* The normalisation and the backward, without and with the fused PReLU. The
+ * fused backward recomputes z and must see the sign the forward saw: the same
+ * expression, with contraction off from there on. */
+#define BN_Z(x, mu, scale, b) (((x) - (mu)) * (scale) + (b))
+#define BN_PRELU 0
+#include "batchnorm_kernels.clh"
+#undef BN_PRELU
+#define BN_PRELU 1
+#pragma OPENCL FP_CONTRACT OFF
+#include "batchnorm_kernels.clh"

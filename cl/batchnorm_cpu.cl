@@ -16,16 +16,7 @@
 
 #include "cpu_sums.clh"
 
-/* Chan et al.'s merge of statistics (count, mean, m2 = sum of squared
- * deviations) b into a. */
-inline void chan_merge(float *count, float *mean, float *m2, float nb, float mean_b, float m2_b)
-{
-    if (nb == 0.0f) return;
-    float nt = *count + nb, d = mean_b - *mean;
-    *mean += d * (nb / nt);
-    *m2 += m2_b + d * d * (*count * (nb / nt));
-    *count = nt;
-}
+#include "chan_merge.clh"
 
 /* Statistics per plane in two passes over it (the second from the cache): the
  * mean of p - shift, then the squared deviations from it, so that neither a
@@ -71,106 +62,13 @@ __kernel void batchnorm_stats(__global const float *x, uint x_off, uint N, uint 
     run_var[run_var_off + c] = (1.0f - momentum) * run_var[run_var_off + c] + momentum * unbiased;
 }
 
-/* y = (x - mu) * scale + b over one plane. */
-inline void apply_plane(__global const float *restrict x, __global float *restrict y, uint HW,
-                        float mu, float scale, float b)
-{
-    uint j = 0;
-    for (; j + 16 <= HW; j += 16) vstore16((vload16(0, x + j) - mu) * scale + b, 0, y + j);
-    for (; j < HW; j++) y[j] = (x[j] - mu) * scale + b;
-}
-
-/* The element-wise kernels: work-item (c, n) takes the plane x[n, c, :]. */
-
-/* y = (x - mean[c]) * invstd[c] * gamma[c] + beta[c]. */
-__kernel void batchnorm_train_apply(__global const float *x, uint x_off, uint C, uint HW,
-                                    __global const float *mean, uint mean_off,
-                                    __global const float *invstd, uint invstd_off,
-                                    __global const float *gamma, uint gamma_off,
-                                    __global const float *beta, uint beta_off,
-                                    __global float *y, uint y_off)
-{
-    const uint c = get_global_id(0), n = get_global_id(1);
-    if (c >= C) return;
-    const uint base = (n * C + c) * HW;
-    apply_plane(x + x_off + base, y + y_off + base, HW, mean[mean_off + c],
-                invstd[invstd_off + c] * gamma[gamma_off + c], beta[beta_off + c]);
-}
-
-/* The same with the running statistics: invstd = 1 / sqrt(running_var + eps). */
-__kernel void batchnorm_infer_apply(__global const float *x, uint x_off, uint N, uint C, uint HW,
-                                    float eps, __global const float *mean, uint mean_off,
-                                    __global const float *var, uint var_off,
-                                    __global const float *gamma, uint gamma_off,
-                                    __global const float *beta, uint beta_off,
-                                    __global float *y, uint y_off)
-{
-    const uint c = get_global_id(0), n = get_global_id(1);
-    if (c >= C || n >= N) return;
-    const uint base = (n * C + c) * HW;
-    apply_plane(x + x_off + base, y + y_off + base, HW, mean[mean_off + c],
-                gamma[gamma_off + c] / sqrt(var[var_off + c] + eps), beta[beta_off + c]);
-}
-
-/* Training-mode backward, one work-item per channel: the sums of dy and
- * dy * (x - mean) over the channel's planes, then dx plane by plane. */
-__kernel void batchnorm_backward(__global const float *x, uint x_off,
-                                 __global const float *dy, uint dy_off, uint N, uint C, uint HW,
-                                 __global const float *gamma, uint gamma_off,
-                                 __global const float *mean, uint mean_off,
-                                 __global const float *invstd, uint invstd_off,
-                                 float dx_acc, __global float *dx, uint dx_off,
-                                 float dparam_acc, __global float *dgamma, uint dgamma_off,
-                                 __global float *dbeta, uint dbeta_off)
-{
-    const uint c = get_global_id(0);
-    if (c >= C) return;
-    const float mu = mean[mean_off + c], is = invstd[invstd_off + c];
-    float s_dy = 0.0f, c_dy = 0.0f, s_dyxmu = 0.0f, c_dyxmu = 0.0f;
-    for (uint n = 0; n < N; n++) {
-        const uint base = (n * C + c) * HW;
-        __global const float *xp = x + x_off + base, *gp = dy + dy_off + base;
-        float16 a_dy = (float16)(0.0f), a_dyxmu = (float16)(0.0f);
-        uint j = 0;
-        for (; j + 16 <= HW; j += 16) {
-            float16 g = vload16(0, gp + j);
-            a_dy += g;
-            a_dyxmu += g * (vload16(0, xp + j) - mu);
-        }
-        float p_dy = sum16(a_dy), p_dyxmu = sum16(a_dyxmu);
-        for (; j < HW; j++) {
-            p_dy += gp[j];
-            p_dyxmu += gp[j] * (xp[j] - mu);
-        }
-        KAHAN_ADD(s_dy, c_dy, p_dy);
-        KAHAN_ADD(s_dyxmu, c_dyxmu, p_dyxmu);
-    }
-    const float sum_dy = s_dy, sum_dy_xhat = s_dyxmu * is;
-    const uint gi = dgamma_off + c, bi = dbeta_off + c;
-    dgamma[gi] = dparam_acc == 0.0f ? sum_dy_xhat : sum_dy_xhat + dparam_acc * dgamma[gi];
-    dbeta[bi] = dparam_acc == 0.0f ? sum_dy : sum_dy + dparam_acc * dbeta[bi];
-
-    const float M = (float)N * (float)HW;
-    const float k = gamma[gamma_off + c] * is, mean_dy = sum_dy / M, mean_dy_xhat = sum_dy_xhat / M;
-    for (uint n = 0; n < N; n++) {
-        const uint base = (n * C + c) * HW;
-        __global const float *xp = x + x_off + base, *gp = dy + dy_off + base;
-        __global float *dp = dx + dx_off + base;
-        uint j = 0;
-        if (dx_acc == 0.0f) {
-            for (; j + 16 <= HW; j += 16) {
-                float16 xhat = (vload16(0, xp + j) - mu) * is;
-                vstore16(k * (vload16(0, gp + j) - mean_dy - xhat * mean_dy_xhat), 0, dp + j);
-            }
-            for (; j < HW; j++) dp[j] = k * (gp[j] - mean_dy - (xp[j] - mu) * is * mean_dy_xhat);
-        } else {
-            for (; j + 16 <= HW; j += 16) {
-                float16 xhat = (vload16(0, xp + j) - mu) * is;
-                float16 v = k * (vload16(0, gp + j) - mean_dy - xhat * mean_dy_xhat);
-                vstore16(v + dx_acc * vload16(0, dp + j), 0, dp + j);
-            }
-            for (; j < HW; j++)
-                dp[j] = k * (gp[j] - mean_dy - (xp[j] - mu) * is * mean_dy_xhat) + dx_acc * dp[j];
-        }
-    }
-}
+/* The normalisation and the backward, without and with the fused PReLU. The
+ * fused backward recomputes z and must see the sign the forward saw: the same
+ * expression, with contraction off from there on. */
+#define BN_Z(x, mu, scale, b) (((x) - (mu)) * (scale) + (b))
+#define BN_PRELU 0
+#include "batchnorm_kernels_cpu.clh"
+#undef BN_PRELU
+#define BN_PRELU 1
+#pragma OPENCL FP_CONTRACT OFF
+#include "batchnorm_kernels_cpu.clh"

@@ -12,14 +12,7 @@ __kernel void prelu_forward(__global const float *x, uint x_off, uint C, uint HW
     y[y_off + i] = v > 0.0f ? v : a * v;
 }
 
-/* Kahan summation: sum += v, with the lost low bits kept in comp. */
-#define KAHAN_ADD(sum, comp, v)       \
-    do {                              \
-        float y_ = (v) - (comp);      \
-        float t_ = (sum) + y_;        \
-        (comp) = (t_ - (sum)) - y_;   \
-        (sum) = t_;                   \
-    } while (0)
+#include "kahan.clh"
 
 /* One work-group per channel (group id = c), L work-items (a power of two).
  * Work-item i takes the columns x[., c, s] for s = i, i + L, ...: it writes

@@ -31,7 +31,7 @@
  * gradient use Kahan sums.
  *
  * On CPU devices BN, the fused BN + PReLU and the PReLU backward run other
- * kernels (cl/batchnorm_cpu.cl, cl/batchnorm_prelu_cpu.cl, cl/prelu_cpu.cl),
+ * kernels (cl/batchnorm_cpu.cl, which holds the fused pair too, cl/prelu_cpu.cl),
  * with the same results up to rounding: one work-item per channel visits its N
  * planes in order, summing each plane with 16 vector lanes (the BN statistics:
  * a plane's mean, then its squared deviations, merged by Chan's formula), the
