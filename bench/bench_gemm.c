@@ -19,7 +19,7 @@
 #include <time.h>
 #include "agecl.h"
 #include "agecl/conv.h"
-#include "core/blas.h"
+#include "gemm/blas.h"
 #include "model_convs.h"
 
 #define RUNS 5

@@ -1,5 +1,6 @@
-/* tests/ref_heads.h - plain double-precision references of the heads' operations
- * (include/agecl/heads.h), written for clarity, reusable by other tests.
+/* tests/ref_heads.h - plain double-precision references of the heads'
+ * operations (include/agecl/losses.h, optim.h and the RAPL part of layers.h),
+ * written for clarity, reusable by other tests.
  * Matrices are row-major: logits[b * n + j], feat[b * C + c], refs[k * C + c]. */
 #ifndef AGECL_TESTS_REF_HEADS_H
 #define AGECL_TESTS_REF_HEADS_H
@@ -52,7 +53,7 @@ typedef struct ref_adam {
 void ref_adam_step(const ref_adam *cfg, int t, double *params, const double *grads, double *m,
                    double *v, size_t count);
 
-/* The tie-breaking key of sample i under seed (heads.h spells out the rule). */
+/* The tie-breaking key of sample i under seed (layers.h spells out the rule). */
 uint32_t ref_reference_key(uint32_t seed, uint32_t i);
 /* Reference selection: sample[k] = the sample of position k with the smallest
  * err (ties: smallest key), -1 when none; refs[k] = feat[source] where the source

@@ -1,4 +1,4 @@
-/* CLBlast tuning (src/core/clblast_tune.c): a search over a tiny candidate list
+/* CLBlast tuning (src/gemm/clblast_tune.c): a search over a tiny candidate list
  * saves its file; a new context with that file applies it at its first CLBlast
  * product; damaged files are ignored and reported; products stay right with the
  * tuned parameters, through the tiled kernel and through the direct one.
@@ -24,9 +24,9 @@
 #include <clblast_c.h>
 #include "common.h"
 #include "agecl/clblast_tune.h"
-#include "core/blas.h"
-#include "core/clblast_tune.h"
-#include "core/ctx.h"
+#include "gemm/blas.h"
+#include "gemm/clblast_tune.h"
+#include "runtime/ctx.h"
 
 /* 16 x 16 tiles of 8 x 8 work-items, 2 results each way per work-item. */
 static const size_t small_xgemm[1][AGECL__XGEMM_PARAMS] = {

@@ -1,4 +1,4 @@
-/* The library's matrix products (src/core/blas.h): our own SGEMM for CPU-class
+/* The library's matrix products (src/gemm/blas.h): our own SGEMM for CPU-class
  * devices (the gemm option, AGECL_GEMM=own) against a double-precision reference,
  * and against CLBlast (AGECL_GEMM=clblast). Our SGEMM runs with both its tiles, whatever the
  * device's SIMD width: "own" through agecl__gemm (the device's tile), "narrow"
@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common.h"
-#include "core/blas.h"
-#include "core/ctx.h"
-#include "core/gemm_cpu.h"
+#include "gemm/blas.h"
+#include "runtime/ctx.h"
+#include "gemm/gemm_cpu.h"
 
 /* One product: C[b] = alpha op(A[b]) op(B[b]) + beta C[b], b < batch. Every
  * matrix has `pad` extra elements per row (ld > width) and starts `pad * 3`

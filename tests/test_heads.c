@@ -1,5 +1,6 @@
-/* The heads' operations (include/agecl/heads.h): the double references
- * (tests/ref_heads.c) against finite differences and against each other, the
+/* The heads' operations (include/agecl/losses.h, optim.h, RAPL in layers.h):
+ * the double references (tests/ref_heads.c) against finite differences and
+ * against each other, the
  * OpenCL kernels against the references, and both against PyTorch
  * (tests/fixtures/heads.safetensors, made by tools/fixtures/gen_heads.py).
  *
@@ -19,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common.h"
-#include "agecl/heads.h"
+#include "agecl/layers.h"
+#include "agecl/losses.h"
+#include "agecl/optim.h"
 #include "agecl/safetensors.h"
 #include "ref_heads.h"
 

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "common.h"
-#include "core/hash.h"
-#include "core/launch.h"
+#include "runtime/hash.h"
+#include "runtime/launch.h"
 
 static void test_device_listing(void **state)
 {

@@ -1,7 +1,8 @@
 /* agecl/layers.h - the IR50 layers other than convolution: batch normalisation,
  * PReLU (and the two fused, BN then PReLU), the residual add, the strided
  * subsample of the 1x1 max-pool shortcut, global average pooling and the fully
- * connected layer; forward and backward.
+ * connected layer; the relative age position module (RAPL) and the selection
+ * of its references; forward and backward.
  *
  * TENSORS
  * All tensors are packed NCHW float32 (agecl/tensor.h), any batch size. A
@@ -41,6 +42,7 @@
 #ifndef AGECL_LAYERS_H
 #define AGECL_LAYERS_H
 
+#include <stdint.h>
 #include "agecl/runtime.h"
 #include "agecl/status.h"
 #include "agecl/tensor.h"
@@ -187,6 +189,63 @@ agecl_status agecl_linear_forward(agecl_ctx *ctx, const agecl_tensor *x,
 agecl_status agecl_linear_backward(agecl_ctx *ctx, const agecl_tensor *x, const agecl_tensor *dy,
                                    const agecl_tensor *weight, float dx_acc, agecl_tensor *dx,
                                    float dparam_acc, agecl_tensor *dweight, agecl_tensor *dbias);
+
+/* ---- Relative age position module (RAPL, MODEL.md 3.3), cheap form ----
+ *   feat F: B rows of C (pooled features); refs R: n rows of C (a constant: no
+ *   gradient); p P: n; a: n (the weight of Linear(n -> 1)); bias: 1 (its bias).
+ *     gain[c] = sum_k a_k sigmoid(R[k,c] P[k])          (gain: C, an output)
+ *     out[b,c] = F[b,c] gain[c] + bias                   (out: B rows of C)
+ *   This equals the paper's expanded form, Linear(n -> 1) over k of
+ *   X_hat[b,c,k] = F[b,c] sigmoid(R[k,c] P[k]), without the B x C x n tensor.
+ *   Backward, from dout (B rows of C) and the gain of the forward pass:
+ *     dgain[c]  = sum_b dout[b,c] F[b,c]       (dgain: C, scratch, overwritten)
+ *     dfeat     = dout * gain
+ *     da[k]     = sum_c dgain[c] s_kc,                s_kc = sigmoid(R[k,c] P[k])
+ *     dp[k]     = a_k sum_c dgain[c] s_kc (1 - s_kc) R[k,c]
+ *     dbias     = sum_{b,c} dout[b,c]
+ *   dfeat, dp, da and dbias all take acc (out = computed + acc * out).
+ *
+ * "B rows of n": a tensor with t->n == B whose other three dimensions hold n
+ * elements; a vector of n: any tensor of n elements. */
+agecl_status agecl_rapl_forward(agecl_ctx *ctx, const agecl_tensor *feat,
+                                const agecl_tensor *refs, const agecl_tensor *p,
+                                const agecl_tensor *a, const agecl_tensor *bias,
+                                agecl_tensor *gain, agecl_tensor *out);
+
+agecl_status agecl_rapl_backward(agecl_ctx *ctx, const agecl_tensor *dout,
+                                 const agecl_tensor *feat, const agecl_tensor *refs,
+                                 const agecl_tensor *p, const agecl_tensor *a,
+                                 const agecl_tensor *gain, agecl_tensor *dgain, float acc,
+                                 agecl_tensor *dfeat, agecl_tensor *dp, agecl_tensor *da,
+                                 agecl_tensor *dbias);
+
+/* ---- Reference selection, the references R of RAPL (MODEL.md 4) ----
+ *   err: S per-sample absolute errors; pos: S age positions (index of the true
+ *   age in the label list); feat: S rows of C; refs: n rows of C (the output R);
+ *   index: n (device scratch; on return, for each label, the sample copied into
+ *   its row). For each label k, the sample with pos == k and the smallest err
+ *   (NaN errors never win; pos outside [0, n) matches no label). Ties are broken
+ *   by a per-sample key, agecl_reference_key(seed, i), the smallest key winning:
+ *   the keys of one seed are distinct and pseudo-random, so the choice among
+ *   tied samples is uniform over seeds and reproducible for a given seed, on any
+ *   device, whatever the work-group size. A label with no sample takes the row
+ *   of the nearest label that has one (nearest by position distance, the lower
+ *   position on a tie). sample (optional, n host ints) receives the sample
+ *   chosen for each label, -1 for a label without one; filled (optional)
+ *   receives how many labels were so filled. No sample with a valid position at
+ *   all: AGECL_E_DATA (R would be undefined). The argmin runs on the device (one
+ *   work-group per label scanning S), so the S x C features never leave it; the
+ *   call then reads the n indices back (it waits for the queue), resolves the
+ *   empty labels on the host, writes the n sources back and enqueues the gather.
+ *   Unlike the other operations here, it waits for the queue. */
+
+/* The tie-breaking key of sample i under seed (the kernel computes the same). */
+uint32_t agecl_reference_key(uint32_t seed, uint32_t i);
+
+agecl_status agecl_select_references(agecl_ctx *ctx, const agecl_tensor *err,
+                                     const agecl_tensor *pos, const agecl_tensor *feat,
+                                     uint32_t seed, agecl_tensor *index, agecl_tensor *refs,
+                                     int *sample, int *filled);
 
 #ifdef __cplusplus
 }

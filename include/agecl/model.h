@@ -18,7 +18,7 @@
 #define AGECL_MODEL_H
 
 #include <stdint.h>
-#include "agecl/heads.h"
+#include "agecl/optim.h"
 #include "agecl/runtime.h"
 #include "agecl/status.h"
 #include "agecl/tensor.h"
@@ -105,7 +105,7 @@ typedef struct agecl_outputs {
 
 /* The weights of the loss terms: total = age_weight L_age + dist_weight L_dist +
  * gender_weight L_gender + pos_weight L_position. MODEL.md: 1, 0, 1, 1.
- * L_dist is the label distribution term (agecl/heads.h, DLDL) with dist_sigma
+ * L_dist is the label distribution term (agecl/losses.h, DLDL) with dist_sigma
  * years; it only counts when dist_weight > 0. */
 typedef struct agecl_loss_config {
     float age_weight, gender_weight, pos_weight;

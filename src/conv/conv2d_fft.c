@@ -41,7 +41,7 @@
  * FFT plan lives (and PoCL keeps compiled kernels on disk). */
 #include <stdlib.h>
 #include "conv/conv2d_fft.h"
-#include "core/launch.h"
+#include "runtime/launch.h"
 #include "error.h"
 
 #define PROGRAM "fft_conv"             /* padding and cropping */

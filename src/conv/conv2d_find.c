@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "conv/conv2d_plan.h"
-#include "core/hash.h"
+#include "runtime/hash.h"
 #include "error.h"
 
 #define FIND_BATCH 16

@@ -38,8 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "conv/conv2d_algo.h"
-#include "core/blas.h"
-#include "core/launch.h"
+#include "gemm/blas.h"
+#include "runtime/launch.h"
 #include "error.h"
 
 /* The state of an im2col plan. */

@@ -27,7 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "conv/conv2d_algo.h"
-#include "core/launch.h"
+#include "runtime/launch.h"
 #include "error.h"
 
 #define GROUPS_PER_UNIT 4

@@ -2,8 +2,8 @@
  * checking the tensors of each call against the plan, and dispatching. */
 #include <stdlib.h>
 #include "conv/conv2d_plan.h"
-#include "core/args.h"
-#include "core/launch.h"
+#include "runtime/args.h"
+#include "runtime/launch.h"
 #include "error.h"
 
 static agecl_status check_desc(const agecl_conv2d_desc *d)

@@ -44,9 +44,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "conv/conv2d_algo.h"
-#include "core/blas.h"
-#include "core/launch.h"
-#include "core/options_internal.h"
+#include "gemm/blas.h"
+#include "runtime/launch.h"
+#include "runtime/options_internal.h"
 #include "error.h"
 
 #define PROGRAM "winograd"

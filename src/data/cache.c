@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "data/dataset.h"
-#include "core/hash.h"
+#include "runtime/hash.h"
 
 #define PAGE 4096
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "data/dataset.h"
-#include "core/hash.h"
+#include "runtime/hash.h"
 #include "data/image.h"
 #include "io/atomic_file.h"
 

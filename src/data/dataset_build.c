@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/hash.h"
+#include "runtime/hash.h"
 
 agecl_status agecl__data_bad(agecl_dataset *ds, agecl_status status, const char *fmt, ...)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/hash.h"
+#include "runtime/hash.h"
 #include "data/rng.h"
 
 /* part[i] (AGECL_SPLIT_* or -1) to the index lists of out. */

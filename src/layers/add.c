@@ -1,6 +1,6 @@
 /* The residual add and its backward. */
 #include "agecl/layers.h"
-#include "core/launch.h"
+#include "runtime/launch.h"
 #include "error.h"
 #include "layers/layer_util.h"
 

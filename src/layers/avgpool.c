@@ -1,6 +1,6 @@
 /* Global average pooling: N x C x H x W to N x C x 1 x 1. */
 #include "agecl/layers.h"
-#include "core/launch.h"
+#include "runtime/launch.h"
 #include "error.h"
 #include "layers/layer_util.h"
 

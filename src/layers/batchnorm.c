@@ -5,7 +5,7 @@
  * recomputes it from x) and the PReLU's input gradient never leaves the
  * backward kernel. */
 #include "agecl/layers.h"
-#include "core/launch.h"
+#include "runtime/launch.h"
 #include "error.h"
 #include "layers/layer_util.h"
 

@@ -2,8 +2,8 @@
 #include "layers/layer_util.h"
 #include <stdlib.h>
 #include <string.h>
-#include "core/launch.h"
-#include "core/options_internal.h"
+#include "runtime/launch.h"
+#include "runtime/options_internal.h"
 #include "error.h"
 
 agecl_status agecl__layer_channels(const char *op, agecl__channel_arg *args, int count, int C)

@@ -1,13 +1,13 @@
 /* src/layers/layer_util.h - per-channel arguments and launch sizes shared by the
- * layer operations (not installed); tensors are checked by core/args.h. */
+ * layer operations (not installed); tensors are checked by runtime/args.h. */
 #ifndef AGECL_LAYERS_LAYER_UTIL_H
 #define AGECL_LAYERS_LAYER_UTIL_H
 
 #include <stddef.h>
 #include "agecl/runtime.h"
 #include "agecl/tensor.h"
-#include "core/args.h"
-#include "core/launch.h"
+#include "runtime/args.h"
+#include "runtime/launch.h"
 
 /* A per-channel tensor argument (BN gamma, PReLU slope, ...): the tensor, its
  * name for messages, and its offset once checked. */

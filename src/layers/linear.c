@@ -1,7 +1,7 @@
 /* The fully connected layer: products on CLBlast, the bias in cl/linear.cl. */
 #include "agecl/layers.h"
-#include "core/blas.h"
-#include "core/launch.h"
+#include "gemm/blas.h"
+#include "runtime/launch.h"
 #include "error.h"
 #include "layers/layer_util.h"
 

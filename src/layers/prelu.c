@@ -1,6 +1,6 @@
 /* PReLU with one slope per channel. */
 #include "agecl/layers.h"
-#include "core/launch.h"
+#include "runtime/launch.h"
 #include "error.h"
 #include "layers/layer_util.h"
 

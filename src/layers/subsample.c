@@ -1,6 +1,6 @@
 /* The strided subsample: PyTorch's max-pool of kernel 1 and stride s. */
 #include "agecl/layers.h"
-#include "core/launch.h"
+#include "runtime/launch.h"
 #include "error.h"
 #include "layers/layer_util.h"
 

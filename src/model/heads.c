@@ -1,7 +1,8 @@
 /* The heads of MODEL.md section 3 on the pooled features, forward and backward. */
 #include <math.h>
-#include "agecl/heads.h"
 #include "agecl/layers.h"
+#include "agecl/losses.h"
+#include "agecl/optim.h"
 #include "error.h"
 #include "model/model_internal.h"
 

@@ -1,6 +1,8 @@
 /* A training step and an inference pass through the whole model. */
 #include <math.h>
-#include "agecl/heads.h"
+#include "agecl/layers.h"
+#include "agecl/losses.h"
+#include "agecl/optim.h"
 #include "error.h"
 #include "model/model_internal.h"
 

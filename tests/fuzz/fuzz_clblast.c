@@ -1,7 +1,7 @@
-/* CLBlast tuning files (src/core/clblast_tune.c), with the key taken from the
+/* CLBlast tuning files (src/gemm/clblast_tune.c), with the key taken from the
  * input's "key" line so that the lines past it are reached. */
 #include "fuzz.h"
-#include "core/clblast_tune.h"
+#include "gemm/clblast_tune.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {

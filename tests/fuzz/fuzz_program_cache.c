@@ -1,7 +1,7 @@
-/* Program-cache entries (src/core/program_cache.c), with the key taken from the
+/* Program-cache entries (src/runtime/program_cache.c), with the key taken from the
  * input so that the checks past it are reached. */
 #include "fuzz.h"
-#include "core/ctx.h"
+#include "runtime/ctx.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
