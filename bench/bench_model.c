@@ -19,7 +19,7 @@
 typedef struct model_run {
     agecl_model *m;
     float *images, *age;
-    int *gender, *pos;
+    float *gender, *pos;
     int step;
 } model_run;
 
@@ -29,7 +29,8 @@ static agecl_status train_step(void *arg)
     agecl_labels labels = {r->age, r->gender, r->pos};
     agecl_losses losses = {0};
     AGECL_TRY(agecl_model_forward(r->m, r->images, 1));
-    AGECL_TRY(agecl_model_backward(r->m, &labels, 1, &losses));
+    AGECL_TRY(agecl_model_loss(r->m, &labels, 1, &losses));
+    AGECL_TRY(agecl_model_backward(r->m));
     return agecl_model_adam_step(r->m, LR, WEIGHT_DECAY, ++r->step);
 }
 
@@ -51,7 +52,7 @@ static agecl_status set_references(agecl_ctx *ctx, model_run *r, int batch, unsi
     float *host = s == AGECL_OK ? malloc((size_t)batch * sizeof *host) : NULL;
     if (s == AGECL_OK && !host) s = agecl__fail(AGECL_E_OUT_OF_MEMORY, "positions");
     if (s == AGECL_OK) {
-        for (int b = 0; b < batch; b++) host[b] = (float)r->pos[b];
+        for (int b = 0; b < batch; b++) host[b] = r->pos[b];
         s = agecl_tensor_write(ctx, &pos, host);
     }
     int filled = 0;
@@ -91,9 +92,10 @@ static agecl_status make_run(bench_dev *d, agecl_ctx *ctx, unsigned flags, model
     unsigned seed = SEED;
     for (size_t i = 0; i < pixels; i++) r->images[i] = 4 * bench_uniform(&seed) - 2;
     for (int b = 0; b < B; b++) {
-        r->pos[b] = (int)(bench_uniform(&seed) * cfg->n_ages);
-        r->age[b] = cfg->ages[r->pos[b]];
-        r->gender[b] = bench_uniform(&seed) < 0.5f ? 0 : 1;
+        int p = (int)(bench_uniform(&seed) * cfg->n_ages);
+        r->pos[b] = (float)p;
+        r->age[b] = cfg->ages[p];
+        r->gender[b] = bench_uniform(&seed) < 0.5f ? 0.0f : 1.0f;
     }
     return set_references(ctx, r, B, &seed);
 }

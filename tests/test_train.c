@@ -84,18 +84,18 @@ static void test_loss_falls_on_real_faces(void **state)
     TEST_OK(agecl_loader_next(loader, &b));
     assert_non_null(b);
     assert_int_equal(b->count, 16);
-    float age[16];
-    int pos[16];
     for (int i = 0; i < 16; i++) {
-        age[i] = (float)b->ages[i];
-        pos[i] = agecl_dataset_age_position(ds, b->ages[i]);
+        assert_float_equal(b->target_age[i], (float)b->ages[i], 0);
+        assert_float_equal(b->target_gender[i], (float)b->genders[i], 0);
+        assert_float_equal(b->target_pos[i], (float)agecl_dataset_age_position(ds, b->ages[i]), 0);
     }
-    agecl_labels labels = {age, b->genders, pos};
+    agecl_labels labels = {b->target_age, b->target_gender, b->target_pos};
     float first = 0, last = 0;
     for (int step = 1; step <= 30; step++) {
         agecl_losses l = {0};
         TEST_OK(agecl_model_forward(m, b->images, 1));
-        TEST_OK(agecl_model_backward(m, &labels, 0, &l));
+        TEST_OK(agecl_model_loss(m, &labels, 0, &l));
+        TEST_OK(agecl_model_backward(m));
         TEST_OK(agecl_model_adam_step(m, 1e-2f, 1e-2f, step));
         assert_true(isfinite(l.total));
         if (step == 1) first = l.age;
@@ -163,12 +163,12 @@ static void one_step(agecl_model *m)
     int B = agecl_model_batch(m), S = agecl_model_config_of(m)->input_size;
     test_rng r = test_rng_seed(9);
     float *img = test_random(&r, (size_t)B * 3 * S * S, -2, 2);
-    float age[2] = {14, 44};
-    int pos[2] = {0, 3}, gender[2] = {0, 1};
+    float age[2] = {14, 44}, pos[2] = {0, 3}, gender[2] = {0, 1};
     agecl_labels l = {age, gender, pos};
     agecl_losses losses = {0};
     TEST_OK(agecl_model_forward(m, img, 1));
-    TEST_OK(agecl_model_backward(m, &l, 0, &losses));
+    TEST_OK(agecl_model_loss(m, &l, 0, &losses));
+    TEST_OK(agecl_model_backward(m));
     TEST_OK(agecl_model_adam_step(m, 1e-3f, 1e-2f, 1));
     free(img);
 }

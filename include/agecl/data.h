@@ -268,6 +268,12 @@ typedef struct agecl_batch {
     int *ages;     /* count */
     int *genders;  /* count, AGECL_GENDER_* */
     int *indices;  /* count, sample indices in the data set */
+    /* The same labels as the model's losses take them (agecl_labels, model.h),
+     * made here once: floats holding integers. */
+    float *target_age;    /* count, years */
+    float *target_gender; /* count, 0, 1 or -1 (unknown) */
+    float *target_pos;    /* count, the age's index in the data set's age list, or -1
+                             (agecl_dataset_age_position) */
 } agecl_batch;
 
 typedef struct agecl_loader agecl_loader;

@@ -85,12 +85,14 @@ agecl_status agecl_model_tensor_get(agecl_model *m, int i, int which, float *hos
 agecl_status agecl_model_tensor_set(agecl_model *m, int i, int which, const float *host);
 int agecl_model_tensor_find(const agecl_model *m, const char *name);
 
-/* One batch's labels, on the host: B ages (years), B genders (0 male, 1 female,
- * -1 unknown; NULL: none) and B age positions (index of the age in cfg.ages). */
+/* One batch's labels, on the host, as the losses take them (floats holding
+ * integers; the loader's agecl_batch has them as target_age, target_gender and
+ * target_pos): B ages (years), B genders (0 male, 1 female, -1 unknown; NULL:
+ * none) and B age positions (index of the age in cfg.ages; NULL: none). */
 typedef struct agecl_labels {
     const float *age;
-    const int *gender;
-    const int *pos;
+    const float *gender;
+    const float *pos;
 } agecl_labels;
 
 /* What a forward pass gives, downloaded to the host (any pointer may be NULL):
@@ -131,10 +133,16 @@ typedef struct agecl_losses {
 agecl_status agecl_model_forward(agecl_model *m, const float *images, int training);
 
 /* After a training forward: the losses of MODEL.md section 3 (the position term
- * only when use_pos != 0 and the references are set) and the backward pass,
- * leaving the gradients of this batch in the gradient region (overwritten). */
-agecl_status agecl_model_backward(agecl_model *m, const agecl_labels *labels, int use_pos,
-                                  agecl_losses *losses);
+ * only when use_pos != 0 and the references are set), their gradients at the
+ * heads' outputs, the expected ages and absolute errors (agecl_model_abs_errors).
+ * A training forward leaves the expected ages to this step, which computes them
+ * with the losses. */
+agecl_status agecl_model_loss(agecl_model *m, const agecl_labels *labels, int use_pos,
+                              agecl_losses *losses);
+
+/* After agecl_model_loss: the backward pass, leaving the gradients of this batch
+ * in the gradient region (overwritten). */
+agecl_status agecl_model_backward(agecl_model *m);
 
 /* Adam (PyTorch's, L2 weight decay added to the gradient) over all parameters:
  * MODEL.md section 5. */
@@ -166,7 +174,7 @@ int agecl_model_has_ema(const agecl_model *m);
 agecl_status agecl_model_outputs(agecl_model *m, agecl_outputs *out);
 
 /* The device tensors of the last forward pass: pooled features (B x C) and,
- * after a training backward, the per-sample absolute age errors (B). */
+ * after agecl_model_loss, the per-sample absolute age errors (B). */
 const agecl_tensor *agecl_model_features(const agecl_model *m);
 const agecl_tensor *agecl_model_abs_errors(const agecl_model *m);
 

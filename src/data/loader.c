@@ -41,10 +41,13 @@ static agecl_status alloc_batches(agecl_loader *l)
         agecl_batch *bt = &l->batch[k];
         bt->images = malloc(b * image * sizeof(float));
         bt->ages = malloc(3 * b * sizeof(int));
-        if (!bt->images || !bt->ages)
+        bt->target_age = malloc(3 * b * sizeof(float));
+        if (!bt->images || !bt->ages || !bt->target_age)
             return agecl__fail(AGECL_E_OUT_OF_MEMORY, "loader: batches of %zu", b);
         bt->genders = bt->ages + b;
         bt->indices = bt->ages + 2 * b;
+        bt->target_gender = bt->target_age + b;
+        bt->target_pos = bt->target_age + 2 * b;
         bt->size = l->opt.image_size;
     }
     l->images = malloc((size_t)l->ring * image * sizeof(float));
@@ -163,6 +166,9 @@ static int take_slot(agecl_loader *l, agecl__data_slot *slot, agecl_batch *b, in
         b->ages[n] = s->age;
         b->genders[n] = s->gender;
         b->indices[n] = idx;
+        b->target_age[n] = (float)s->age;
+        b->target_gender[n] = s->gender == AGECL_GENDER_UNKNOWN ? -1.0f : (float)s->gender;
+        b->target_pos[n] = (float)agecl_dataset_age_position(l->ds, s->age);
         used = 1;
     } else if (strict) {
         *err = agecl__fail(slot->status, "%s", slot->msg ? slot->msg : s->path);
@@ -230,6 +236,7 @@ void agecl_loader_free(agecl_loader *l)
     for (int k = 0; k < 2; k++) {
         free(l->batch[k].images);
         free(l->batch[k].ages);
+        free(l->batch[k].target_age);
     }
     free(l->slots);
     free(l->images);

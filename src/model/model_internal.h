@@ -72,16 +72,21 @@ struct agecl_model {
     agecl_tensor *owned;       /* every tensor allocated for the model */
     int n_owned, cap_owned;
     int last_training;         /* the mode of the last forward pass */
+    int loss_done;             /* agecl_model_loss ran after it */
+    int loss_pos;              /* ... with the position term */
 };
 
 /* Forward and backward of the backbone (backbone.c). */
 agecl_status agecl__backbone_forward(agecl_model *m, int training);
 agecl_status agecl__backbone_backward(agecl_model *m);
 
-/* Heads (heads.c): forward from heads.feat; losses and backward into heads.dfeat. */
-agecl_status agecl__heads_forward(agecl_model *m);
-agecl_status agecl__heads_backward(agecl_model *m, const agecl_labels *labels, int use_pos,
-                                   agecl_losses *losses);
+/* Heads (heads.c): forward from heads.feat (the expected ages only when not
+ * training); the losses and their gradients at the heads' outputs; backward into
+ * heads.dfeat. */
+agecl_status agecl__heads_forward(agecl_model *m, int training);
+agecl_status agecl__heads_loss(agecl_model *m, const agecl_labels *labels, int use_pos,
+                               agecl_losses *losses);
+agecl_status agecl__heads_backward(agecl_model *m);
 
 /* The tensor of a parameter or buffer, and its gradient. */
 static inline agecl_tensor *agecl__P(agecl_model *m, int i) { return &m->params.items[i].value; }

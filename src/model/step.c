@@ -12,26 +12,40 @@ agecl_status agecl_model_forward(agecl_model *m, const float *images, int traini
     if (training && !(m->flags & AGECL_MODEL_TRAIN))
         return agecl__fail(AGECL_E_INVALID_ARG,
                            "agecl_model_forward: training needs a model made with AGECL_MODEL_TRAIN");
+    m->loss_done = 0;
     AGECL_TRY(agecl_tensor_write(m->ctx, &m->input, images));
     AGECL_TRY(agecl__backbone_forward(m, training));
-    AGECL_TRY(agecl__heads_forward(m));
+    AGECL_TRY(agecl__heads_forward(m, training));
     m->last_training = training;
     return AGECL_OK;
 }
 
-agecl_status agecl_model_backward(agecl_model *m, const agecl_labels *labels, int use_pos,
-                                  agecl_losses *losses)
+agecl_status agecl_model_loss(agecl_model *m, const agecl_labels *labels, int use_pos,
+                              agecl_losses *losses)
 {
     if (!m || !labels || !labels->age || !losses)
-        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_backward: NULL argument");
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_loss: NULL argument");
     if (!m->last_training)
         return agecl__fail(AGECL_E_INVALID_ARG,
-                           "agecl_model_backward: the last forward pass was not a training one");
+                           "agecl_model_loss: the last forward pass was not a training one");
     use_pos = use_pos && m->cfg.rapl && m->heads.refs_set;
     if (use_pos && !labels->pos)
-        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_backward: no age positions given");
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_loss: no age positions given");
+    m->loss_done = 0;
+    AGECL_TRY(agecl__heads_loss(m, labels, use_pos, losses));
+    m->loss_pos = use_pos;
+    m->loss_done = 1;
+    return AGECL_OK;
+}
+
+agecl_status agecl_model_backward(agecl_model *m)
+{
+    if (!m) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_backward: NULL argument");
+    if (!m->loss_done)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_backward: no agecl_model_loss "
+                           "since the last training forward");
     AGECL_TRY(agecl_tensor_fill(m->ctx, &m->params.grads, 0.0f));
-    AGECL_TRY(agecl__heads_backward(m, labels, use_pos, losses));
+    AGECL_TRY(agecl__heads_backward(m));
     return agecl__backbone_backward(m);
 }
 
@@ -103,6 +117,9 @@ agecl_status agecl_model_outputs(agecl_model *m, agecl_outputs *out)
     if (!m || !out) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_outputs: NULL argument");
     agecl__heads *h = &m->heads;
     int B = m->batch, n = m->cfg.n_ages;
+    if (out->age && m->last_training && !m->loss_done)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_outputs: after a training forward "
+                           "the expected ages come with agecl_model_loss");
     if (out->age) AGECL_TRY(agecl_tensor_read(m->ctx, &h->age_pred, out->age));
     if (out->feat) AGECL_TRY(agecl_tensor_read(m->ctx, &h->feat, out->feat));
     if (out->gender_p) {

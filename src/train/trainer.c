@@ -49,8 +49,7 @@ typedef struct trainer {
     agecl_augment_policy policy;
     int steps_per_epoch;
     agecl_tensor feat_store, err_store, pos_store; /* one row per training sample seen */
-    float *pos_host, *age_host;
-    int *pos_labels;
+    float *pos_host;
     agecl__epoch_record *history;
     int epochs_done, best_epoch;
     double best_mae;
@@ -186,10 +185,8 @@ static agecl_status make_model(trainer *t)
     AGECL_TRY(agecl_tensor_alloc(t->ctx, &t->err_store, (int)rows, 1, 1, 1));
     AGECL_TRY(agecl_tensor_alloc(t->ctx, &t->pos_store, (int)rows, 1, 1, 1));
     t->pos_host = malloc(rows * sizeof *t->pos_host);
-    t->age_host = malloc((size_t)o->batch * sizeof *t->age_host);
-    t->pos_labels = malloc((size_t)o->batch * sizeof *t->pos_labels);
     t->history = calloc((size_t)o->epochs + 1, sizeof *t->history);
-    if (!t->pos_host || !t->age_host || !t->pos_labels || !t->history)
+    if (!t->pos_host || !t->history)
         return agecl__fail(AGECL_E_OUT_OF_MEMORY, "trainer buffers");
     return AGECL_OK;
 }
@@ -385,16 +382,13 @@ static agecl_status train_epoch(trainer *t, int epoch, agecl__epoch_record *rec)
         agecl_batch *b = NULL;
         AGECL_TRY(agecl_loader_next(t->loader, &b));
         if (!b) break;
-        for (int i = 0; i < B; i++) {
-            t->age_host[i] = (float)b->ages[i];
-            t->pos_labels[i] = agecl_dataset_age_position(t->ds, b->ages[i]);
-            t->pos_host[(size_t)steps * B + i] = (float)t->pos_labels[i];
-        }
-        agecl_labels labels = {t->age_host, b->genders, t->pos_labels};
+        memcpy(t->pos_host + (size_t)steps * B, b->target_pos, (size_t)B * sizeof(float));
+        agecl_labels labels = {b->target_age, b->target_gender, b->target_pos};
         agecl_losses losses = {0};
         agecl_status s = agecl_model_forward(m, b->images, 1);
+        if (s == AGECL_OK) s = agecl_model_loss(m, &labels, use_pos, &losses);
         agecl_loader_release(t->loader, b);
-        if (s == AGECL_OK) s = agecl_model_backward(m, &labels, use_pos, &losses);
+        if (s == AGECL_OK) s = agecl_model_backward(m);
         adam.lr = agecl_train_lr(o, epoch, steps, t->steps_per_epoch);
         if (s == AGECL_OK) s = agecl_model_optimizer_step(m, &adam, o->decay_all, (int)++t->step);
         if (s == AGECL_OK && o->ema > 0)
@@ -541,8 +535,6 @@ static void trainer_free(trainer *t)
     agecl_split_free(&t->split);
     agecl_dataset_free(t->ds);
     free(t->pos_host);
-    free(t->age_host);
-    free(t->pos_labels);
     free(t->history);
 }
 
