@@ -1,6 +1,7 @@
 /* The whole model against PyTorch (tests/fixtures/model.safetensors, made by
  * tools/fixtures/gen_model.py): the first forward pass, every gradient of the
- * first backward pass, and 10 Adam steps (losses and final weights). */
+ * first backward pass (also with the model's tensors spread over many small
+ * buffers), and 10 Adam steps (losses and final weights). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +14,8 @@
 #include "common.h"
 #include "agecl/model.h"
 #include "agecl/safetensors.h"
+#include "model/model_internal.h" /* the activation arenas */
+#include "runtime/ctx.h"          /* a device's largest allocation, made small */
 
 #define B 4
 
@@ -92,10 +95,10 @@ static void compare_tensor(agecl_model *m, int i, int which, const char *key, do
     free(want);
 }
 
-static void test_first_step_matches_pytorch(void **state)
+/* The first forward and backward pass on ctx against PyTorch; returns the model's
+ * activation arenas. */
+static int first_step_matches_pytorch(agecl_ctx *ctx)
 {
-    (void)state;
-    agecl_ctx *ctx = test_ctx();
     agecl_model *m = make_model(ctx);
     batch b = load_batch();
     TEST_OK(agecl_model_forward(m, b.images, 1));
@@ -136,7 +139,33 @@ static void test_first_step_matches_pytorch(void **state)
     free(want_feat);
     free(b.images);
     free(b.age);
+    int arenas = m->n_acts;
     agecl_model_destroy(m);
+    return arenas;
+}
+
+static void test_first_step_matches_pytorch(void **state)
+{
+    (void)state;
+    assert_true(first_step_matches_pytorch(test_ctx()) >= 1);
+}
+
+/* On a device that allocates little at once, the model's tensors spread over
+ * several arenas (model/build.c) and give the same results. */
+static void test_small_allocations_spread_over_arenas(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx;
+    TEST_OK(agecl_ctx_create(&ctx, NULL, 0));
+    /* The parameters take 181 KiB, the activations 434 KiB; implicit GEMM needs no
+     * workspace, which is one tensor (it cannot spread). */
+    ctx->info.max_alloc_bytes = 192 << 10;
+    agecl_options o = *agecl_ctx_options(ctx);
+    snprintf(o.conv_algo, sizeof o.conv_algo, "implicit");
+    TEST_OK(agecl_ctx_set_options(ctx, &o));
+    int arenas = first_step_matches_pytorch(ctx);
+    if (arenas < 3) fail_msg("%d arenas of 192 KiB: the model's tensors did not spread", arenas);
+    agecl_ctx_destroy(ctx);
 }
 
 static void test_ten_adam_steps_match_pytorch(void **state)
@@ -209,6 +238,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_step_matches_pytorch),
+        cmocka_unit_test(test_small_allocations_spread_over_arenas),
         cmocka_unit_test(test_ten_adam_steps_match_pytorch),
         cmocka_unit_test(test_batch_too_large_is_named),
     };

@@ -108,19 +108,24 @@ static agecl_status declare_all(agecl_model *m)
     return AGECL_OK;
 }
 
+/* A tensor of the model's own, carved from its current arena, or from the next
+ * one when it would take the current past the device's largest allocation (the
+ * counting pass decides; the carving pass, over arenas of the counted sizes,
+ * switches at the same tensors). */
 static agecl_status own(agecl_model *m, agecl_tensor *t, int n, int c, int h, int w)
 {
-    if (m->n_owned == m->cap_owned) {
-        int cap = m->cap_owned ? m->cap_owned * 2 : 256;
-        agecl_tensor *p = realloc(m->owned, (size_t)cap * sizeof *p);
-        if (!p) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "model: tensor table");
-        m->owned = p;
-        m->cap_owned = cap;
+    agecl_arena *a = &m->acts[m->n_acts - 1];
+    size_t start = (a->used + AGECL_ALIGN - 1) / AGECL_ALIGN * AGECL_ALIGN;
+    size_t end = start + (size_t)n * c * h * w;
+    size_t limit = a->buf ? a->capacity : agecl_ctx_device(m->ctx)->max_alloc_bytes / sizeof(float);
+    if (end > limit && a->used > 0) {
+        if (m->n_acts == AGECL__ACT_ARENAS - 1) /* the last is the workspace's */
+            return agecl__fail(AGECL_E_OUT_OF_MEMORY, "model: its tensors need more than %d "
+                               "buffers of %zu bytes (the device's largest allocation)",
+                               AGECL__ACT_ARENAS - 1, limit * sizeof(float));
+        a = &m->acts[m->n_acts++];
     }
-    AGECL_TRY(agecl_tensor_alloc(m->ctx, t, n, c, h, w));
-    m->owned[m->n_owned++] = *t;
-    t->owns = 0; /* the table frees it */
-    return AGECL_OK;
+    return agecl_arena_carve(a, t, n, c, h, w);
 }
 
 /* An activation: its own tensor when training, else a view of a shared slot. */
@@ -132,6 +137,8 @@ static agecl_status act(agecl_model *m, agecl_tensor *t, int slot, int c, int hw
 
 enum { SLOT_A, SLOT_B, SLOT_C, SLOT_D, SLOT_OUT0, SLOT_OUT1 };
 
+/* A convolution's plan (made in the carving pass only: choosing the algorithm may
+ * take a while) and the workspace it needs. */
 static agecl_status make_plan(agecl_model *m, agecl__conv *cv, int cin, int hw, int cout, int k,
                               int stride, size_t *ws)
 {
@@ -148,7 +155,9 @@ static agecl_status bn_stats(agecl_model *m, agecl__bn *bn, int c)
     return own(m, &bn->save_invstd, 1, c, 1, 1);
 }
 
-static agecl_status allocate(agecl_model *m)
+/* Every tensor of the model's own, and the convolution plans; run twice (see
+ * carve_all): counting, then carving. */
+static agecl_status allocate(agecl_model *m, int counting)
 {
     const agecl_model_config *cfg = &m->cfg;
     int B = m->batch, S = cfg->input_size, c0 = cfg->channels[0];
@@ -166,7 +175,7 @@ static agecl_status allocate(agecl_model *m)
         for (int i = 0; i < 4; i++) AGECL_TRY(own(m, &m->grad[i], B, (int)largest, 1, 1));
 
     AGECL_TRY(own(m, &m->input, B, 3, S, S));
-    AGECL_TRY(make_plan(m, &m->stem.conv, 3, S, c0, 3, 1, &ws));
+    if (!counting) AGECL_TRY(make_plan(m, &m->stem.conv, 3, S, c0, 3, 1, &ws));
     AGECL_TRY(act(m, &m->stem.t_conv, SLOT_A, c0, S));
     m->stem.fused = agecl_ctx_options(m->ctx)->fuse; /* AGECL_FUSE */
     if (!m->stem.fused) AGECL_TRY(act(m, &m->stem.t_bn, SLOT_B, c0, S));
@@ -174,8 +183,8 @@ static agecl_status allocate(agecl_model *m)
     AGECL_TRY(bn_stats(m, &m->stem.bn, c0));
     for (int i = 0; i < m->n_units; i++) {
         agecl__unit *u = &m->units[i];
-        AGECL_TRY(make_plan(m, &u->conv1, u->cin, u->in_hw, u->d, 3, 1, &ws));
-        AGECL_TRY(make_plan(m, &u->conv2, u->d, u->in_hw, u->d, 3, u->stride, &ws));
+        if (!counting) AGECL_TRY(make_plan(m, &u->conv1, u->cin, u->in_hw, u->d, 3, 1, &ws));
+        if (!counting) AGECL_TRY(make_plan(m, &u->conv2, u->d, u->in_hw, u->d, 3, u->stride, &ws));
         AGECL_TRY(act(m, &u->t_bn1, SLOT_A, u->cin, u->in_hw));
         AGECL_TRY(act(m, &u->t_conv1, SLOT_B, u->d, u->in_hw));
         AGECL_TRY(act(m, &u->t_prelu, SLOT_A, u->d, u->in_hw));
@@ -183,19 +192,18 @@ static agecl_status allocate(agecl_model *m)
         AGECL_TRY(bn_stats(m, &u->bn1, u->cin));
         AGECL_TRY(bn_stats(m, &u->bn2, u->d));
         if (u->sc_conv) {
-            AGECL_TRY(make_plan(m, &u->sc, u->cin, u->in_hw, u->d, 1, u->stride, &ws));
+            if (!counting) AGECL_TRY(make_plan(m, &u->sc, u->cin, u->in_hw, u->d, 1, u->stride, &ws));
             AGECL_TRY(act(m, &u->t_sc_conv, SLOT_C, u->d, u->out_hw));
             AGECL_TRY(bn_stats(m, &u->sc_bn, u->d));
         }
         if (u->sc_conv || u->stride > 1) AGECL_TRY(act(m, &u->t_sc, SLOT_D, u->d, u->out_hw));
         AGECL_TRY(act(m, &u->out, i % 2 ? SLOT_OUT1 : SLOT_OUT0, u->d, u->out_hw));
     }
-    if (ws) AGECL_TRY(own(m, &m->workspace, 1, 1, 1, (int)((ws + 3) / 4)));
 
     agecl__heads *h = &m->heads;
     int C = cfg->channels[cfg->stages - 1], n = cfg->n_ages;
     AGECL_TRY(own(m, &h->ages, 1, n, 1, 1));
-    AGECL_TRY(agecl_tensor_write(m->ctx, &h->ages, cfg->ages));
+    if (!counting) AGECL_TRY(agecl_tensor_write(m->ctx, &h->ages, cfg->ages));
     AGECL_TRY(own(m, &h->feat, B, C, 1, 1));
     AGECL_TRY(own(m, &h->age_logits, B, n, 1, 1));
     AGECL_TRY(own(m, &h->age_pred, B, 1, 1, 1));
@@ -225,7 +233,32 @@ static agecl_status allocate(agecl_model *m)
             AGECL_TRY(own(m, &h->target_pos, B, 1, 1, 1));
         }
     }
+    /* The plans' workspace, known once they are made: an arena of its own,
+     * after the others. */
+    if (ws) {
+        agecl_arena *a = &m->acts[m->n_acts++];
+        AGECL_TRY(agecl_arena_alloc(m->ctx, a, (ws + 3) / 4));
+        AGECL_TRY(agecl_arena_carve(a, &m->workspace, 1, 1, 1, (int)((ws + 3) / 4)));
+    }
     return AGECL_OK;
+}
+
+/* The model's own tensors: a counting pass sizes the arenas, which are then
+ * allocated and carved by a second pass in the same order. */
+static agecl_status carve_all(agecl_model *m)
+{
+    for (int i = 0; i < AGECL__ACT_ARENAS; i++) agecl_arena_init_counting(&m->acts[i]);
+    m->n_acts = 1;
+    AGECL_TRY(allocate(m, 1));
+    size_t bytes = 0;
+    for (int i = 0; i < m->n_acts; i++) bytes += m->acts[i].used * sizeof(float);
+    unsigned long long have = agecl_ctx_device(m->ctx)->global_mem_bytes;
+    if (bytes > have)
+        return agecl__fail(AGECL_E_OUT_OF_MEMORY, "model: its activations and their gradients "
+                           "need %zu bytes, more than the device's %llu", bytes, have);
+    for (int i = 0; i < m->n_acts; i++) AGECL_TRY(agecl_arena_alloc(m->ctx, &m->acts[i], 0));
+    m->n_acts = 1;
+    return allocate(m, 0);
 }
 
 agecl_status agecl_model_create(agecl_ctx *ctx, const agecl_model_config *cfg, int batch,
@@ -248,7 +281,7 @@ agecl_status agecl_model_create(agecl_ctx *ctx, const agecl_model_config *cfg, i
     if (s == AGECL_OK && !m->host) s = agecl__fail(AGECL_E_OUT_OF_MEMORY, "model host scratch");
     if (s == AGECL_OK) s = declare_all(m);
     if (s == AGECL_OK) s = agecl__params_alloc(ctx, &m->params);
-    if (s == AGECL_OK) s = allocate(m);
+    if (s == AGECL_OK) s = carve_all(m);
     if (s == AGECL_E_OUT_OF_MEMORY || s == AGECL_E_OPENCL) {
         /* the batch is the one thing a user can change: say so */
         const agecl_device_info *dev = agecl_ctx_device(ctx);
@@ -280,11 +313,7 @@ void agecl_model_destroy(agecl_model *m)
         destroy_plan(&m->units[i].conv2);
         destroy_plan(&m->units[i].sc);
     }
-    for (int i = 0; i < m->n_owned; i++) {
-        m->owned[i].owns = 1;
-        agecl_tensor_free(&m->owned[i]);
-    }
-    free(m->owned);
+    for (int i = 0; i < AGECL__ACT_ARENAS; i++) agecl_arena_free(&m->acts[i]);
     free(m->host);
     free(m->units);
     agecl__params_free(&m->params);

@@ -51,6 +51,10 @@ typedef struct agecl__heads {
     int refs_set;                         /* rapl.R holds references */
 } agecl__heads;
 
+/* The most arenas a model's own tensors take (ample: IR-50 at batch 64 needs one
+ * on a device that allocates 1 GiB at once). */
+#define AGECL__ACT_ARENAS 32
+
 struct agecl_model {
     agecl_ctx *ctx;
     agecl_model_config cfg;
@@ -69,8 +73,13 @@ struct agecl_model {
     agecl_tensor slots[6];     /* inference: activations share these */
 
     float *host;               /* host scratch: B x (n_ages + 2) floats */
-    agecl_tensor *owned;       /* every tensor allocated for the model */
-    int n_owned, cap_owned;
+    /* Every device tensor of the model besides its parameters (the activations
+     * and their gradients, BN's saved statistics, the heads' tensors, the
+     * workspace), carved from arenas sized by a counting pass, as the parameters
+     * are; a new arena starts where the next tensor would take the current one
+     * past the device's largest allocation. */
+    agecl_arena acts[AGECL__ACT_ARENAS];
+    int n_acts;
     int last_training;         /* the mode of the last forward pass */
     int loss_done;             /* agecl_model_loss ran after it */
     int loss_pos;              /* ... with the position term */
