@@ -11,9 +11,9 @@
  *   Supported: k = 3 with pad 1, or k = 1 with pad 0; stride 1 or 2; any sizes
  *   (anything else is AGECL_E_UNSUPPORTED).
  *
- * BETA
- *   Every call writes out = computed + beta * out. With beta = 0 the old contents are
- *   never read (they may be garbage or NaN); beta = 1 accumulates, e.g. a weight
+ * ACCUMULATION ("acc", as in every public header; BLAS calls it beta)
+ *   Every call writes out = computed + acc * out. With acc = 0 the old contents are
+ *   never read (they may be garbage or NaN); acc = 1 accumulates, e.g. a weight
  *   gradient summed over the steps of a batch, or an input gradient added to the one
  *   a residual shortcut already left there.
  *
@@ -159,17 +159,17 @@ agecl_status agecl_conv2d_algo_parse(const char *name, agecl_conv2d_algo *out);
 int agecl_conv2d_algo_supports(agecl_ctx *ctx, const agecl_conv2d_desc *d, agecl_conv2d_algo algo,
                                agecl_conv2d_pass pass);
 
-/* y = conv(x, wt) + beta * y. */
+/* y = conv(x, wt) + acc * y. */
 agecl_status agecl_conv2d_forward(agecl_conv2d_plan *p, const agecl_tensor *x,
-                                  const agecl_tensor *wt, float beta, agecl_tensor *y,
+                                  const agecl_tensor *wt, float acc, agecl_tensor *y,
                                   const agecl_tensor *workspace);
-/* dx = dL/dx + beta * dx, from dy and the weights. */
+/* dx = dL/dx + acc * dx, from dy and the weights. */
 agecl_status agecl_conv2d_backward_data(agecl_conv2d_plan *p, const agecl_tensor *dy,
-                                        const agecl_tensor *wt, float beta, agecl_tensor *dx,
+                                        const agecl_tensor *wt, float acc, agecl_tensor *dx,
                                         const agecl_tensor *workspace);
-/* dw = dL/dwt + beta * dw, summed over the batch, from x and dy. */
+/* dw = dL/dwt + acc * dw, summed over the batch, from x and dy. */
 agecl_status agecl_conv2d_backward_filter(agecl_conv2d_plan *p, const agecl_tensor *x,
-                                          const agecl_tensor *dy, float beta, agecl_tensor *dw,
+                                          const agecl_tensor *dy, float acc, agecl_tensor *dw,
                                           const agecl_tensor *workspace);
 
 #ifdef __cplusplus

@@ -12,8 +12,8 @@
  * inputs unless said otherwise.
  *
  * ACCUMULATION ("acc")
- * Every backward output takes an accumulation factor, called `acc` here (the
- * project's "beta", renamed so as not to clash with BN's shift parameter beta):
+ * Every backward output takes an accumulation factor, `acc` (as in every public
+ * header; not "beta", which is BN's shift):
  *     out = computed + acc * out
  * acc = 0 overwrites and never reads the old contents (they may be garbage or
  * NaN); acc = 1 adds to them, which is how parameter gradients accumulate and

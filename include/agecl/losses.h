@@ -9,10 +9,10 @@
  * n means any tensor of n elements. Class indices, age positions and sample
  * indices travel as floats holding integers (exact below 2^24).
  *
- * BETA
- * Gradient outputs take `float beta`: out = computed + beta * out. With beta 0
- * the old value is never read (it may be NaN); beta 1 accumulates, which is how
- * a parameter's gradient sums over the terms of a loss. Forward outputs are
+ * ACCUMULATION ("acc", as in every public header)
+ * Gradient outputs take `float acc`: out = computed + acc * out. With acc 0 the
+ * old value is never read (it may be NaN); acc 1 accumulates, which is how a
+ * parameter's gradient sums over the terms of a loss. Forward outputs are
  * overwritten. Every call only enqueues work.
  *
  * EXPECTED-VALUE AGE (DEX, MODEL.md 3.1)
@@ -33,7 +33,7 @@
  *     q_j = exp(-(l_j - age)^2 / (2 sigma^2)) / sum_k exp(-(l_k - age)^2 / (2 sigma^2))
  *   and loss[0] = mean_b sum_j q_j (log q_j - log p_j), p = softmax(logits):
  *   PyTorch's kl_div(log_softmax(z), q, reduction='batchmean').
- *   Backward: dlogits[b,j] = scale / B * (p_j - q_j), with beta.
+ *   Backward: dlogits[b,j] = scale / B * (p_j - q_j), with acc.
  *
  * SOFTMAX CROSS-ENTROPY (gender, MODEL.md 3.2; positions, 3.3)
  *   logits: B rows of K; targets: B class indices in [0, K), or -1
@@ -46,7 +46,7 @@
  *   argmax (optional, B): the index of the first largest logit of each row, as
  *   torch.argmax gives it; for accuracy and the confidence score.
  *   Backward: dlogits[b,j] = scale * (softmax_j - [j == target[b]]) / count,
- *   count = the number of non-ignored samples; ignored rows get 0 (+ beta * old).
+ *   count = the number of non-ignored samples; ignored rows get 0 (+ acc * old).
  *
  */
 #ifndef AGECL_LOSSES_H
@@ -67,7 +67,7 @@ agecl_status agecl_dex_forward(agecl_ctx *ctx, const agecl_tensor *logits,
 
 agecl_status agecl_dex_backward(agecl_ctx *ctx, const agecl_tensor *logits,
                                 const agecl_tensor *labels, const agecl_tensor *ages,
-                                float scale, float beta, agecl_tensor *dlogits);
+                                float scale, float acc, agecl_tensor *dlogits);
 
 /* ---- label distribution (KL to a Gaussian over the labels) ---- */
 
@@ -77,7 +77,7 @@ agecl_status agecl_label_dist_forward(agecl_ctx *ctx, const agecl_tensor *logits
 
 agecl_status agecl_label_dist_backward(agecl_ctx *ctx, const agecl_tensor *logits,
                                        const agecl_tensor *labels, const agecl_tensor *ages,
-                                       float sigma, float scale, float beta,
+                                       float sigma, float scale, float acc,
                                        agecl_tensor *dlogits);
 
 /* ---- softmax cross-entropy ---- */
@@ -89,7 +89,7 @@ agecl_status agecl_softmax_ce_forward(agecl_ctx *ctx, const agecl_tensor *logits
                                       agecl_tensor *argmax);
 
 agecl_status agecl_softmax_ce_backward(agecl_ctx *ctx, const agecl_tensor *logits,
-                                       const agecl_tensor *targets, float scale, float beta,
+                                       const agecl_tensor *targets, float scale, float acc,
                                        agecl_tensor *dlogits);
 
 #ifdef __cplusplus

@@ -165,25 +165,25 @@ static agecl_status run(const agecl_conv2d_plan *p, agecl_conv2d_pass pass, cons
 }
 
 agecl_status agecl_conv2d_forward(agecl_conv2d_plan *p, const agecl_tensor *x,
-                                  const agecl_tensor *wt, float beta, agecl_tensor *y,
+                                  const agecl_tensor *wt, float acc, agecl_tensor *y,
                                   const agecl_tensor *workspace)
 {
     AGECL_TRY(check_call(p, "conv2d_forward", x, "x", wt, "wt", y, "y", workspace));
-    return run(p, AGECL_CONV_FORWARD, x, wt, beta, y, workspace);
+    return run(p, AGECL_CONV_FORWARD, x, wt, acc, y, workspace);
 }
 
 agecl_status agecl_conv2d_backward_data(agecl_conv2d_plan *p, const agecl_tensor *dy,
-                                        const agecl_tensor *wt, float beta, agecl_tensor *dx,
+                                        const agecl_tensor *wt, float acc, agecl_tensor *dx,
                                         const agecl_tensor *workspace)
 {
     AGECL_TRY(check_call(p, "conv2d_backward_data", dx, "dx", wt, "wt", dy, "dy", workspace));
-    return run(p, AGECL_CONV_BACKWARD_DATA, dy, wt, beta, dx, workspace);
+    return run(p, AGECL_CONV_BACKWARD_DATA, dy, wt, acc, dx, workspace);
 }
 
 agecl_status agecl_conv2d_backward_filter(agecl_conv2d_plan *p, const agecl_tensor *x,
-                                          const agecl_tensor *dy, float beta, agecl_tensor *dw,
+                                          const agecl_tensor *dy, float acc, agecl_tensor *dw,
                                           const agecl_tensor *workspace)
 {
     AGECL_TRY(check_call(p, "conv2d_backward_filter", x, "x", dw, "dw", dy, "dy", workspace));
-    return run(p, AGECL_CONV_BACKWARD_FILTER, x, dy, beta, dw, workspace);
+    return run(p, AGECL_CONV_BACKWARD_FILTER, x, dy, acc, dw, workspace);
 }

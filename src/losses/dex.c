@@ -40,7 +40,7 @@ agecl_status agecl_dex_forward(agecl_ctx *ctx, const agecl_tensor *logits,
 
 agecl_status agecl_dex_backward(agecl_ctx *ctx, const agecl_tensor *logits,
                                 const agecl_tensor *labels, const agecl_tensor *ages,
-                                float scale, float beta, agecl_tensor *dlogits)
+                                float scale, float acc, agecl_tensor *dlogits)
 {
     const char *op = "dex_backward";
     if (!ctx) return agecl__fail(AGECL_E_INVALID_ARG, "%s: ctx is NULL", op);
@@ -52,7 +52,7 @@ agecl_status agecl_dex_backward(agecl_ctx *ctx, const agecl_tensor *logits,
     AGECL_TRY(agecl__arg_rows(dlogits, op, "dlogits", (int)B, n, &d_off));
     agecl__arg args[] = {
         AGECL_ARG(logits->buf), AGECL_ARG(z_off), AGECL_ARG(labels->buf), AGECL_ARG(l_off),
-        AGECL_ARG(ages->buf), AGECL_ARG(a_off), AGECL_ARG(scale), AGECL_ARG(beta),
+        AGECL_ARG(ages->buf), AGECL_ARG(a_off), AGECL_ARG(scale), AGECL_ARG(acc),
         AGECL_ARG(dlogits->buf), AGECL_ARG(d_off), AGECL_ARG(B), AGECL_ARG(n)};
     size_t global = B, local = AGECL__ROWS_GROUP;
     return agecl__run(ctx, "dex", "", "dex_backward", 1, &global, &local, AGECL_NARGS(args),

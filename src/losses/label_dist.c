@@ -40,7 +40,7 @@ agecl_status agecl_label_dist_forward(agecl_ctx *ctx, const agecl_tensor *logits
 
 agecl_status agecl_label_dist_backward(agecl_ctx *ctx, const agecl_tensor *logits,
                                        const agecl_tensor *labels, const agecl_tensor *ages,
-                                       float sigma, float scale, float beta,
+                                       float sigma, float scale, float acc,
                                        agecl_tensor *dlogits)
 {
     const char *op = "label_dist_backward";
@@ -56,7 +56,7 @@ agecl_status agecl_label_dist_backward(agecl_ctx *ctx, const agecl_tensor *logit
     agecl__arg args[] = {
         AGECL_ARG(logits->buf), AGECL_ARG(z_off), AGECL_ARG(labels->buf), AGECL_ARG(l_off),
         AGECL_ARG(ages->buf), AGECL_ARG(a_off), AGECL_ARG(inv2s2), AGECL_ARG(scale),
-        AGECL_ARG(beta), AGECL_ARG(dlogits->buf), AGECL_ARG(d_off), AGECL_ARG(B), AGECL_ARG(n)};
+        AGECL_ARG(acc), AGECL_ARG(dlogits->buf), AGECL_ARG(d_off), AGECL_ARG(B), AGECL_ARG(n)};
     size_t global = B, local = AGECL__ROWS_GROUP;
     return agecl__run(ctx, "label_dist", "", "label_dist_backward", 1, &global, &local,
                       AGECL_NARGS(args), args);

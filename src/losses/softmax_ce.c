@@ -30,7 +30,7 @@ agecl_status agecl_softmax_ce_forward(agecl_ctx *ctx, const agecl_tensor *logits
 }
 
 agecl_status agecl_softmax_ce_backward(agecl_ctx *ctx, const agecl_tensor *logits,
-                                       const agecl_tensor *targets, float scale, float beta,
+                                       const agecl_tensor *targets, float scale, float acc,
                                        agecl_tensor *dlogits)
 {
     const char *op = "softmax_ce_backward";
@@ -42,7 +42,7 @@ agecl_status agecl_softmax_ce_backward(agecl_ctx *ctx, const agecl_tensor *logit
     AGECL_TRY(agecl__arg_rows(dlogits, op, "dlogits", (int)B, K, &d_off));
     agecl__arg args[] = {
         AGECL_ARG(logits->buf), AGECL_ARG(z_off), AGECL_ARG(targets->buf), AGECL_ARG(t_off),
-        AGECL_ARG(scale), AGECL_ARG(beta), AGECL_ARG(dlogits->buf), AGECL_ARG(d_off),
+        AGECL_ARG(scale), AGECL_ARG(acc), AGECL_ARG(dlogits->buf), AGECL_ARG(d_off),
         AGECL_ARG(B), AGECL_ARG(K), AGECL_LOCAL(AGECL__ROWS_GROUP * sizeof(float))};
     size_t group = AGECL__ROWS_GROUP;
     return agecl__run(ctx, "softmax_ce", "", "softmax_ce_backward", 1, &group, &group,
