@@ -1,17 +1,23 @@
 /* The layers other than convolution (agecl/layers.h) at every activation shape
- * where the preset's model runs them: BatchNorm (training forward, backward),
- * PReLU (forward, backward), the residual add, global average pooling (forward,
- * backward) and the heads' Linear layers (forward, backward). Their rate is
- * memory traffic: each input read once and each output written once, per-channel
- * vectors included, as a share of the copy ceiling (which streams through
- * memory: an op whose tensors fit in a cache can pass 100%). */
+ * where the preset's model runs them: BatchNorm (training and inference forward,
+ * backward), PReLU (forward, backward), the stem's BatchNorm + PReLU both fused
+ * (as the model runs it) and as the two ops, the residual add, the strided
+ * subsample of a shortcut, global average pooling (forward, backward) and the
+ * heads' Linear layers (forward, backward). Their rate is memory traffic: each
+ * input read once and each output written once, per-channel vectors included, as
+ * a share of the copy ceiling (which streams through memory: an op whose tensors
+ * fit in a cache can pass 100%); the two-op BatchNorm + PReLU counts the traffic
+ * of both ops, so its rate compares with the fused one's. */
 #include <stdio.h>
 #include "agecl/layers.h"
 #include "bench_util.h"
 
 #define MAX_SITES 64
 
-enum { OP_BN, OP_PRELU, OP_ADD, OP_AVGPOOL, OP_LINEAR };
+enum { OP_BN, OP_PRELU, OP_BN_PRELU, OP_BN_PRELU_TWO, OP_ADD, OP_SUBSAMPLE, OP_AVGPOOL, OP_LINEAR };
+
+/* What is timed of a site: the training forward, the backward, the inference forward. */
+enum { MODE_TRAIN, MODE_BACKWARD, MODE_INFER, MODES };
 
 /* One kind of layer at one shape: n x c x hw x hw (a Linear: c inputs, out outputs). */
 typedef struct op_site {
@@ -38,13 +44,13 @@ static void add_site(op_site *s, int *n, int kind, int c, int hw, int out, const
 static int model_sites(const agecl_model_config *cfg, op_site *s)
 {
     int n = 0, hw = cfg->input_size, cin = cfg->channels[0];
-    add_site(s, &n, OP_BN, cin, hw, 0, "stem.bn");
-    add_site(s, &n, OP_PRELU, cin, hw, 0, "stem.prelu");
+    add_site(s, &n, OP_BN_PRELU, cin, hw, 0, "stem.bn+prelu");
+    add_site(s, &n, OP_BN_PRELU_TWO, cin, hw, 0, "stem.bn+prelu (two ops)");
     for (int st = 0; st < cfg->stages; st++) {
         int d = cfg->channels[st];
         for (int u = 0; u < cfg->units[st]; u++) {
             int out_hw = u == 0 ? (hw - 1) / 2 + 1 : hw;
-            char unit[32], name[48];
+            char unit[24], name[48];
             snprintf(unit, sizeof unit, "stage%d.%d", st + 1, u);
             snprintf(name, sizeof name, "%s.bn1", unit);
             add_site(s, &n, OP_BN, cin, hw, 0, name);
@@ -55,6 +61,9 @@ static int model_sites(const agecl_model_config *cfg, op_site *s)
             if (cin != d) {
                 snprintf(name, sizeof name, "%s.shortcut.bn", unit);
                 add_site(s, &n, OP_BN, d, out_hw, 0, name);
+            } else if (out_hw != hw) {
+                snprintf(name, sizeof name, "%s.shortcut (subsample)", unit);
+                add_site(s, &n, OP_SUBSAMPLE, cin, hw, 0, name);
             }
             snprintf(name, sizeof name, "%s (add)", unit);
             add_site(s, &n, OP_ADD, d, out_hw, 0, name);
@@ -73,31 +82,75 @@ static int model_sites(const agecl_model_config *cfg, op_site *s)
  * or for a Linear x [n, c], y [n, out] and its parameters. */
 typedef struct op_run {
     agecl_ctx *ctx;
-    int backward;
+    int mode;
     const op_site *site;
-    agecl_tensor x, y, dy, dx, pooled, dpooled;
-    agecl_tensor gamma, beta, run_mean, run_var, mean, invstd, dgamma, dbeta;
+    agecl_tensor x, y, dy, dx, z, dz, small, dsmall, pooled, dpooled;
+    agecl_tensor gamma, beta, run_mean, run_var, mean, invstd, dgamma, dbeta, slope, dslope;
 } op_run;
 
+/* BatchNorm then PReLU as two ops, through z, as the model ran it before fusing. */
+static agecl_status bn_prelu_two(op_run *r)
+{
+    agecl_ctx *ctx = r->ctx;
+    if (r->mode == MODE_TRAIN) {
+        AGECL_TRY(agecl_batchnorm_forward_train(ctx, &r->x, &r->gamma, &r->beta, &r->run_mean,
+                                                &r->run_var, 0.1f, 1e-5f, &r->z, &r->mean,
+                                                &r->invstd));
+        return agecl_prelu_forward(ctx, &r->z, &r->slope, &r->y);
+    }
+    if (r->mode == MODE_INFER) {
+        AGECL_TRY(agecl_batchnorm_forward_infer(ctx, &r->x, &r->gamma, &r->beta, &r->run_mean,
+                                                &r->run_var, 1e-5f, &r->z));
+        return agecl_prelu_forward(ctx, &r->z, &r->slope, &r->y);
+    }
+    AGECL_TRY(agecl_prelu_backward(ctx, &r->z, &r->dy, &r->slope, 0, &r->dz, 1, &r->dslope));
+    return agecl_batchnorm_backward(ctx, &r->x, &r->dz, &r->gamma, &r->mean, &r->invstd, 0,
+                                    &r->dx, 1, &r->dgamma, &r->dbeta);
+}
+
+/* One op of a site as the model calls it (parameter gradients accumulate). */
 static agecl_status run_op(void *arg)
 {
     op_run *r = arg;
     agecl_ctx *ctx = r->ctx;
-    switch (r->site->kind * 2 + r->backward) {
-    case OP_BN * 2:
+    switch (r->site->kind * MODES + r->mode) {
+    case OP_BN * MODES + MODE_TRAIN:
         return agecl_batchnorm_forward_train(ctx, &r->x, &r->gamma, &r->beta, &r->run_mean,
                                              &r->run_var, 0.1f, 1e-5f, &r->y, &r->mean,
                                              &r->invstd);
-    case OP_BN * 2 + 1: /* as the model calls it: parameter gradients accumulate */
+    case OP_BN * MODES + MODE_INFER:
+        return agecl_batchnorm_forward_infer(ctx, &r->x, &r->gamma, &r->beta, &r->run_mean,
+                                             &r->run_var, 1e-5f, &r->y);
+    case OP_BN * MODES + MODE_BACKWARD:
         return agecl_batchnorm_backward(ctx, &r->x, &r->dy, &r->gamma, &r->mean, &r->invstd, 0,
                                         &r->dx, 1, &r->dgamma, &r->dbeta);
-    case OP_PRELU * 2: return agecl_prelu_forward(ctx, &r->x, &r->gamma, &r->y);
-    case OP_PRELU * 2 + 1:
+    case OP_PRELU * MODES + MODE_TRAIN: return agecl_prelu_forward(ctx, &r->x, &r->gamma, &r->y);
+    case OP_PRELU * MODES + MODE_BACKWARD:
         return agecl_prelu_backward(ctx, &r->x, &r->dy, &r->gamma, 0, &r->dx, 1, &r->dgamma);
-    case OP_ADD * 2: return agecl_add_forward(ctx, &r->x, &r->dy, &r->y);
-    case OP_AVGPOOL * 2: return agecl_avgpool_forward(ctx, &r->x, &r->pooled);
-    case OP_AVGPOOL * 2 + 1: return agecl_avgpool_backward(ctx, &r->dpooled, 0, &r->dx);
-    case OP_LINEAR * 2: return agecl_linear_forward(ctx, &r->x, &r->gamma, &r->beta, &r->y);
+    case OP_BN_PRELU * MODES + MODE_TRAIN:
+        return agecl_batchnorm_prelu_forward_train(ctx, &r->x, &r->gamma, &r->beta, &r->slope,
+                                                   &r->run_mean, &r->run_var, 0.1f, 1e-5f,
+                                                   &r->y, &r->mean, &r->invstd);
+    case OP_BN_PRELU * MODES + MODE_INFER:
+        return agecl_batchnorm_prelu_forward_infer(ctx, &r->x, &r->gamma, &r->beta, &r->slope,
+                                                   &r->run_mean, &r->run_var, 1e-5f, &r->y);
+    case OP_BN_PRELU * MODES + MODE_BACKWARD:
+        return agecl_batchnorm_prelu_backward(ctx, &r->x, &r->dy, &r->gamma, &r->beta,
+                                              &r->slope, &r->mean, &r->invstd, 0, &r->dx, 1,
+                                              &r->dgamma, &r->dbeta, &r->dslope);
+    case OP_BN_PRELU_TWO * MODES + MODE_TRAIN:
+    case OP_BN_PRELU_TWO * MODES + MODE_INFER:
+    case OP_BN_PRELU_TWO * MODES + MODE_BACKWARD: return bn_prelu_two(r);
+    case OP_ADD * MODES + MODE_TRAIN: return agecl_add_forward(ctx, &r->x, &r->dy, &r->y);
+    case OP_SUBSAMPLE * MODES + MODE_TRAIN:
+        return agecl_subsample_forward(ctx, &r->x, 2, &r->small);
+    case OP_SUBSAMPLE * MODES + MODE_BACKWARD: /* adds into dx, as the shortcut's gradient */
+        return agecl_subsample_backward(ctx, &r->dsmall, 2, 1, &r->dx);
+    case OP_AVGPOOL * MODES + MODE_TRAIN: return agecl_avgpool_forward(ctx, &r->x, &r->pooled);
+    case OP_AVGPOOL * MODES + MODE_BACKWARD:
+        return agecl_avgpool_backward(ctx, &r->dpooled, 0, &r->dx);
+    case OP_LINEAR * MODES + MODE_TRAIN:
+        return agecl_linear_forward(ctx, &r->x, &r->gamma, &r->beta, &r->y);
     default:
         return agecl_linear_backward(ctx, &r->x, &r->dy, &r->gamma, 0, &r->dx, 1, &r->dgamma,
                                      &r->dbeta);
@@ -106,10 +159,10 @@ static agecl_status run_op(void *arg)
 
 static void free_run(op_run *r)
 {
-    agecl_tensor *all[] = {&r->x,        &r->y,       &r->dy,      &r->dx,
-                           &r->pooled,   &r->dpooled, &r->gamma,   &r->beta,
-                           &r->run_mean, &r->run_var, &r->mean,    &r->invstd,
-                           &r->dgamma,   &r->dbeta};
+    agecl_tensor *all[] = {&r->x,     &r->y,        &r->dy,      &r->dx,     &r->z,
+                           &r->dz,    &r->small,    &r->dsmall,  &r->pooled, &r->dpooled,
+                           &r->gamma, &r->beta,     &r->run_mean, &r->run_var, &r->mean,
+                           &r->invstd, &r->dgamma,  &r->dbeta,   &r->slope,  &r->dslope};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) agecl_tensor_free(all[i]);
 }
 
@@ -124,6 +177,17 @@ static agecl_status alloc_run(op_run *r, int n)
     AGECL_TRY(bench_random_tensor(ctx, &r->dx, n, c, hw, hw, -1, 1, &seed));
     AGECL_TRY(bench_random_tensor(ctx, &r->y, n, yc, hw, hw, -1, 1, &seed));
     AGECL_TRY(bench_random_tensor(ctx, &r->dy, n, yc, hw, hw, -1, 1, &seed));
+    if (s->kind == OP_BN_PRELU_TWO) {
+        AGECL_TRY(bench_random_tensor(ctx, &r->z, n, c, hw, hw, -1, 1, &seed));
+        AGECL_TRY(bench_random_tensor(ctx, &r->dz, n, c, hw, hw, -1, 1, &seed));
+    }
+    if (s->kind == OP_SUBSAMPLE) {
+        int half = (hw + 1) / 2;
+        AGECL_TRY(bench_random_tensor(ctx, &r->small, n, c, half, half, -1, 1, &seed));
+        AGECL_TRY(bench_random_tensor(ctx, &r->dsmall, n, c, half, half, -1, 1, &seed));
+    }
+    AGECL_TRY(bench_random_tensor(ctx, &r->slope, 1, c, 1, 1, 0, 0.5f, &seed));
+    AGECL_TRY(bench_random_tensor(ctx, &r->dslope, 1, c, 1, 1, -1, 1, &seed));
     AGECL_TRY(bench_random_tensor(ctx, &r->pooled, n, c, 1, 1, -1, 1, &seed));
     AGECL_TRY(bench_random_tensor(ctx, &r->dpooled, n, c, 1, 1, -1, 1, &seed));
     int wn = s->kind == OP_LINEAR ? s->out : 1, bc = yc;
@@ -137,29 +201,51 @@ static agecl_status alloc_run(op_run *r, int n)
     return bench_random_tensor(ctx, &r->invstd, 1, c, 1, 1, 0.5f, 2, &seed);
 }
 
-static const char *op_name(int kind, int backward)
+/* The op's name in each mode (NULL: not timed). */
+static const char *op_name(int kind, int mode)
 {
-    static const char *names[][2] = {{"batchnorm_train_forward", "batchnorm_backward"},
-                                     {"prelu_forward", "prelu_backward"},
-                                     {"add_forward", NULL},
-                                     {"avgpool_forward", "avgpool_backward"},
-                                     {"linear_forward", "linear_backward"}};
-    return names[kind][backward];
+    static const char *names[][MODES] = {
+        {"batchnorm_train_forward", "batchnorm_backward", "batchnorm_infer_forward"},
+        {"prelu_forward", "prelu_backward", NULL},
+        {"batchnorm_prelu_train_forward", "batchnorm_prelu_backward",
+         "batchnorm_prelu_infer_forward"},
+        {"batchnorm+prelu_train_forward", "batchnorm+prelu_backward",
+         "batchnorm+prelu_infer_forward"},
+        {"add_forward", NULL, NULL},
+        {"subsample_forward", "subsample_backward", NULL},
+        {"avgpool_forward", "avgpool_backward", NULL},
+        {"linear_forward", "linear_backward", NULL}};
+    return names[kind][mode];
 }
 
-/* Bytes an ideal implementation moves: inputs read once, outputs written once. */
-static double op_bytes(const op_site *s, int n, int backward)
+/* Bytes an ideal implementation moves: inputs read once, outputs written once
+ * (the two-op BatchNorm + PReLU: what both ops move, z included). */
+static double op_bytes(const op_site *s, int n, int mode)
 {
     double act = 4.0 * n * s->c * s->hw * s->hw, vec = 4.0 * s->c;
+    int half = (s->hw + 1) / 2;
+    double small = 4.0 * n * s->c * half * half;
     switch (s->kind) {
-    case OP_BN: return backward ? 3 * act + 7 * vec : 2 * act + 8 * vec;
-    case OP_PRELU: return backward ? 3 * act + 3 * vec : 2 * act + vec;
+    case OP_BN:
+        return mode == MODE_BACKWARD ? 3 * act + 7 * vec
+               : mode == MODE_INFER  ? 2 * act + 4 * vec
+                                     : 2 * act + 8 * vec;
+    case OP_PRELU: return mode == MODE_BACKWARD ? 3 * act + 3 * vec : 2 * act + vec;
+    case OP_BN_PRELU:
+        return mode == MODE_BACKWARD ? 3 * act + 11 * vec
+               : mode == MODE_INFER  ? 2 * act + 5 * vec
+                                     : 2 * act + 9 * vec;
+    case OP_BN_PRELU_TWO:
+        return mode == MODE_BACKWARD ? 6 * act + 10 * vec
+               : mode == MODE_INFER  ? 4 * act + 5 * vec
+                                     : 4 * act + 9 * vec;
     case OP_ADD: return 3 * act;
+    case OP_SUBSAMPLE: return mode == MODE_BACKWARD ? small + 2 * act : act + small;
     case OP_AVGPOOL: return act + 4.0 * n * s->c;
     default: {
         double x = act, y = 4.0 * n * s->out, w = 4.0 * s->c * s->out, b = 4.0 * s->out;
         /* forward: x, w, b -> y; backward: x, dy, w, dw, db -> dx, dw, db */
-        return backward ? x + y + w + 2 * (w + b) + x : x + w + b + y;
+        return mode == MODE_BACKWARD ? x + y + w + 2 * (w + b) + x : x + w + b + y;
     }
     }
 }
@@ -171,8 +257,8 @@ static agecl_status time_site(bench_dev *d, const op_site *s, int batch)
     char shape[48];
     if (s->kind == OP_LINEAR) snprintf(shape, sizeof shape, "%dx%d->%d", batch, s->c, s->out);
     else snprintf(shape, sizeof shape, "%dx%dx%dx%d", batch, s->c, s->hw, s->hw);
-    for (r.backward = 0; r.backward < 2 && st == AGECL_OK; r.backward++) {
-        const char *name = op_name(s->kind, r.backward);
+    for (r.mode = 0; r.mode < MODES && st == AGECL_OK; r.mode++) {
+        const char *name = op_name(s->kind, r.mode);
         if (!name) continue;
         bench_progress("ops, batch %d: %s %s (%s)", batch, name, shape, s->layer);
         double ms;
@@ -182,7 +268,7 @@ static agecl_status time_site(bench_dev *d, const op_site *s, int batch)
         res.layer = s->layer;
         res.uses = s->uses;
         res.ms = ms;
-        res.gbps = op_bytes(s, batch, r.backward) / (ms * 1e6);
+        res.gbps = op_bytes(s, batch, r.mode) / (ms * 1e6);
         bench_emit(d, &res);
     }
     free_run(&r);
