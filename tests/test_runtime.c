@@ -307,10 +307,12 @@ static void test_device_key(void **state)
 static void test_options(void **state)
 {
     (void)state;
-    static const char *const vars[] = {"AGECL_KERNELS", "AGECL_GEMM", "AGECL_CONV_ALGO",
-                                       "AGECL_FUSE", "AGECL_PROFILE", "AGECL_CACHE_DIR"};
-    char *saved[6];
-    for (int i = 0; i < 6; i++) {
+    static const char *const vars[] = {"AGECL_KERNELS", "AGECL_GEMM",    "AGECL_CONV_ALGO",
+                                       "AGECL_FUSE",    "AGECL_PROFILE", "AGECL_CACHE_DIR",
+                                       "AGECL_WERROR"};
+    enum { VARS = sizeof vars / sizeof vars[0] };
+    char *saved[VARS];
+    for (int i = 0; i < VARS; i++) {
         const char *v = getenv(vars[i]);
         saved[i] = v ? strdup(v) : NULL;
         unsetenv(vars[i]);
@@ -321,6 +323,7 @@ static void test_options(void **state)
     assert_int_equal(o.gemm, AGECL_GEMM_PATH_AUTO);
     assert_int_equal(o.fuse, 1);
     assert_int_equal(o.profile, 0);
+    assert_int_equal(o.werror, 0);
     assert_string_equal(o.cache_dir, "");
 
     setenv("AGECL_KERNELS", "gpu", 1);
@@ -328,6 +331,7 @@ static void test_options(void **state)
     setenv("AGECL_CONV_ALGO", "winograd", 1);
     setenv("AGECL_FUSE", "0", 1);
     setenv("AGECL_PROFILE", "1", 1);
+    setenv("AGECL_WERROR", "1", 1);
     setenv("AGECL_CACHE_DIR", "/nonexistent/agecl-cache", 1);
     TEST_OK(agecl_options_from_env(&o));
     assert_int_equal(o.kernels, AGECL_FAMILY_GPU);
@@ -335,15 +339,17 @@ static void test_options(void **state)
     assert_string_equal(o.conv_algo, "winograd");
     assert_int_equal(o.fuse, 0);
     assert_int_equal(o.profile, 1);
+    assert_int_equal(o.werror, 1);
     assert_string_equal(o.cache_dir, "/nonexistent/agecl-cache");
     assert_string_equal(agecl_family_name(o.kernels), "gpu");
     assert_string_equal(agecl_gemm_path_name(o.gemm), "clblast");
     assert_null(agecl_family_name((agecl_family)3));
-    for (int i = 0; i < 6; i++) unsetenv(vars[i]);
+    for (int i = 0; i < VARS; i++) unsetenv(vars[i]);
 
     static const char *const bad[][2] = {{"AGECL_KERNELS", "fpga"}, {"AGECL_GEMM", "fast"},
-                                         {"AGECL_FUSE", "yes"}, {"AGECL_PROFILE", "2"}};
-    for (int i = 0; i < 4; i++) {
+                                         {"AGECL_FUSE", "yes"},     {"AGECL_PROFILE", "2"},
+                                         {"AGECL_WERROR", "on"}};
+    for (int i = 0; i < 5; i++) {
         setenv(bad[i][0], bad[i][1], 1);
         assert_int_equal(agecl_options_from_env(&o), AGECL_E_INVALID_ARG);
         assert_non_null(strstr(agecl_last_error(), bad[i][0]));
@@ -397,7 +403,7 @@ static void test_options(void **state)
     assert_int_equal(agecl_ctx_create_with(&ctx, &o, 0), AGECL_E_INVALID_ARG);
     assert_non_null(strstr(agecl_last_error(), "gemm"));
 
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < VARS; i++) {
         if (saved[i]) setenv(vars[i], saved[i], 1);
         free(saved[i]);
     }

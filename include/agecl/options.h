@@ -21,6 +21,9 @@
  *                                checked when a plan is created
  *   fuse       AGECL_FUSE        1 | 0: BatchNorm and PReLU fused into one kernel in the stem
  *   profile    AGECL_PROFILE     0 | 1: time every kernel (as AGECL_CTX_PROFILING)
+ *   werror     AGECL_WERROR      0 | 1: build the library's kernels with -Werror, so that
+ *                                a compiler warning fails the build, naming the program
+ *                                (the test suite turns it on)
  */
 #ifndef AGECL_OPTIONS_H
 #define AGECL_OPTIONS_H
@@ -51,6 +54,7 @@ typedef struct agecl_options {
     char conv_algo[16]; /* a name of agecl_conv2d_algo_parse; "" = auto */
     int fuse;
     int profile;
+    int werror;
 } agecl_options;
 
 /* The defaults of the table, without the environment (cache_dir: ""). */

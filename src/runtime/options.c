@@ -83,6 +83,7 @@ agecl_status agecl_options_from_env(agecl_options *o)
         AGECL_TRY(copy("AGECL_CONV_ALGO", v, o->conv_algo, sizeof o->conv_algo));
     if ((v = var("AGECL_FUSE"))) AGECL_TRY(pick("AGECL_FUSE", v, bits, 2, &o->fuse));
     if ((v = var("AGECL_PROFILE"))) AGECL_TRY(pick("AGECL_PROFILE", v, bits, 2, &o->profile));
+    if ((v = var("AGECL_WERROR"))) AGECL_TRY(pick("AGECL_WERROR", v, bits, 2, &o->werror));
     return AGECL_OK;
 }
 
@@ -94,9 +95,10 @@ agecl_status agecl__options_check(const agecl_options *o)
     if (!agecl_gemm_path_name(o->gemm))
         return agecl__fail(AGECL_E_INVALID_ARG, "options: gemm is %d (auto, own or clblast)",
                            (int)o->gemm);
-    if ((o->fuse != 0 && o->fuse != 1) || (o->profile != 0 && o->profile != 1))
-        return agecl__fail(AGECL_E_INVALID_ARG, "options: fuse and profile are 0 or 1, not %d and %d",
-                           o->fuse, o->profile);
+    if ((o->fuse != 0 && o->fuse != 1) || (o->profile != 0 && o->profile != 1) ||
+        (o->werror != 0 && o->werror != 1))
+        return agecl__fail(AGECL_E_INVALID_ARG, "options: fuse, profile and werror are 0 or 1, "
+                           "not %d, %d and %d", o->fuse, o->profile, o->werror);
     if (!memchr(o->device, 0, sizeof o->device) || !memchr(o->cache_dir, 0, sizeof o->cache_dir) ||
         !memchr(o->conv_algo, 0, sizeof o->conv_algo))
         return agecl__fail(AGECL_E_INVALID_ARG, "options: a string field is not terminated");

@@ -66,11 +66,18 @@ agecl_status agecl__program(agecl_ctx *ctx, const char *program, const char *opt
     if (!grow((void **)&ctx->programs, &ctx->cap_programs, ctx->n_programs, sizeof *ctx->programs))
         return agecl__fail(AGECL_E_OUT_OF_MEMORY, "program table");
     cl_program p;
-    agecl_status s = agecl_program_build(ctx, source, options, &p);
+    char strict[512];
+    if (ctx->opt.werror) { /* AGECL_WERROR: a warning fails the build */
+        if (snprintf(strict, sizeof strict, "%s%s-Werror", options, *options ? " " : "") >=
+            (int)sizeof strict)
+            return agecl__fail(AGECL_E_INVALID_ARG, "program cl/%s.cl: options too long", program);
+    }
+    const char *built = ctx->opt.werror ? strict : options;
+    agecl_status s = agecl_program_build(ctx, source, built, &p);
     if (s != AGECL_OK) {
         char detail[1024];
         snprintf(detail, sizeof detail, "%s", agecl_last_error());
-        return agecl__fail(s, "program cl/%s.cl (options '%s'): %s", program, options, detail);
+        return agecl__fail(s, "program cl/%s.cl (options '%s'): %s", program, built, detail);
     }
     agecl__program_entry *e = &ctx->programs[ctx->n_programs];
     e->name = strdup(program);
