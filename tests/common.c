@@ -210,3 +210,19 @@ float *test_plus_beta(const double *ref, const float *old, float beta, size_t n)
         f[i] = (float)(ref[i] + (beta != 0.0f ? beta * (double)old[i] : 0.0));
     return f;
 }
+
+unsigned char *test_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("%s: cannot open", path);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    assert_true(size >= 0);
+    *n = (size_t)size;
+    rewind(f);
+    unsigned char *b = malloc(*n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}

@@ -39,20 +39,6 @@ static void write_bytes(const char *path, const void *data, size_t n)
 }
 
 /* The whole file, malloc'd. */
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    *n = (size_t)ftell(f);
-    rewind(f);
-    unsigned char *p = malloc(*n + 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, *n, f), *n);
-    fclose(f);
-    return p;
-}
-
 /* A file made of the 8-byte length of header, header, then data_len zero bytes. */
 static void write_raw(const char *path, const char *header, size_t data_len)
 {
@@ -273,7 +259,7 @@ static void test_truncated_files_are_refused(void **state)
     agecl_st_writer_free(w);
 
     size_t n;
-    unsigned char *bytes = read_bytes(path, &n);
+    unsigned char *bytes = test_read_file(path, &n);
     size_t header_end = 8 + (size_t)bytes[0] + ((size_t)bytes[1] << 8);
     assert_int_equal(n, header_end + sizeof a + sizeof b);
     const size_t cuts[] = {0, 3, 7, 8, 8 + (header_end - 8) / 2, header_end - 1, header_end,
@@ -534,7 +520,7 @@ static void test_save_into_unwritable_folder_keeps_old_file(void **state)
     agecl_st_writer *new_w;
     make_old_file("readonly", path, sizeof path, &new_w);
     size_t old_n, n;
-    unsigned char *old_bytes = read_bytes(path, &old_n);
+    unsigned char *old_bytes = test_read_file(path, &old_n);
 
     assert_int_equal(chmod(path_in("readonly", dir, sizeof dir), 0555), 0);
     int st = save_unprivileged(new_w, path);
@@ -545,7 +531,7 @@ static void test_save_into_unwritable_folder_keeps_old_file(void **state)
         skip(); /* root that cannot become another user writes anywhere */
     }
     assert_int_equal(st, AGECL_E_IO);
-    unsigned char *bytes = read_bytes(path, &n);
+    unsigned char *bytes = test_read_file(path, &n);
     assert_true(n == old_n && memcmp(bytes, old_bytes, n) == 0);
     free(bytes);
     free(old_bytes);
@@ -603,7 +589,7 @@ static int count_temporary(const char *sub)
 static void assert_file_holds(const char *path, const void *want, size_t n)
 {
     size_t got_n;
-    unsigned char *got = read_bytes(path, &got_n);
+    unsigned char *got = test_read_file(path, &got_n);
     assert_int_equal(got_n, n);
     assert_memory_equal(got, want, n);
     free(got);

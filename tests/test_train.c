@@ -634,20 +634,6 @@ static int run_capture(const char *cmd, char *out, size_t len)
     return pclose(p);
 }
 
-static unsigned char *read_bytes_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    *n = (size_t)ftell(f);
-    rewind(f);
-    unsigned char *b = malloc(*n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
 static char *read_text(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -870,7 +856,7 @@ static void test_divergence_stops_and_keeps_checkpoint(void **state)
     assert_int_equal(system(cmd), 0);
     snprintf(last, sizeof last, "%s/last.safetensors", dir);
     size_t n_before, n_after;
-    unsigned char *before = read_bytes_all(last, &n_before);
+    unsigned char *before = test_read_file(last, &n_before);
     snprintf(cmd, sizeof cmd, "%s train --data %s --preset tiny --epochs 5 --batch 16 --limit 96 "
              "--workers 2 --quiet --lr 1e30 --resume --out %s 2>&1", getenv("AGECL_TOOL"),
              utkface(), dir);
@@ -880,7 +866,7 @@ static void test_divergence_stops_and_keeps_checkpoint(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
     assert_non_null(strstr(out, "epoch 5 step"));
     assert_non_null(strstr(out, "diverged"));
-    unsigned char *after = read_bytes_all(last, &n_after);
+    unsigned char *after = test_read_file(last, &n_after);
     assert_true(n_before == n_after && !memcmp(before, after, n_before));
     free(before);
     free(after);
