@@ -5,8 +5,9 @@
 #
 # For each figure (the training step, inference) and each implementation and
 # device: the median images/s over the records, then every agecl device's
-# median divided by every PyTorch device's. Plain POSIX awk (mawk will do): the
-# records are one flat JSON object per line, as both programs write them.
+# median divided by every PyTorch device's, and by the best of them. Plain POSIX
+# awk (mawk will do): the records are one flat JSON object per line, as both
+# programs write them.
 
 # The string or number value of "key" in the line; "" when absent.
 function field(line, key,    m) {
@@ -73,6 +74,19 @@ END {
                 "pytorch", "ratio"
             printf "%-6s %-50s %-28s %8.3f\n", a[1], substr(a[3], 1, 50), p[3], \
                 med[order[i]] / med[order[j]]
+            if (!((order[i]) in best) || med[order[j]] > best[order[i]]) {
+                best[order[i]] = med[order[j]]
+                best_name[order[i]] = p[3]
+            }
         }
+    }
+    header = 0
+    for (i = 1; i <= keys; i++) {
+        if (!((order[i]) in best)) continue
+        split(order[i], a, SUBSEP)
+        if (!header++) printf "\n%-6s %-50s %-28s %8s\n", "figure", "agecl device", \
+            "best pytorch", "ratio"
+        printf "%-6s %-50s %-28s %8.3f\n", a[1], substr(a[3], 1, 50), best_name[order[i]], \
+            med[order[i]] / best[order[i]]
     }
 }

@@ -7,12 +7,16 @@
 #
 # Runs BUILD/bench/agecl-bench and bench/torch_bench.py in turn, A B A B, for
 # ROUNDS rounds, so that a slow spell of a shared machine hits both; each run
-# prints the median of RUNS timed runs after a warm-up. PyTorch runs with
-# jemalloc preloaded when /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 exists
-# (its usual allocator for benchmarks), on THREADS threads (default: all).
-# Then prints, per figure, the median over the rounds of each side and the ratio
-# agecl / PyTorch (above 1: agecl is faster). The JSON lines stay in DIR
-# (default: a temporary folder, removed at the end).
+# prints the median of RUNS timed runs after a warm-up. PyTorch runs at its best
+# on this machine: jemalloc preloaded when /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+# exists, with its decay off (MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1: with
+# the default decay it hands memory back every step and runs 1.4-1.7x slower),
+# NCHW and channels-last, inference also frozen (torch.jit.freeze and
+# optimize_for_inference), on THREADS threads (default: all). Then prints, per
+# figure, the median over the rounds of each side, the ratio agecl / PyTorch for
+# each of PyTorch's variants and agecl / the best of them (above 1: agecl is
+# faster). The JSON lines stay in DIR (default: a temporary folder, removed at
+# the end).
 #
 # Defaults: build, 3 rounds, preset cpu, batch 16, 3 runs, every OpenCL device.
 # Environment: PYTHON (default /usr/bin/python3, Debian's, which has torch).
@@ -47,7 +51,8 @@ mkdir -p "$out"
 
 jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 preload=()
-[[ -e $jemalloc ]] && preload=(env "LD_PRELOAD=$jemalloc")
+[[ -e $jemalloc ]] && preload=(env "LD_PRELOAD=$jemalloc"
+                                "MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1")
 device_args=()
 [[ -n $device ]] && device_args=(--device "$device")
 

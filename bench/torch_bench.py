@@ -16,7 +16,8 @@ median of --runs, timed with a monotonic clock (after torch.cuda.synchronize()).
 
 Output: a table, or with --json one JSON object per line in agecl-bench's
 schema (impl "pytorch", device "pytorch-cpu-nchw", "pytorch-cpu-channels_last",
-"pytorch-cuda" or "pytorch-cuda-channels_last"). Progress goes to stderr."""
+"pytorch-cuda" or "pytorch-cuda-channels_last", with "-frozen" for inference through
+torch.jit.freeze and optimize_for_inference). Progress goes to stderr."""
 import argparse
 import json
 import os
@@ -96,6 +97,19 @@ class Bench:
         with torch.inference_mode():
             self.model(self.inputs())
 
+    def freeze(self):
+        """Inference through the model traced, frozen and optimised for inference
+        (torch.jit), as PyTorch deploys a model at its best; the timed function."""
+        self.model.eval()
+        with torch.no_grad():
+            traced = torch.jit.trace(self.model, self.inputs(), strict=False)
+            frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+
+        def run():
+            with torch.no_grad():
+                frozen(self.inputs())
+        return run
+
     def sync(self):
         if self.device == 'cuda':
             torch.cuda.synchronize()
@@ -129,6 +143,9 @@ def main():
     ap.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'),
                     help='auto: cuda when available, else cpu')
     ap.add_argument('--layout', default='both', choices=('nchw', 'channels_last', 'both'))
+    ap.add_argument('--frozen', default='both', choices=('no', 'yes', 'both'),
+                    help='inference also (yes: only) through torch.jit.freeze and '
+                         'optimize_for_inference (device name ends in -frozen)')
     ap.add_argument('--only', action='append', default=[],
                     help='step, infer (comma list or repeated; default both)')
     ap.add_argument('--json', action='store_true', help='JSON lines instead of a table')
@@ -153,11 +170,21 @@ def main():
               f'{"img/s":>9}')
     for layout in layouts:
         b = Bench(a, device, layout)
-        name = device_name(device, layout)
+        runs = []  # (device name, section, function, label, flop factor)
         for section in only:
+            if section == 'step':
+                runs.append((device_name(device, layout), section, b.step, 'train_step', 3))
+                continue
+            if a.frozen != 'yes':
+                runs.append((device_name(device, layout), section, b.infer, 'inference', 1))
+            if a.frozen != 'no':
+                try:
+                    runs.append((device_name(device, layout) + '-frozen', section, b.freeze(),
+                                 'inference', 1))
+                except Exception as e:  # a PyTorch without a working tracer for it
+                    progress(f'frozen inference skipped: {e}')
+        for name, section, fn, label, factor in runs:
             progress(f'{name}: {section}, {a.preset}, batch {a.batch}')
-            fn, label, factor = ((b.step, 'train_step', 3) if section == 'step'
-                                 else (b.infer, 'inference', 1))
             ms = b.time(fn, a.warmup, a.runs)
             rec = {'impl': 'pytorch', 'device': name, 'preset': a.preset, 'section': section,
                    'name': label, 'shape': f'{a.preset} 3x{b.size}x{b.size}', 'batch': a.batch,
