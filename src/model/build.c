@@ -1,4 +1,5 @@
 /* Creating a model: declare its tensors, allocate them, make the conv plans. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "agecl/model.h"
@@ -117,7 +118,8 @@ static agecl_status own(agecl_model *m, agecl_tensor *t, int n, int c, int h, in
     agecl_arena *a = &m->acts[m->n_acts - 1];
     size_t start = (a->used + AGECL_ALIGN - 1) / AGECL_ALIGN * AGECL_ALIGN;
     size_t end = start + (size_t)n * c * h * w;
-    size_t limit = a->buf ? a->capacity : agecl_ctx_device(m->ctx)->max_alloc_bytes / sizeof(float);
+    size_t max_alloc = agecl_ctx_device(m->ctx)->max_alloc_bytes; /* 0: not reported */
+    size_t limit = a->buf ? a->capacity : max_alloc ? max_alloc / sizeof(float) : SIZE_MAX;
     if (end > limit && a->used > 0) {
         if (m->n_acts == AGECL__ACT_ARENAS - 1) /* the last is the workspace's */
             return agecl__fail(AGECL_E_OUT_OF_MEMORY, "model: its tensors need more than %d "
