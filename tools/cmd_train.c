@@ -21,8 +21,10 @@ static void usage(FILE *f)
         "                     label distribution sigma 2, gender weight 8, flip averaging\n"
         "                     at evaluation;\n"
         "                     paper (default with --init): MODEL.md sections 5 and 6, Adam\n"
-        "                     with L2 1e-2 on every parameter, x0.1 after epochs 10 and 20\n"
-        "  --preset NAME      ir50 (default), ir34, ir18, cpu, cpu-large, tiny\n"
+        "                     with L2 1e-2 on every parameter, x0.1 after epochs 10 and 20,\n"
+        "                     lr 1e-3 from scratch, the paper's 1e-5 with --init\n"
+        "  --preset NAME      ir50 (default; with --init, the file's backbone), ir34, ir18,\n"
+        "                     ir100, ir152, cpu, cpu-large, tiny\n"
         "  --epochs N         30\n"
         "  --batch N          64\n"
         "  --lr X             base learning rate (the paper fine-tunes at 1e-5)\n"
@@ -46,7 +48,9 @@ static void usage(FILE *f)
         "  --device SEL       index, name or gpu/cpu/any (default: AGECL_DEVICE or the first)\n"
         "  --workers N        image loading threads (2)\n"
         "  --cache FILE       keep decoded images in FILE (built on first use)\n"
-        "  --init FILE        start from the weights of FILE (a checkpoint of the same shapes)\n"
+        "  --init FILE        start from the weights of FILE: an agecl checkpoint or a backbone\n"
+        "                     imported from PyTorch (tools/torch/import_pytorch.py); heads\n"
+        "                     for other ages, or absent, start afresh\n"
         "  --resume           continue from DIR/last.safetensors\n"
         "  --no-gender        no gender head (default: on when the data set has genders)\n"
         "  --no-rapl          no relative age position branch\n"
@@ -139,6 +143,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "agecl train: %s\n", agecl_last_error());
         return 2;
     }
+    if (has_init && !strcmp(o.recipe, "paper")) o.lr = 1e-5; /* the paper fine-tunes at 1e-5 */
     double w;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {

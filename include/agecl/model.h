@@ -42,7 +42,8 @@ typedef struct agecl_model_config {
     float ages[AGECL_MAX_AGES];      /* the sorted distinct age labels */
 } agecl_model_config;
 
-/* Fill cfg from a preset: "ir50" (MODEL.md exactly), "ir18", "ir34", "cpu" and
+/* Fill cfg from a preset: "ir50" (MODEL.md exactly), "ir18", "ir34", "ir100" and
+ * "ir152" (the first three stages of face.evoLVe's deeper IR nets), "cpu" and
  * "cpu-large" (small members of the family for CPU training: see the README),
  * "tiny" (tests).
  * The ages are left to the caller (agecl_model_config_set_ages). */
@@ -194,14 +195,34 @@ agecl_status agecl_model_select_references(agecl_model *m, const agecl_tensor *e
 agecl_status agecl_model_save(agecl_model *m, const char *path, int with_optimizer,
                               const char *const *meta);
 
-/* The config a checkpoint was saved with (to create a model that fits it). */
+/* The config a checkpoint was saved with (to create a model that fits it). A
+ * backbone without heads (tools/torch/import_pytorch.py) fails: it has no ages. */
 agecl_status agecl_model_config_read(const char *path, agecl_model_config *cfg);
+
+/* The backbone's part of a checkpoint's config (preset, stages, units, channels,
+ * input size), from any agecl checkpoint, heads or not; the rest of cfg is zero. */
+agecl_status agecl_model_backbone_read(const char *path, agecl_model_config *cfg);
 
 /* Load a checkpoint into a model of the same config. A missing tensor or a wrong
  * shape fails (AGECL_E_FORMAT, AGECL_E_SHAPE) naming the file and the tensor.
  * with_optimizer also loads Adam's moments and, when the file has one, the
  * moving average (started if the model had none). */
 agecl_status agecl_model_load(agecl_model *m, const char *path, int with_optimizer);
+
+/* Heads, for agecl_model_load_weights. */
+enum {
+    AGECL_HEAD_AGE = 1 << 0,      /* age.* */
+    AGECL_HEAD_GENDER = 1 << 1,   /* gender.* */
+    AGECL_HEAD_POSITION = 1 << 2, /* rapl.* */
+};
+
+/* Start a model from another's weights (fine-tuning): every backbone tensor must
+ * be in the file with the model's shape (an error names the file and the tensor,
+ * or both backbones when the metadata differ); each head is taken from the file
+ * when all its tensors are there with the model's shapes (the same age labels),
+ * else it keeps its initialisation. *from_file (optional) gets the AGECL_HEAD_*
+ * bits of the heads taken. Optimizer state is not read. */
+agecl_status agecl_model_load_weights(agecl_model *m, const char *path, unsigned *from_file);
 
 /* 1 when rapl.R holds references (selected, or loaded from a checkpoint). */
 int agecl_model_has_references(const agecl_model *m);

@@ -73,7 +73,7 @@ enum { AGECL_SCHEDULE_STEP, AGECL_SCHEDULE_COSINE };
 
 typedef struct agecl_train_options {
     const char *data;        /* "KIND:PATH" (agecl/data.h) */
-    const char *preset;      /* default "ir50" */
+    const char *preset;      /* NULL: the backbone of init, else "ir50" */
     const char *device;      /* selector; NULL: AGECL_DEVICE or the first device */
     const char *out_dir;     /* required */
     const char *recipe;      /* the name of the recipe the settings came from (metadata) */
@@ -102,8 +102,8 @@ typedef struct agecl_train_options {
     int max_steps;           /* > 0: at most this many steps an epoch */
     int stop_after;          /* > 0: return after this many epochs (as if killed) */
     const char *cache;       /* path of a pre-decoded image cache, or NULL */
-    const char *init;        /* start from these weights (a checkpoint of the same
-                                shapes, e.g. pretrained or exported from PyTorch) */
+    const char *init;        /* start from these weights: an agecl checkpoint or an
+                                imported backbone (agecl_model_load_weights) */
     int strict;              /* any bad sample is an error */
     int skip_test;           /* do not run the test split at the end (recipe studies
                                 choose on validation and report the test split once) */

@@ -161,6 +161,45 @@ static agecl_status meta_int(const agecl_st_file *f, const char *path, const cha
     return AGECL_OK;
 }
 
+/* The backbone's part of the config (format, preset, units, channels, input size). */
+static agecl_status read_backbone(const agecl_st_file *f, const char *path, agecl_model_config *cfg)
+{
+    const char *v;
+    int n = 0;
+    memset(cfg, 0, sizeof *cfg);
+    AGECL_TRY(need_meta(f, path, "format", &v));
+    if (strcmp(v, FORMAT))
+        return agecl__fail(AGECL_E_FORMAT, "%s: not an agecl checkpoint (format '%s', expected "
+                           "'%s')", path, v, FORMAT);
+    AGECL_TRY(need_meta(f, path, "preset", &v));
+    snprintf(cfg->preset, sizeof cfg->preset, "%s", v);
+    AGECL_TRY(need_meta(f, path, "units", &v));
+    AGECL_TRY(parse_ints(path, "units", v, cfg->units, AGECL_MAX_STAGES, &cfg->stages));
+    AGECL_TRY(need_meta(f, path, "channels", &v));
+    AGECL_TRY(parse_ints(path, "channels", v, cfg->channels, AGECL_MAX_STAGES, &n));
+    if (n != cfg->stages || cfg->stages == 0)
+        return agecl__fail(AGECL_E_FORMAT, "%s: %d stages of units but %d of channels", path,
+                           cfg->stages, n);
+    return meta_int(f, path, "input_size", 1, 4096, &cfg->input_size);
+}
+
+/* A backbone without heads: what tools/torch/import_pytorch.py writes. */
+static int backbone_only(const agecl_st_file *f)
+{
+    const char *v = agecl_st_meta(f, "heads");
+    return v && !strcmp(v, "none");
+}
+
+agecl_status agecl_model_backbone_read(const char *path, agecl_model_config *cfg)
+{
+    if (!path || !cfg) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_backbone_read: NULL argument");
+    agecl_st_file *f;
+    AGECL_TRY(agecl_st_open(path, &f));
+    agecl_status s = read_backbone(f, path, cfg);
+    agecl_st_close(f);
+    return s;
+}
+
 agecl_status agecl_model_config_read(const char *path, agecl_model_config *cfg)
 {
     if (!path || !cfg) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_config_read: NULL argument");
@@ -168,21 +207,10 @@ agecl_status agecl_model_config_read(const char *path, agecl_model_config *cfg)
     AGECL_TRY(agecl_st_open(path, &f));
     const char *v;
     int n = 0, ages[AGECL_MAX_AGES];
-    memset(cfg, 0, sizeof *cfg);
-    agecl_status s = need_meta(f, path, "format", &v);
-    if (s == AGECL_OK && strcmp(v, FORMAT))
-        s = agecl__fail(AGECL_E_FORMAT, "%s: not an agecl checkpoint (format '%s', expected '%s')",
-                        path, v, FORMAT);
-    if (s == AGECL_OK) s = need_meta(f, path, "preset", &v);
-    if (s == AGECL_OK) snprintf(cfg->preset, sizeof cfg->preset, "%s", v);
-    if (s == AGECL_OK) s = need_meta(f, path, "units", &v);
-    if (s == AGECL_OK) s = parse_ints(path, "units", v, cfg->units, AGECL_MAX_STAGES, &cfg->stages);
-    if (s == AGECL_OK) s = need_meta(f, path, "channels", &v);
-    if (s == AGECL_OK) s = parse_ints(path, "channels", v, cfg->channels, AGECL_MAX_STAGES, &n);
-    if (s == AGECL_OK && n != cfg->stages)
-        s = agecl__fail(AGECL_E_FORMAT, "%s: %d stages of units but %d of channels", path,
-                        cfg->stages, n);
-    if (s == AGECL_OK) s = meta_int(f, path, "input_size", 1, 4096, &cfg->input_size);
+    agecl_status s = read_backbone(f, path, cfg);
+    if (s == AGECL_OK && backbone_only(f))
+        s = agecl__fail(AGECL_E_FORMAT, "%s: a backbone without heads (an import): train from it "
+                        "with 'agecl train --init %s' first", path, path);
     if (s == AGECL_OK) s = meta_int(f, path, "gender", 0, 1, &cfg->gender);
     if (s == AGECL_OK) s = meta_int(f, path, "rapl", 0, 1, &cfg->rapl);
     if (s == AGECL_OK) s = need_meta(f, path, "ages", &v);
@@ -233,6 +261,103 @@ agecl_status agecl_model_load(agecl_model *m, const char *path, int with_optimiz
     }
     const char *refs = agecl_st_meta(f, "references");
     if (s == AGECL_OK) m->heads.refs_set = m->cfg.rapl && refs && !strcmp(refs, "1");
+    free(host);
+    agecl_st_close(f);
+    return s;
+}
+
+/* The head a tensor belongs to (AGECL_HEAD_*), 0 for the backbone. */
+static unsigned head_of(const char *name)
+{
+    if (!strncmp(name, "age.", 4)) return AGECL_HEAD_AGE;
+    if (!strncmp(name, "gender.", 7)) return AGECL_HEAD_GENDER;
+    if (!strncmp(name, "rapl.", 5)) return AGECL_HEAD_POSITION;
+    return 0;
+}
+
+static int has_shape(const agecl_st_file *f, const char *name, const int *shape, int nd)
+{
+    agecl_st_info info;
+    if (agecl_st_find(f, name, &info) != AGECL_OK || info.ndim != nd) return 0;
+    for (int d = 0; d < nd; d++)
+        if (info.shape[d] != shape[d]) return 0;
+    return 1;
+}
+
+static void describe(char *buf, size_t len, const agecl_model_config *c)
+{
+    char u[64], ch[64];
+    join_ints(u, sizeof u, c->units, c->stages);
+    join_ints(ch, sizeof ch, c->channels, c->stages);
+    snprintf(buf, len, "%s: units %s, channels %s", c->preset, u, ch);
+}
+
+/* The file's backbone (where its metadata says) against the model's. */
+static agecl_status check_backbone(const agecl_st_file *f, const char *path,
+                                   const agecl_model_config *mine)
+{
+    agecl_model_config file;
+    if (!agecl_st_meta(f, "units")) return AGECL_OK; /* no metadata: the tensors decide */
+    AGECL_TRY(read_backbone(f, path, &file));
+    int same = file.stages == mine->stages;
+    for (int i = 0; same && i < file.stages; i++)
+        same = file.units[i] == mine->units[i] && file.channels[i] == mine->channels[i];
+    if (same) return AGECL_OK;
+    char a[160], b[160];
+    describe(a, sizeof a, &file);
+    describe(b, sizeof b, mine);
+    return agecl__fail(AGECL_E_SHAPE, "%s: a backbone of another shape (%s) than the model's "
+                       "(%s): choose the file's preset", path, a, b);
+}
+
+agecl_status agecl_model_load_weights(agecl_model *m, const char *path, unsigned *from_file)
+{
+    if (!m || !path) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_load_weights: NULL argument");
+    if (from_file) *from_file = 0;
+    agecl__params *p = &m->params;
+    if (p->ema_swapped)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_load_weights: the moving average "
+                           "is swapped in");
+    agecl_st_file *f;
+    AGECL_TRY(agecl_st_open(path, &f));
+    agecl_status s = check_backbone(f, path, &m->cfg);
+    if (s != AGECL_OK) {
+        agecl_st_close(f);
+        return s;
+    }
+    /* A head comes from the file when every one of its tensors is there with the
+     * model's shape (same age labels); otherwise it keeps its initialisation. */
+    unsigned heads = AGECL_HEAD_AGE | AGECL_HEAD_GENDER | AGECL_HEAD_POSITION;
+    size_t largest = 1;
+    for (int i = 0; i < p->count; i++) {
+        const agecl__param *e = &p->items[i];
+        int shape[4], nd = st_shape(e, shape);
+        if (!has_shape(f, e->name, shape, nd)) heads &= ~head_of(e->name);
+        if (agecl_tensor_numel(&e->value) > largest) largest = agecl_tensor_numel(&e->value);
+    }
+    float *host = malloc(largest * sizeof *host);
+    if (!host) s = agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_model_load_weights");
+    unsigned present = 0;
+    for (int i = 0; i < p->count && s == AGECL_OK; i++) {
+        agecl__param *e = &p->items[i];
+        unsigned h = head_of(e->name);
+        if (h && !(heads & h)) continue;
+        int shape[4], nd = st_shape(e, shape);
+        agecl_st_info info;
+        if (agecl_st_find(f, e->name, &info) != AGECL_OK) {
+            s = agecl__fail(AGECL_E_FORMAT, "%s: no tensor '%s': not a backbone of this model",
+                            path, e->name);
+            break;
+        }
+        s = agecl_st_read_f32(f, e->name, host, agecl_tensor_numel(&e->value), shape, nd);
+        if (s == AGECL_OK) s = agecl_tensor_write(m->ctx, &e->value, host);
+        present |= h;
+    }
+    const char *refs = agecl_st_meta(f, "references");
+    if (s == AGECL_OK) {
+        m->heads.refs_set = (present & AGECL_HEAD_POSITION) && refs && !strcmp(refs, "1");
+        if (from_file) *from_file = present;
+    }
     free(host);
     agecl_st_close(f);
     return s;

@@ -18,6 +18,8 @@ static const preset presets[] = {
     {"ir50", {3, 4, 14}, {64, 128, 256}, 112},
     {"ir34", {3, 4, 6}, {64, 128, 256}, 112},
     {"ir18", {2, 2, 2}, {64, 128, 256}, 112},
+    {"ir100", {3, 13, 30}, {64, 128, 256}, 112},
+    {"ir152", {3, 8, 36}, {64, 128, 256}, 112},
     {"cpu", {2, 2, 2}, {32, 64, 128}, 64},
     {"cpu-large", {2, 2, 2}, {48, 96, 192}, 80},
     {"tiny", {1, 1, 1}, {8, 12, 16}, 16},
@@ -42,7 +44,8 @@ agecl_status agecl_model_preset(const char *name, agecl_model_config *cfg)
         return AGECL_OK;
     }
     return agecl__fail(AGECL_E_INVALID_ARG,
-                       "no model preset '%s' (presets: ir50, ir34, ir18, cpu, cpu-large, tiny)", name);
+                       "no model preset '%s' (presets: ir50, ir34, ir18, ir100, ir152, cpu, "
+                       "cpu-large, tiny)", name);
 }
 
 agecl_status agecl_model_config_set_ages(agecl_model_config *cfg, const int *ages, int n)

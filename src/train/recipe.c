@@ -8,7 +8,7 @@
 void agecl_train_defaults(agecl_train_options *o)
 {
     memset(o, 0, sizeof *o);
-    o->preset = "ir50";
+    o->preset = NULL; /* ir50, or the backbone of init */
     o->epochs = 30;
     o->batch = 64;
     agecl_train_recipe("paper", o); /* MODEL.md's settings, in one place */

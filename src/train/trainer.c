@@ -72,7 +72,9 @@ static agecl_status make_model(trainer *t)
 {
     const agecl_train_options *o = t->opt;
     agecl_model_config cfg;
-    AGECL_TRY(agecl_model_preset(o->preset, &cfg));
+    /* Without a preset, a run from --init takes the file's backbone. */
+    if (!o->preset && o->init) AGECL_TRY(agecl_model_backbone_read(o->init, &cfg));
+    else AGECL_TRY(agecl_model_preset(o->preset ? o->preset : "ir50", &cfg));
     const int *ages;
     int n = agecl_dataset_age_labels(t->ds, &ages);
     AGECL_TRY(agecl_model_config_set_ages(&cfg, ages, n));
@@ -103,6 +105,29 @@ static agecl_status make_model(trainer *t)
     return t->state.history ? AGECL_OK
                             : agecl__fail(AGECL_E_OUT_OF_MEMORY, "history of %d epochs",
                                           o->epochs);
+}
+
+static void head_names(char *buf, size_t len, unsigned heads)
+{
+    snprintf(buf, len, "%s%s%s%s", heads & AGECL_HEAD_AGE ? " age" : "",
+             heads & AGECL_HEAD_GENDER ? " gender" : "", heads & AGECL_HEAD_POSITION ? " position" : "",
+             heads ? "" : " none");
+}
+
+/* The weights of --init: its backbone, and its heads where they fit. */
+static agecl_status load_init(trainer *t)
+{
+    unsigned heads;
+    AGECL_TRY(agecl_model_load_weights(t->model, t->opt->init, &heads));
+    const agecl_model_config *cfg = agecl_model_config_of(t->model);
+    unsigned all = AGECL_HEAD_AGE | (cfg->gender ? AGECL_HEAD_GENDER : 0u) |
+                   (cfg->rapl ? AGECL_HEAD_POSITION : 0u);
+    char from[40], fresh[40];
+    head_names(from, sizeof from, heads);
+    head_names(fresh, sizeof fresh, all & ~heads);
+    agecl__say(t->opt->progress, "initial weights from %s: the backbone; heads from the file:%s; "
+               "new heads:%s\n", t->opt->init, from, fresh);
+    return AGECL_OK;
 }
 
 static agecl_status make_loader(trainer *t)
@@ -328,10 +353,7 @@ agecl_status agecl_train(const agecl_train_options *opt, agecl_train_result *res
     agecl_status s = open_data(&t);
     if (s == AGECL_OK) s = make_model(&t);
     if (s == AGECL_OK) s = agecl_model_init(t.model, opt->seed);
-    if (s == AGECL_OK && opt->init) {
-        s = agecl_model_load(t.model, opt->init, 0);
-        if (s == AGECL_OK) agecl__say(opt->progress, "initial weights from %s\n", opt->init);
-    }
+    if (s == AGECL_OK && opt->init) s = load_init(&t);
     if (s == AGECL_OK && opt->resume) {
         struct stat st;
         if (stat(t.last_path, &st) == 0) s = resume(&t);

@@ -37,7 +37,8 @@ class IRUnit(nn.Module):
 
     def forward(self, x):
         r = self.bn2(self.conv2(self.prelu(self.conv1(self.bn1(x)))))
-        s = self.shortcut(x) if self.shortcut is not None else x[:, :, ::self.stride, ::self.stride]
+        # MODEL.md's max-pool of kernel 1: strided subsampling (exports to ONNX as MaxPool)
+        s = self.shortcut(x) if self.shortcut is not None else F.max_pool2d(x, 1, self.stride)
         return r + s
 
 
@@ -69,7 +70,7 @@ class Backbone(nn.Module):
         x = self.stem(x)
         for s in range(1, self.nstages + 1):
             x = getattr(self, f'stage{s}')(x)
-        return x.mean(dim=(2, 3))
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)  # the mean over H, W (GlobalAveragePool)
 
 
 class RAPL(nn.Module):
@@ -118,6 +119,46 @@ class AgeModel(nn.Module):
                 continue
             out[k[len('backbone.'):] if k.startswith('backbone.') else k] = v
         return out
+
+
+def from_agecl(tensors, meta):
+    """An AgeModel holding an agecl checkpoint's weights: tensors {name: array}
+    and metadata as tools/fixtures/st.py's load() returns them."""
+    if meta.get('heads') == 'none':
+        raise ValueError('a backbone without heads (an import): fine-tune it with agecl first')
+    ages = [int(a) for a in meta['ages'].split(',')]
+    units = tuple(int(u) for u in meta['units'].split(','))
+    channels = tuple(int(c) for c in meta['channels'].split(','))
+    model = AgeModel(ages, units, channels, gender=meta['gender'] == '1', rapl=meta['rapl'] == '1')
+    state = model.state_dict()
+    heads = ('age.', 'gender.', 'rapl.')
+    for name, value in tensors.items():
+        if name.startswith(('adam.', 'ema.')):
+            continue
+        key = name if name.startswith(heads) else 'backbone.' + name
+        if key not in state:
+            raise ValueError(f"tensor '{name}' is not in the model of this metadata")
+        if tuple(state[key].shape) != tuple(value.shape):
+            raise ValueError(f"tensor '{name}' has shape {list(value.shape)}, the model "
+                             f'{list(state[key].shape)}')
+        state[key] = torch.as_tensor(value.copy())
+    missing = [k for k in state if k not in ('ages',) and not k.endswith('num_batches_tracked')
+               and (k[len('backbone.'):] if k.startswith('backbone.') else k) not in tensors]
+    if missing:
+        raise ValueError(f"no tensor '{missing[0]}' in the checkpoint")
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def load_export(path):
+    """The model of a file written by tools/torch/export_pytorch.py --pt, and its
+    config ({'input_size', 'ages', 'units', 'channels', 'gender', 'rapl', 'tta_flip', ...})."""
+    saved = torch.load(path, map_location='cpu')
+    cfg = saved['agecl']
+    model = AgeModel(cfg['ages'], tuple(cfg['units']), tuple(cfg['channels']),
+                     gender=cfg['gender'], rapl=cfg['rapl'])
+    model.load_state_dict(saved['state_dict'])
+    return model.eval(), cfg
 
 
 def init_weights(model, seed):
