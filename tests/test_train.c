@@ -761,6 +761,40 @@ static void test_train_checks_output_folder(void **state)
     assert_int_equal(stat(stale, &st), -1);
 }
 
+/* Training from an imported backbone (tests/fixtures/import.safetensors) with no
+ * preset takes the file's backbone and starts the heads afresh; the result is a
+ * whole model that predicts. */
+static void test_train_from_imported_backbone(void **state)
+{
+    (void)state;
+    char fixture[512], best[700];
+    agecl_train_options o;
+    agecl_train_defaults(&o);
+    assert_null(o.preset);
+    o.data = utkface();
+    o.init = test_fixture("import.safetensors", fixture, sizeof fixture);
+    o.out_dir = tmp_path("from_import");
+    assert_int_equal(mkdir(o.out_dir, 0755), 0);
+    o.epochs = 1, o.batch = 8, o.limit = 32, o.max_steps = 2;
+    o.progress = NULL;
+    o.skip_test = 1;
+    agecl_train_result r;
+    TEST_OK(agecl_train(&o, &r));
+    assert_int_equal(r.epochs_done, 1);
+    snprintf(best, sizeof best, "%s/best.safetensors", o.out_dir);
+    agecl_model_config cfg;
+    TEST_OK(agecl_model_config_read(best, &cfg)); /* heads and ages now */
+    assert_int_equal(cfg.units[0], 2), assert_int_equal(cfg.channels[2], 16);
+    assert_int_equal(cfg.input_size, 16);
+    assert_true(cfg.n_ages > 2);
+    /* With a preset of another backbone, the error names both. */
+    o.preset = "tiny";
+    o.out_dir = tmp_path("from_import_tiny");
+    assert_int_equal(mkdir(o.out_dir, 0755), 0);
+    assert_int_equal(agecl_train(&o, &r), AGECL_E_SHAPE);
+    assert_non_null(strstr(agecl_last_error(), "tiny: units 1,1,1"));
+}
+
 /* Numbers on the command line are parsed whole and in range, never cut or wrapped. */
 static void test_cli_numbers_are_strict(void **state)
 {
@@ -1018,6 +1052,7 @@ int main(void)
         cmocka_unit_test(test_eval_json),
         cmocka_unit_test(test_eval_refuses_unreadable_set),
         cmocka_unit_test(test_train_checks_output_folder),
+        cmocka_unit_test(test_train_from_imported_backbone),
         cmocka_unit_test(test_cli_numbers_are_strict),
         cmocka_unit_test(test_train_reports_bad_images),
         cmocka_unit_test(test_divergence_stops_and_keeps_checkpoint),
