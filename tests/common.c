@@ -226,3 +226,9 @@ unsigned char *test_read_file(const char *path, size_t *n)
     fclose(f);
     return b;
 }
+
+void test_apply_filter(void)
+{
+    const char *f = getenv("AGECL_TEST_FILTER");
+    if (f && *f) cmocka_set_test_filter(f);
+}

@@ -69,6 +69,13 @@ const char *test_fixture(const char *rel, char *buf, size_t len);
  * (the test fails when it cannot be read). */
 unsigned char *test_read_file(const char *path, size_t *n);
 
+/* Run a group of tests (cmocka_run_group_tests), only those whose names match
+ * $AGECL_TEST_FILTER where it is set (cmocka's pattern: '*' and '?'): the
+ * Oclgrind suite (tests/meson.build) runs a subset of a test at simulator speed. */
+void test_apply_filter(void);
+#define TEST_RUN_GROUP(tests, setup, teardown) \
+    (test_apply_filter(), cmocka_run_group_tests(tests, setup, teardown))
+
 /* Assert a status is AGECL_OK, printing agecl_last_error() otherwise. */
 #define TEST_OK(expr)                                                         \
     do {                                                                      \

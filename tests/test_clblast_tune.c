@@ -328,5 +328,5 @@ int main(void)
         cmocka_unit_test(test_damaged_file),
         cmocka_unit_test(test_tune_save_load),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return TEST_RUN_GROUP(tests, setup, teardown);
 }

@@ -323,7 +323,7 @@ int main(void)
         cmocka_unit_test(test_auto_reads_the_file),
         cmocka_unit_test(test_forcing),
     };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = TEST_RUN_GROUP(tests, NULL, NULL);
     test_ctx_release();
     return failed;
 }

@@ -226,5 +226,5 @@ int main(void)
         cmocka_unit_test(test_chunks_blocks_pieces), cmocka_unit_test(test_workspace_bound),
         cmocka_unit_test(test_clfft_lifetime),     cmocka_unit_test(test_unsupported),
     };
-    return cmocka_run_group_tests(tests, NULL, teardown);
+    return TEST_RUN_GROUP(tests, NULL, teardown);
 }

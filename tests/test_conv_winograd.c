@@ -208,7 +208,7 @@ int main(void)
         cmocka_unit_test(test_chunks),          cmocka_unit_test(test_supports),
         cmocka_unit_test(test_workspace_bound),
     };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = TEST_RUN_GROUP(tests, NULL, NULL);
     test_ctx_release();
     return failed;
 }

@@ -1151,5 +1151,5 @@ int main(void)
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_full_disk),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return TEST_RUN_GROUP(tests, group_setup, group_teardown);
 }

@@ -321,5 +321,5 @@ int main(void)
         cmocka_unit_test(test_no_allocation_when_warm),
         cmocka_unit_test(test_paths_agree),
     };
-    return cmocka_run_group_tests(tests, NULL, teardown);
+    return TEST_RUN_GROUP(tests, NULL, teardown);
 }

@@ -1085,7 +1085,7 @@ int main(void)
         cmocka_unit_test(test_pytorch_fixture),
         cmocka_unit_test(test_bad_arguments),
     };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = TEST_RUN_GROUP(tests, NULL, NULL);
     test_ctx_release();
     return failed;
 }

@@ -242,7 +242,7 @@ int main(void)
         cmocka_unit_test(test_ten_adam_steps_match_pytorch),
         cmocka_unit_test(test_batch_too_large_is_named),
     };
-    int failed = cmocka_run_group_tests(tests, setup, teardown);
+    int failed = TEST_RUN_GROUP(tests, setup, teardown);
     test_ctx_release();
     return failed;
 }

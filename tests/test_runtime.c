@@ -426,7 +426,7 @@ int main(void)
         cmocka_unit_test(test_unknown_kernel_names),
         cmocka_unit_test(test_profiling),
     };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = TEST_RUN_GROUP(tests, NULL, NULL);
     test_ctx_release();
     return failed;
 }

@@ -691,5 +691,5 @@ int main(void)
         cmocka_unit_test(test_save_is_atomic),
         cmocka_unit_test(test_atomic_file),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return TEST_RUN_GROUP(tests, setup, teardown);
 }

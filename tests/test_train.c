@@ -1059,7 +1059,7 @@ int main(void)
         cmocka_unit_test(test_predict_api_and_cli),
         cmocka_unit_test(test_prediction_json_escapes_names),
     };
-    int failed = cmocka_run_group_tests(tests, setup, teardown);
+    int failed = TEST_RUN_GROUP(tests, setup, teardown);
     test_ctx_release();
     return failed;
 }

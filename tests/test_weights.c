@@ -219,7 +219,7 @@ int main(void)
         cmocka_unit_test(test_missing_tensor_is_named),
         cmocka_unit_test(test_heads_come_when_they_fit),
     };
-    int failed = cmocka_run_group_tests(tests, setup, teardown);
+    int failed = TEST_RUN_GROUP(tests, setup, teardown);
     test_ctx_release();
     return failed;
 }

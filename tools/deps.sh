@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Install the Debian packages agecl needs, when any is missing.
-# Usage: tools/deps.sh [--with-torch] [--with-fuzz]
-#   --with-torch: PyTorch, for fixtures and comparisons; --with-fuzz: clang and
-#   libFuzzer, for tools/fuzz.sh (the test suite runs it)
+# Usage: tools/deps.sh [--with-torch] [--with-fuzz] [--with-oclgrind]
+#   --with-torch: PyTorch, for fixtures, comparisons and weights in and out (with
+#   ONNX and OpenCV to check and run exported graphs); --with-fuzz: clang and
+#   libFuzzer, for tools/fuzz.sh; --with-oclgrind: the simulated GPU of
+#   `meson test --setup oclgrind` (the test suite runs both)
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc python3 ocl-icd-opencl-dev opencl-c-headers
       pocl-opencl-icd clinfo libclblast-dev libclfft-dev libcmocka-dev libstb-dev)
 for arg in "$@"; do
   case "$arg" in
-    --with-torch) pkgs+=(python3-torch python3-numpy libjemalloc2) ;;
+    --with-torch) pkgs+=(python3-torch python3-numpy libjemalloc2 python3-onnx python3-opencv) ;;
+    --with-oclgrind) pkgs+=(oclgrind) ;;
     --with-fuzz) pkgs+=(clang libclang-rt-dev) ;;
     *) echo "tools/deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
