@@ -442,8 +442,16 @@ static void seen_add(cl_device_id device, uint64_t folder)
     if (seen_count < SEEN_SLOTS) seen_count++;
 }
 
+/* CLBlast keeps the programs it built in a process-wide cache, keyed by context,
+ * until the process exits. Dropped before a context that used it is released:
+ * else they outlive their context, and releasing them at exit crashes some
+ * implementations (Oclgrind frees the program into a heap its context's release
+ * already changed). Programs of other contexts are rebuilt when next used. */
+static void drop_clblast_programs(void) { (void)CLBlastClearCache(); }
+
 void agecl__clblast_use(agecl_ctx *ctx)
 {
+    ctx->release_gemm = drop_clblast_programs;
     uint64_t folder = agecl__fnv1a_str(AGECL_FNV_INIT, ctx->cache_dir);
     pthread_mutex_lock(&seen_lock);
     if (!seen_has(ctx->device, folder)) {

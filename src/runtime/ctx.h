@@ -42,6 +42,7 @@ struct agecl_ctx {
 
     cl_mem gemm_temp;       /* GEMM scratch: CLBlast's temporary buffer, our packed panels */
     size_t gemm_temp_bytes;
+    void (*release_gemm)(void); /* set by the GEMM: what to drop before the context goes */
 
     agecl__profile_event *events;
     int n_events, cap_events;

@@ -90,6 +90,7 @@ void agecl_ctx_destroy(agecl_ctx *ctx)
     }
     free(ctx->programs);
     if (ctx->gemm_temp) clReleaseMemObject(ctx->gemm_temp);
+    if (ctx->release_gemm) ctx->release_gemm();
     clReleaseCommandQueue(ctx->queue);
     clReleaseContext(ctx->context);
     free(ctx);
