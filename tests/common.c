@@ -232,3 +232,14 @@ void test_apply_filter(void)
     const char *f = getenv("AGECL_TEST_FILTER");
     if (f && *f) cmocka_set_test_filter(f);
 }
+
+float *test_st_floats(agecl_st_file *f, const char *name, size_t *count)
+{
+    agecl_st_info info;
+    TEST_OK(agecl_st_find(f, name, &info));
+    float *v = malloc((info.numel ? info.numel : 1) * sizeof *v);
+    assert_non_null(v);
+    TEST_OK(agecl_st_read_f32(f, name, v, info.numel, NULL, AGECL_ST_ANY_SHAPE));
+    if (count) *count = info.numel;
+    return v;
+}

@@ -65,6 +65,10 @@ const char *test_shared_data(const char *rel, char *buf, size_t len);
 /* A path under tests/fixtures ($AGECL_FIXTURES). */
 const char *test_fixture(const char *rel, char *buf, size_t len);
 
+/* A whole tensor of a safetensors file as floats, malloc'd; *count (optional)
+ * gets its element count (the test fails when it is missing or not numeric). */
+float *test_st_floats(agecl_st_file *f, const char *name, size_t *count);
+
 /* A whole file, malloc'd, with room for a terminating byte after its *n bytes
  * (the test fails when it cannot be read). */
 unsigned char *test_read_file(const char *path, size_t *n);

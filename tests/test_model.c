@@ -21,16 +21,7 @@
 
 static agecl_st_file *fx;
 
-static float *fixture(const char *name, size_t *count)
-{
-    agecl_st_info info;
-    TEST_OK(agecl_st_find(fx, name, &info));
-    float *v = malloc(info.numel * sizeof *v);
-    assert_non_null(v);
-    TEST_OK(agecl_st_read_f32(fx, name, v, info.numel, NULL, AGECL_ST_ANY_SHAPE));
-    if (count) *count = info.numel;
-    return v;
-}
+static float *fixture(const char *name, size_t *count) { return test_st_floats(fx, name, count); }
 
 static agecl_model *make_model(agecl_ctx *ctx)
 {

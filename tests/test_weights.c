@@ -21,15 +21,7 @@ static agecl_st_file *fx;
 static char fixture_path[512];
 static char tmpdir[64];
 
-static float *fixture(const char *name)
-{
-    agecl_st_info info;
-    TEST_OK(agecl_st_find(fx, name, &info));
-    float *v = malloc(info.numel * sizeof *v);
-    assert_non_null(v);
-    TEST_OK(agecl_st_read_f32(fx, name, v, info.numel, NULL, AGECL_ST_ANY_SHAPE));
-    return v;
-}
+static float *fixture(const char *name) { return test_st_floats(fx, name, NULL); }
 
 /* A model of the fixture's backbone with 5 age labels (or 6: other_ages). */
 static agecl_model *make_model(int other_ages, uint64_t seed)
