@@ -332,6 +332,105 @@ static void test_eval_flip_is_mean_of_mirrors(void **state)
     agecl_dataset_free(ds);
 }
 
+/* Each sample's prediction by m (the mean of the image and its mirror with flip),
+ * batch by batch as a user would run it. */
+static void predict_samples(agecl_model *m, const agecl_dataset *ds, const int *idx, int n, int flip,
+                            float *age, float *gp, int *true_age, int *gender)
+{
+    int B = agecl_model_batch(m), S = agecl_model_config_of(m)->input_size;
+    size_t image = (size_t)3 * S * S;
+    agecl_loader_options lo;
+    agecl_loader_defaults(&lo);
+    lo.batch_size = B, lo.image_size = S, lo.threads = 0;
+    agecl_loader *loader;
+    TEST_OK(agecl_loader_create(&loader, ds, idx, n, &lo));
+    TEST_OK(agecl_loader_start_epoch(loader, 0));
+    float *x = calloc((size_t)B * image, sizeof *x), *mx = calloc((size_t)B * image, sizeof *mx);
+    float a[B], g[B], a2[B], g2[B];
+    int done = 0;
+    agecl_batch *b;
+    while (agecl_loader_next(loader, &b) == AGECL_OK && b) {
+        memcpy(x, b->images, (size_t)b->count * image * sizeof *x);
+        for (size_t r = 0; r < (size_t)B * 3 * S; r++)
+            for (int c = 0; c < S; c++) mx[r * S + c] = x[r * S + S - 1 - c];
+        agecl_outputs o = {a, g, NULL, NULL}, o2 = {a2, g2, NULL, NULL};
+        TEST_OK(agecl_model_forward(m, x, 0));
+        TEST_OK(agecl_model_outputs(m, &o));
+        TEST_OK(agecl_model_forward(m, mx, 0));
+        TEST_OK(agecl_model_outputs(m, &o2));
+        for (int i = 0; i < b->count; i++, done++) {
+            age[done] = flip ? 0.5f * (a[i] + a2[i]) : a[i];
+            gp[done] = flip ? 0.5f * (g[i] + g2[i]) : g[i];
+            true_age[done] = b->ages[i], gender[done] = b->genders[i];
+        }
+        agecl_loader_release(loader, b);
+    }
+    assert_int_equal(done, n);
+    agecl_loader_free(loader);
+    free(x);
+    free(mx);
+}
+
+/* agecl_ensemble: the metrics of the mean prediction of models of different input
+ * sizes, batches (a padded last batch) and flags; a sample listed twice is refused. */
+static void test_ensemble_is_mean_of_models(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_dataset *ds;
+    TEST_OK(agecl_dataset_open(&ds, utkface(), 0));
+    agecl_model_config ca, cb;
+    const int *ages;
+    TEST_OK(agecl_model_preset("tiny", &ca));
+    int nages = agecl_dataset_age_labels(ds, &ages);
+    TEST_OK(agecl_model_config_set_ages(&ca, ages, nages));
+    cb = ca;
+    cb.input_size = 24;
+    agecl_model *ma, *mb;
+    TEST_OK(agecl_model_create(ctx, &ca, 8, 0, &ma));
+    TEST_OK(agecl_model_create(ctx, &cb, 3, 0, &mb));
+    TEST_OK(agecl_model_init(ma, 3));
+    TEST_OK(agecl_model_init(mb, 5));
+    enum { N = 11 };
+    int idx[N];
+    for (int i = 0; i < N; i++) idx[i] = 50 + 41 * i;
+    float a1[N], g1[N], a2[N], g2[N];
+    int age[N], gender[N];
+    predict_samples(ma, ds, idx, N, 0, a1, g1, age, gender);
+    predict_samples(mb, ds, idx, N, 1, a2, g2, age, gender);
+    double mae = 0, mae1 = 0, ok = 0, labelled = 0;
+    for (int i = 0; i < N; i++) {
+        mae += fabs(0.5 * ((double)a1[i] + a2[i]) - age[i]) / N;
+        mae1 += fabs((double)a1[i] - age[i]) / N;
+        if (gender[i] < 0) continue;
+        labelled++;
+        ok += (0.5 * ((double)g1[i] + g2[i]) > 0.5) == gender[i];
+    }
+    agecl_ensemble *e;
+    agecl_eval_result r, one;
+    TEST_OK(agecl_ensemble_create(&e, ds));
+    TEST_OK(agecl_ensemble_add(e, ma, idx, N, 0, 0, NULL));
+    TEST_OK(agecl_ensemble_result(e, &one));
+    TEST_OK(agecl_ensemble_add(e, mb, idx, N, 2, AGECL_EVAL_FLIP, NULL));
+    TEST_OK(agecl_ensemble_result(e, &r));
+    agecl_ensemble_free(e);
+    assert_int_equal(r.n, N);
+    assert_float_equal(one.mae, mae1, 1e-4);
+    assert_float_equal(r.mae, mae, 1e-4);
+    assert_true(fabs(r.mae - mae1) > 1e-3); /* the second model moved the mean */
+    assert_int_equal(r.gender_n, (int)labelled);
+    assert_float_equal(r.gender_acc, 100.0 * ok / labelled, 1e-9);
+
+    int twice[3] = {7, 9, 7};
+    TEST_OK(agecl_ensemble_create(&e, ds));
+    assert_int_equal(agecl_ensemble_add(e, ma, twice, 3, 0, 0, NULL), AGECL_E_INVALID_ARG);
+    assert_non_null(strstr(agecl_last_error(), "sample 7 is listed twice"));
+    agecl_ensemble_free(e);
+    agecl_model_destroy(ma);
+    agecl_model_destroy(mb);
+    agecl_dataset_free(ds);
+}
+
 static void get_all(agecl_model *m, float **out)
 {
     for (int i = 0; i < agecl_model_tensor_count(m); i++) {
@@ -719,6 +818,27 @@ static void test_eval_json(void **state)
         assert_true(v >= 0 && v <= 100 + 1e-9 + (i == 0 ? 1000 : 0));
     }
     assert_non_null(strstr(out, "\"skipped\": 0,"));
+
+    /* an ensemble of a model with itself is the model; a missing file is named */
+    char twice[2048];
+    snprintf(twice, sizeof twice, "%s eval --model %s/best.safetensors --model %s/best.safetensors "
+             "--data %s --split test --limit 40 --json 2>/dev/null", tool, tmp_path("plain-straight"),
+             tmp_path("plain-straight"), utkface());
+    p = popen(twice, "r");
+    assert_non_null(p);
+    char out2[4096] = "";
+    got = fread(out2, 1, sizeof out2 - 1, p);
+    out2[got] = '\0';
+    assert_int_equal(pclose(p), 0);
+    if (strcmp(out, out2)) fail_msg("one model: %s\ntwice: %s", out, out2);
+    snprintf(twice, sizeof twice, "%s eval --model %s/best.safetensors --model /nonexistent/m.st "
+             "--data %s 2>&1", tool, tmp_path("plain-straight"), utkface());
+    p = popen(twice, "r");
+    assert_non_null(p);
+    got = fread(out2, 1, sizeof out2 - 1, p);
+    out2[got] = '\0';
+    assert_int_equal(WEXITSTATUS(pclose(p)), 1);
+    if (!strstr(out2, "/nonexistent/m.st")) fail_msg("the missing model is not named: %s", out2);
 }
 
 /* An output folder that cannot be written, or whose name is too long, is refused
@@ -997,7 +1117,41 @@ static void test_predict_api_and_cli(void **state)
     snprintf(want, sizeof want, "\"age\": %.2f", from_file.age);
     if (!strstr(out, want)) fail_msg("predict --json printed %s, expected %s", out, want);
     assert_non_null(strstr(out, "\"gender\": \""));
+
+    /* an ensemble of the model with itself predicts as the model */
+    char out2[2048] = "", cmd2[4096];
+    snprintf(cmd2, sizeof cmd2, "%s predict --json --model %s --model %s %s", dir, model, model, face);
+    f = popen(cmd2, "r");
+    assert_non_null(f);
+    got = fread(out2, 1, sizeof out2 - 1, f);
+    out2[got] = '\0';
+    assert_int_equal(pclose(f), 0);
+    assert_string_equal(out, out2);
     agecl_dataset_free(ds);
+}
+
+/* The mean of an ensemble's predictions: ages, the position ages that exist, and
+ * the gender of the larger mean probability. */
+static void test_prediction_mean(void **state)
+{
+    (void)state;
+    agecl_prediction r[3] = {{30.0f, 28.0f, 1, 0.75f}, {40.0f, NAN, 0, 0.625f}, {35.0f, 33.0f, 0, 0.875f}};
+    agecl_prediction m;
+    agecl_prediction_mean(r, 3, &m);
+    assert_float_equal(m.age, 35.0, 1e-5);
+    assert_float_equal(m.position_age, 30.5, 1e-5);
+    /* P(female) = (0.75 + 0.375 + 0.125) / 3: male, with 1 - 1.25 / 3 */
+    assert_int_equal(m.gender, 0);
+    assert_float_equal(m.gender_p, 1 - 1.25 / 3, 1e-6);
+    r[2].gender = 1; /* P(female) = (0.75 + 0.375 + 0.875) / 3 */
+    agecl_prediction_mean(r, 3, &m);
+    assert_int_equal(m.gender, 1);
+    assert_float_equal(m.gender_p, 2.0 / 3, 1e-6);
+    r[0].gender = r[1].gender = r[2].gender = -1;
+    r[0].position_age = r[2].position_age = NAN;
+    agecl_prediction_mean(r, 3, &m);
+    assert_int_equal(m.gender, -1);
+    assert_true(isnan(m.gender_p) && isnan(m.position_age));
 }
 
 /* Image names that are not plain text still give valid JSON lines. */
@@ -1043,6 +1197,7 @@ int main(void)
         cmocka_unit_test(test_recipes),
         cmocka_unit_test(test_decay_on_weights_only),
         cmocka_unit_test(test_eval_flip_is_mean_of_mirrors),
+        cmocka_unit_test(test_ensemble_is_mean_of_models),
         cmocka_unit_test(test_weight_average),
         cmocka_unit_test(test_checkpoint_round_trip),
         cmocka_unit_test(test_bad_checkpoints_rejected),
@@ -1058,6 +1213,7 @@ int main(void)
         cmocka_unit_test(test_divergence_stops_and_keeps_checkpoint),
         cmocka_unit_test(test_predict_api_and_cli),
         cmocka_unit_test(test_prediction_json_escapes_names),
+        cmocka_unit_test(test_prediction_mean),
     };
     int failed = TEST_RUN_GROUP(tests, setup, teardown);
     test_ctx_release();

@@ -7,13 +7,33 @@
 #include "agecl.h"
 #include "commands.h"
 
+enum { MAX_MODELS = 16 };
+
+/* One model of the ensemble: made, run over the samples, freed. */
+static agecl_status add_model(agecl_ctx *ctx, agecl_ensemble *e, const char *path, int batch,
+                              const int *idx, int n, int workers, int flip)
+{
+    agecl_model_config cfg;
+    agecl_model *m = NULL;
+    unsigned flags = 0;
+    agecl_status s = agecl_model_config_read(path, &cfg);
+    if (s == AGECL_OK) s = agecl_model_create(ctx, &cfg, batch, 0, &m);
+    if (s == AGECL_OK) s = agecl_model_load(m, path, 0);
+    if (s == AGECL_OK) s = agecl_checkpoint_eval_flags(path, &flags);
+    if (flip >= 0) flags = flip ? AGECL_EVAL_FLIP : 0;
+    if (s == AGECL_OK) s = agecl_ensemble_add(e, m, idx, n, workers, flags, stderr);
+    agecl_model_destroy(m);
+    return s;
+}
+
 static void eval_usage(FILE *f)
 {
     fprintf(f,
-        "usage: agecl eval --model FILE --data KIND:PATH [options]\n\n"
+        "usage: agecl eval --model FILE [--model FILE...] --data KIND:PATH [options]\n\n"
         "Evaluate a trained model (best.safetensors of agecl train): MAE, CS5, gender\n"
-        "accuracy, the confidence score at t = 1, 2, 3 years and the MAE per decade.\n\n"
-        "  --model FILE     the checkpoint (required)\n"
+        "accuracy, the confidence score at t = 1, 2, 3 years and the MAE per decade.\n"
+        "Several --model options evaluate their ensemble: the mean of their predictions.\n\n"
+        "  --model FILE     the checkpoint (required; repeat for an ensemble, up to %d)\n"
         "  --data KIND:PATH utkface:DIR, aaf:DIR or csv:FILE (required)\n"
         "  --split PART     all (default), train, val or test: a part of the 60/20/20 split\n"
         "  --limit N        at most N samples\n"
@@ -24,13 +44,13 @@ static void eval_usage(FILE *f)
         "                   validated in training, its tta_flip metadata)\n"
         "  --json           one JSON object (keys n, skipped, mae, cs5, gender_acc,\n"
         "                   confidence_t1..3,"
-        " decade_mae; percentages 0..100)\n");
+        " decade_mae; percentages 0..100)\n", MAX_MODELS);
 }
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model = NULL, *data = NULL, *split = "all", *device = NULL;
-    int json = 0, limit = 0, batch = 32, workers = 2, flip = -1;
+    const char *models[MAX_MODELS], *data = NULL, *split = "all", *device = NULL;
+    int n_models = 0, json = 0, limit = 0, batch = 32, workers = 2, flip = -1;
     static const struct option longs[] = {
         {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
         {"split", required_argument, 0, 's'}, {"limit", required_argument, 0, 'l'},
@@ -42,7 +62,13 @@ int cmd_eval(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
+        case 'm':
+            if (n_models == MAX_MODELS) {
+                fprintf(stderr, "agecl eval: at most %d --model options\n", MAX_MODELS);
+                return 2;
+            }
+            models[n_models++] = optarg;
+            break;
         case 'd': data = optarg; break;
         case 's': split = optarg; break;
         case 'l': if (!cli_int("eval", "--limit", optarg, 0, 1000000000, &limit)) return 2; break;
@@ -56,7 +82,7 @@ int cmd_eval(int argc, char **argv)
         default: eval_usage(stderr); return 2;
         }
     }
-    if (!model || !data || optind < argc || batch < 1 || workers < 0 || limit < 0) {
+    if (!n_models || !data || optind < argc || batch < 1 || workers < 0 || limit < 0) {
         fprintf(stderr, "agecl eval: --model and --data are required, nothing else (see --help)\n");
         return 2;
     }
@@ -68,29 +94,32 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "agecl eval: --split is all, train, val or test, not '%s'\n", split);
         return 2;
     }
-    agecl_model_config cfg;
     agecl_ctx *ctx = NULL;
-    agecl_model *m = NULL;
     agecl_dataset *ds = NULL;
+    agecl_ensemble *e = NULL;
     agecl_split sp = {{0}, {0}};
-    agecl_status s = agecl_model_config_read(model, &cfg);
+    /* every checkpoint is read before the long work starts */
+    agecl_model_config cfg;
+    agecl_status s = AGECL_OK;
+    const char *what = "eval"; /* what an error names */
+    for (int i = 0; i < n_models && s == AGECL_OK; i++)
+        if ((s = agecl_model_config_read(models[i], &cfg)) != AGECL_OK) what = models[i];
     if (s == AGECL_OK) s = agecl_dataset_open(&ds, data, 0);
     if (s == AGECL_OK && part >= 0) s = agecl_split_hash(&sp, ds);
     if (s == AGECL_OK) s = agecl_ctx_create(&ctx, device, 0);
-    if (s == AGECL_OK) s = agecl_model_create(ctx, &cfg, batch, 0, &m);
-    if (s == AGECL_OK) s = agecl_model_load(m, model, 0);
-    unsigned flags = 0;
-    if (s == AGECL_OK) s = agecl_checkpoint_eval_flags(model, &flags);
-    if (flip >= 0) flags = flip ? AGECL_EVAL_FLIP : 0;
-    agecl_eval_result r;
-    if (s == AGECL_OK) {
-        const int *idx = part >= 0 ? sp.index[part] : NULL;
-        int n = part >= 0 ? sp.count[part] : agecl_dataset_count(ds);
-        if (limit && n > limit) n = limit;
-        s = agecl_evaluate(m, ds, idx, n, workers, flags, stderr, &r);
+    if (s == AGECL_OK) s = agecl_ensemble_create(&e, ds);
+    const int *idx = part >= 0 ? sp.index[part] : NULL;
+    int n = part >= 0 ? sp.count[part] : ds ? agecl_dataset_count(ds) : 0;
+    if (limit && n > limit) n = limit;
+    for (int i = 0; i < n_models && s == AGECL_OK; i++) {
+        if (n_models > 1) fprintf(stderr, "agecl eval: model %d of %d, %s\n", i + 1, n_models, models[i]);
+        if ((s = add_model(ctx, e, models[i], batch, idx, n, workers, flip)) != AGECL_OK)
+            what = models[i];
     }
+    agecl_eval_result r;
+    if (s == AGECL_OK) s = agecl_ensemble_result(e, &r);
     int rc = 0;
-    if (s != AGECL_OK) rc = cli_fail("eval", s);
+    if (s != AGECL_OK) rc = cli_fail(what, s);
     else if (json) agecl_eval_print_json(&r, stdout);
     else agecl_eval_print_table(&r, stdout);
     if (s == AGECL_OK && agecl_dataset_skipped(ds))
@@ -99,7 +128,7 @@ int cmd_eval(int argc, char **argv)
     if (s == AGECL_OK && r.skipped)
         fprintf(stderr, "agecl eval: skipped %d unreadable image%s\n", r.skipped,
                 r.skipped == 1 ? "" : "s");
-    agecl_model_destroy(m);
+    agecl_ensemble_free(e);
     agecl_ctx_destroy(ctx);
     agecl_split_free(&sp);
     agecl_dataset_free(ds);
@@ -109,16 +138,19 @@ int cmd_eval(int argc, char **argv)
 static void predict_usage(FILE *f)
 {
     fprintf(f,
-        "usage: agecl predict --model FILE [--json] [--crop center|full|aaf] IMAGE...\n\n"
+        "usage: agecl predict --model FILE [--model FILE...] [--json] [--crop center|full|aaf]\n"
+        "                     IMAGE...\n\n"
         "Per image: the expected-value age, the age of the position head (when the model\n"
         "keeps references), and gender with its probability. Images are aligned face\n"
-        "crops (JPEG, PNG, BMP); the default crop is the centred square.\n");
+        "crops (JPEG, PNG, BMP); the default crop is the centred square. Several --model\n"
+        "options (up to %d) predict as their ensemble: the mean of their predictions.\n",
+        MAX_MODELS);
 }
 
 int cmd_predict(int argc, char **argv)
 {
-    const char *model = NULL, *device = NULL, *crop_name = "center";
-    int json = 0;
+    const char *models[MAX_MODELS], *device = NULL, *crop_name = "center";
+    int n_models = 0, json = 0;
     static const struct option longs[] = {
         {"model", required_argument, 0, 'm'}, {"device", required_argument, 0, 'D'},
         {"crop", required_argument, 0, 'c'}, {"json", no_argument, 0, 'j'},
@@ -127,7 +159,13 @@ int cmd_predict(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
+        case 'm':
+            if (n_models == MAX_MODELS) {
+                fprintf(stderr, "agecl predict: at most %d --model options\n", MAX_MODELS);
+                return 2;
+            }
+            models[n_models++] = optarg;
+            break;
         case 'D': device = optarg; break;
         case 'c': crop_name = optarg; break;
         case 'j': json = 1; break;
@@ -138,21 +176,30 @@ int cmd_predict(int argc, char **argv)
     agecl_crop crop = !strcmp(crop_name, "center") ? AGECL_CROP_CENTER_SQUARE
                       : !strcmp(crop_name, "full") ? AGECL_CROP_FULL
                       : !strcmp(crop_name, "aaf") ? AGECL_CROP_AAF_FACE : (agecl_crop)-1;
-    if (!model || optind >= argc || (int)crop < 0) {
+    if (!n_models || optind >= argc || (int)crop < 0) {
         fprintf(stderr, "agecl predict: --model and at least one image are required (see --help)\n");
         return 2;
     }
-    agecl_predictor *p = NULL;
-    agecl_status s = agecl_predictor_open(&p, model, device);
-    if (s != AGECL_OK) return cli_fail("predict", s);
+    agecl_predictor *p[MAX_MODELS] = {0};
+    for (int k = 0; k < n_models; k++) {
+        agecl_status s = agecl_predictor_open(&p[k], models[k], device);
+        if (s != AGECL_OK) {
+            int rc = cli_fail(models[k], s);
+            for (int j = 0; j < k; j++) agecl_predictor_close(p[j]);
+            return rc;
+        }
+    }
     int rc = 0;
     for (int i = optind; i < argc; i++) {
-        agecl_prediction r;
-        s = agecl_predictor_file(p, argv[i], crop, &r);
+        agecl_prediction each[MAX_MODELS], r;
+        agecl_status s = AGECL_OK;
+        for (int k = 0; k < n_models && s == AGECL_OK; k++)
+            s = agecl_predictor_file(p[k], argv[i], crop, &each[k]);
         if (s != AGECL_OK) {
             rc = cli_fail(argv[i], s);
             continue;
         }
+        agecl_prediction_mean(each, n_models, &r);
         const char *g = r.gender == 0 ? "male" : r.gender == 1 ? "female" : NULL;
         if (json) {
             agecl_prediction_print_json(argv[i], &r, stdout);
@@ -163,6 +210,6 @@ int cmd_predict(int argc, char **argv)
             printf("\n");
         }
     }
-    agecl_predictor_close(p);
+    for (int k = 0; k < n_models; k++) agecl_predictor_close(p[k]);
     return rc;
 }

@@ -44,6 +44,11 @@ agecl_status agecl_predictor_rgb(agecl_predictor *p, const uint8_t *rgb, int wid
 agecl_status agecl_predictor_file(agecl_predictor *p, const char *path, agecl_crop crop,
                                   agecl_prediction *out);
 
+/* The prediction of an ensemble from its n models' predictions of one face: the
+ * mean age, the mean position age (of the models with references; NaN if none)
+ * and the gender whose mean probability is above one half (as agecl_ensemble). */
+void agecl_prediction_mean(const agecl_prediction *r, int n, agecl_prediction *out);
+
 /* One line of JSON for the prediction r of image: keys image, age, position_age
  * (null without references), gender ("male", "female" or null) and gender_p. Any
  * name gives valid JSON: quotes, backslashes and control characters are escaped,

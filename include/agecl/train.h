@@ -57,6 +57,24 @@ enum {
     AGECL_EVAL_FLIP = 1 << 0, /* average the predictions of each image and its mirror */
 };
 
+/* An ensemble: the metrics of the mean prediction of several models (each with its
+ * own input size, batch and flags) over the same samples. Add every model over the
+ * same distinct indices[] of ds (NULL: all samples); the result averages, per
+ * sample, the expected ages, the gender probabilities and the position heads' ages
+ * (of the models that have them). agecl_evaluate is an ensemble of one model.
+ *
+ *   agecl_ensemble *e;  agecl_ensemble_create(&e, ds);
+ *   for each model:     agecl_ensemble_add(e, model, idx, n, 2, flags, stderr);
+ *   agecl_ensemble_result(e, &r);  agecl_ensemble_free(e);
+ *
+ * Only one model need be alive at a time. The data set must outlive the ensemble. */
+typedef struct agecl_ensemble agecl_ensemble;
+agecl_status agecl_ensemble_create(agecl_ensemble **out, const agecl_dataset *ds);
+agecl_status agecl_ensemble_add(agecl_ensemble *e, agecl_model *m, const int *indices, int count,
+                                int threads, unsigned flags, FILE *issues);
+agecl_status agecl_ensemble_result(const agecl_ensemble *e, agecl_eval_result *out);
+void agecl_ensemble_free(agecl_ensemble *e);
+
 /* The AGECL_EVAL_* flags a checkpoint of agecl train was validated with (its
  * "tta_flip" metadata; 0 for a checkpoint without it), so that eval and predict
  * measure the model as training chose it. */

@@ -100,6 +100,21 @@ static agecl_status predict(agecl_predictor *p, agecl_prediction *out)
     return AGECL_OK;
 }
 
+void agecl_prediction_mean(const agecl_prediction *r, int n, agecl_prediction *out)
+{
+    double age = 0, pos = 0, female = 0;
+    int pos_n = 0, gender_n = 0;
+    for (int i = 0; i < n; i++) {
+        age += r[i].age;
+        if (!isnan(r[i].position_age)) pos += r[i].position_age, pos_n++;
+        if (r[i].gender >= 0) female += r[i].gender ? r[i].gender_p : 1.0 - r[i].gender_p, gender_n++;
+    }
+    out->age = n ? (float)(age / n) : NAN;
+    out->position_age = pos_n ? (float)(pos / pos_n) : NAN;
+    out->gender = gender_n ? female / gender_n > 0.5 : -1;
+    out->gender_p = !gender_n ? NAN : (float)(out->gender ? female / gender_n : 1.0 - female / gender_n);
+}
+
 agecl_status agecl_predictor_rgb(agecl_predictor *p, const uint8_t *rgb, int width, int height,
                                  agecl_crop crop, agecl_prediction *out)
 {
