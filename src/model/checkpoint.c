@@ -220,17 +220,36 @@ agecl_status agecl_model_config_read(const char *path, agecl_model_config *cfg)
     return s;
 }
 
+/* The largest parameter's element count: the size of the host staging buffer. */
+static size_t largest_param(const agecl__params *p)
+{
+    size_t largest = 1;
+    for (int i = 0; i < p->count; i++)
+        if (agecl_tensor_numel(&p->items[i].value) > largest)
+            largest = agecl_tensor_numel(&p->items[i].value);
+    return largest;
+}
+
+/* The file's tensor name into t, staged through host; a missing one is an error
+ * naming the file, the tensor and the likely reason (missing). */
+static agecl_status read_into(agecl_ctx *ctx, agecl_st_file *f, const char *path, const char *name,
+                              agecl_tensor *t, const int *shape, int nd, float *host,
+                              const char *missing)
+{
+    agecl_st_info info;
+    if (agecl_st_find(f, name, &info) != AGECL_OK)
+        return agecl__fail(AGECL_E_FORMAT, "%s: no tensor '%s': %s", path, name, missing);
+    AGECL_TRY(agecl_st_read_f32(f, name, host, agecl_tensor_numel(t), shape, nd));
+    return agecl_tensor_write(ctx, t, host);
+}
+
 agecl_status agecl_model_load(agecl_model *m, const char *path, int with_optimizer)
 {
     if (!m || !path) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_load: NULL argument");
     agecl_st_file *f;
     AGECL_TRY(agecl_st_open(path, &f));
     agecl__params *p = &m->params;
-    size_t largest = 1;
-    for (int i = 0; i < p->count; i++)
-        if (agecl_tensor_numel(&p->items[i].value) > largest)
-            largest = agecl_tensor_numel(&p->items[i].value);
-    float *host = malloc(largest * sizeof *host);
+    float *host = malloc(largest_param(p) * sizeof *host);
     agecl_status s = host ? AGECL_OK : agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_model_load");
     /* A file with a moving average gives the model one. */
     agecl_st_info info;
@@ -249,14 +268,9 @@ agecl_status agecl_model_load(agecl_model *m, const char *path, int with_optimiz
         for (int k = 0; k < copies && s == AGECL_OK; k++) {
             char name[96];
             snprintf(name, sizeof name, "%s%s", prefix[k], e->name);
-            s = agecl_st_find(f, name, &info);
-            if (s != AGECL_OK) {
-                s = agecl__fail(AGECL_E_FORMAT, "%s: no tensor '%s': a checkpoint of another "
-                                "model%s?", path, name, k ? ", or one saved without the optimizer" : "");
-                break;
-            }
-            s = agecl_st_read_f32(f, name, host, agecl_tensor_numel(&t[k]), shape, nd);
-            if (s == AGECL_OK) s = agecl_tensor_write(m->ctx, &t[k], host);
+            s = read_into(m->ctx, f, path, name, &t[k], shape, nd, host,
+                          k ? "a checkpoint of another model, or one saved without the optimizer?"
+                            : "a checkpoint of another model?");
         }
     }
     const char *refs = agecl_st_meta(f, "references");
@@ -328,14 +342,12 @@ agecl_status agecl_model_load_weights(agecl_model *m, const char *path, unsigned
     /* A head comes from the file when every one of its tensors is there with the
      * model's shape (same age labels); otherwise it keeps its initialisation. */
     unsigned heads = AGECL_HEAD_AGE | AGECL_HEAD_GENDER | AGECL_HEAD_POSITION;
-    size_t largest = 1;
     for (int i = 0; i < p->count; i++) {
         const agecl__param *e = &p->items[i];
         int shape[4], nd = st_shape(e, shape);
         if (!has_shape(f, e->name, shape, nd)) heads &= ~head_of(e->name);
-        if (agecl_tensor_numel(&e->value) > largest) largest = agecl_tensor_numel(&e->value);
     }
-    float *host = malloc(largest * sizeof *host);
+    float *host = malloc(largest_param(p) * sizeof *host);
     if (!host) s = agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_model_load_weights");
     unsigned present = 0;
     for (int i = 0; i < p->count && s == AGECL_OK; i++) {
@@ -343,14 +355,8 @@ agecl_status agecl_model_load_weights(agecl_model *m, const char *path, unsigned
         unsigned h = head_of(e->name);
         if (h && !(heads & h)) continue;
         int shape[4], nd = st_shape(e, shape);
-        agecl_st_info info;
-        if (agecl_st_find(f, e->name, &info) != AGECL_OK) {
-            s = agecl__fail(AGECL_E_FORMAT, "%s: no tensor '%s': not a backbone of this model",
-                            path, e->name);
-            break;
-        }
-        s = agecl_st_read_f32(f, e->name, host, agecl_tensor_numel(&e->value), shape, nd);
-        if (s == AGECL_OK) s = agecl_tensor_write(m->ctx, &e->value, host);
+        s = read_into(m->ctx, f, path, e->name, &e->value, shape, nd, host,
+                      "not a backbone of this model");
         present |= h;
     }
     const char *refs = agecl_st_meta(f, "references");
