@@ -15,6 +15,7 @@
  * (64 x 112 x 112) keep their accuracy. */
 
 #include "cpu_sums.clh"
+#include "restrict.clh"
 
 #include "chan_merge.clh"
 

@@ -16,6 +16,8 @@
  *
  * (col2im runs on cl/im2col.cl on every device: the CPU gather this file had gave
  * zeros at the first element of some planes under PoCL, a race not yet found.) */
+#include "restrict.clh"
+
 #define TAPS (KSIZE * KSIZE)
 #define SAME (STRIDE == 1 && 2 * PAD == KSIZE - 1)
 
@@ -28,7 +30,7 @@ static void zero_run(__global float *d, uint n)
 
 #if SAME
 /* d[j] = s[j] for j < n. */
-static void copy_run(__global float *restrict d, __global const float *restrict s, uint n)
+static void copy_run(__global float *RESTRICT d, __global const float *RESTRICT s, uint n)
 {
     if (n < 16) {
         for (uint j = 0; j < n; j++) d[j] = s[j];
@@ -39,7 +41,7 @@ static void copy_run(__global float *restrict d, __global const float *restrict 
 }
 
 /* Tap (u, v) of a plane: out[i*w + j] = in[(i + u - PAD)*w + j + v - PAD], 0 outside. */
-static void im2col_tap(__global float *restrict out, __global const float *restrict in, int u,
+static void im2col_tap(__global float *RESTRICT out, __global const float *RESTRICT in, int u,
                        int v, uint h, uint w)
 {
     uint top = max(PAD - u, 0), bottom = max(u - PAD, 0); /* rows of zeros */
@@ -60,8 +62,8 @@ static void im2col_tap(__global float *restrict out, __global const float *restr
     }
 }
 
-static void im2col_plane(__global float *restrict taps, uint col_rs,
-                         __global const float *restrict in, uint h, uint w, uint oh, uint ow)
+static void im2col_plane(__global float *RESTRICT taps, uint col_rs,
+                         __global const float *RESTRICT in, uint h, uint w, uint oh, uint ow)
 {
     for (int u = 0; u < KSIZE; u++)
         for (int v = 0; v < KSIZE; v++)
@@ -71,7 +73,7 @@ static void im2col_plane(__global float *restrict taps, uint col_rs,
 #else /* !SAME: row by row */
 
 /* d[j] = s[j * STRIDE] for j < n (reading nothing past s[(n - 1) * STRIDE]). */
-static void gather_run(__global float *restrict d, __global const float *restrict s, uint n)
+static void gather_run(__global float *RESTRICT d, __global const float *RESTRICT s, uint n)
 {
 #if STRIDE == 2
     /* The even lanes of pairs of vectors; the last vector takes the odd lanes of
@@ -112,8 +114,8 @@ static void inside_columns(int v, uint w, uint ow, uint *lo, uint *hi)
     *lo = min(l, h);
 }
 
-static void im2col_plane(__global float *restrict taps, uint col_rs,
-                         __global const float *restrict in, uint h, uint w, uint oh, uint ow)
+static void im2col_plane(__global float *RESTRICT taps, uint col_rs,
+                         __global const float *RESTRICT in, uint h, uint w, uint oh, uint ow)
 {
     for (int u = 0; u < KSIZE; u++)
         for (int v = 0; v < KSIZE; v++) {

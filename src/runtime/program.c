@@ -17,11 +17,19 @@ const char *agecl__cl_source_find(const char *name)
     return NULL;
 }
 
-static char *join_options(const char *options)
+/* Options for a platform's quirks: Oclgrind cannot run helpers with restrict
+ * pointers once inlined (cl/restrict.clh). */
+static const char *platform_options(const agecl_ctx *ctx)
 {
-    size_t n = strlen(BASE_OPTIONS) + (options ? strlen(options) : 0) + 2;
+    return strstr(ctx->info.platform, "Oclgrind") ? " -DAGECL_NO_RESTRICT" : "";
+}
+
+static char *join_options(const agecl_ctx *ctx, const char *options)
+{
+    const char *quirks = platform_options(ctx);
+    size_t n = strlen(BASE_OPTIONS) + strlen(quirks) + (options ? strlen(options) : 0) + 2;
     char *s = malloc(n);
-    if (s) snprintf(s, n, "%s%s%s", BASE_OPTIONS, options && *options ? " " : "",
+    if (s) snprintf(s, n, "%s%s%s%s", BASE_OPTIONS, quirks, options && *options ? " " : "",
                     options ? options : "");
     return s;
 }
@@ -31,7 +39,7 @@ agecl_status agecl_program_build(agecl_ctx *ctx, const char *source, const char 
 {
     if (!ctx || !source || !out)
         return agecl__fail(AGECL_E_INVALID_ARG, "agecl_program_build: ctx, source and out are required");
-    char *opts = join_options(options);
+    char *opts = join_options(ctx, options);
     if (!opts) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_program_build: options");
     agecl_status s = agecl__cache_build(ctx, source, opts, out);
     free(opts);
