@@ -209,12 +209,13 @@ static void test_aaf_sample(void **state)
     assert_int_equal(agecl_split_own(&split, ds), AGECL_E_UNSUPPORTED); /* no image sets */
     agecl_dataset_free(ds);
 
-    /* The face square of a 309 x 398 AAF crop: the width, eyes (y = 205) at 45%. */
+    /* The face square of a 309 x 398 AAF crop, framed as UTKFace's: 0.825 widths
+     * (255), its top 0.368 widths (114) down, centred across. */
     agecl_box b = agecl_image_crop_box(AGECL_CROP_AAF_FACE, 309, 398);
-    assert_int_equal(b.x, 0);
-    assert_int_equal(b.w, 309);
-    assert_int_equal(b.h, 309);
-    assert_int_equal(b.y, 66);
+    assert_int_equal(b.x, 27);
+    assert_int_equal(b.w, 255);
+    assert_int_equal(b.h, 255);
+    assert_int_equal(b.y, 114);
     b = agecl_image_crop_box(AGECL_CROP_AAF_FACE, 309, 314); /* short: kept inside */
     assert_int_equal(b.y + b.h, 314);
 }

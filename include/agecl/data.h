@@ -122,7 +122,7 @@ typedef enum agecl_dataset_kind {
 typedef enum agecl_crop {
     AGECL_CROP_FULL,          /* the whole image (squeezed if it is not square) */
     AGECL_CROP_CENTER_SQUARE, /* the largest centred square */
-    AGECL_CROP_AAF_FACE       /* AAF: a width-sided square, eyes at 45% height */
+    AGECL_CROP_AAF_FACE       /* AAF: the face framed as UTKFace frames it (0.825-width square) */
 } agecl_crop;
 
 typedef struct agecl_sample {
