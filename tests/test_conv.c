@@ -83,12 +83,25 @@ static void assert_tensor(agecl_ctx *ctx, const char *what, const agecl_tensor *
  * gap, so that each sits at a non-zero offset of a shared buffer, as a model's do.
  * The whole arena is poisoned first (so an output or workspace element that a call
  * reads before writing, or never writes, shows), then the inputs x, wt and dy get
- * the given values (each may be NULL: left poisoned). */
+ * the given values (each may be NULL: left poisoned). Each output is followed at
+ * once by GUARD elements that no call may write (guard[i] after y, dx and dw). */
+#define GUARD 16
 typedef struct conv_run {
     agecl_conv2d_plan *plan;
     agecl_arena arena;
-    agecl_tensor x, wt, dy, y, dx, dw, ws;
+    agecl_tensor x, wt, dy, y, dx, dw, ws, guard[3];
 } conv_run;
+
+/* An output of shape (n, c, h, w) and, right after it, its guard. */
+static void carve_guarded(agecl_arena *a, agecl_tensor *t, agecl_tensor *guard, int n, int c,
+                          int h, int w)
+{
+    agecl_tensor room;
+    size_t numel = (size_t)n * c * h * w;
+    TEST_OK(agecl_arena_carve(a, &room, 1, 1, 1, (int)(numel + GUARD)));
+    *t = room, t->n = n, t->c = c, t->h = h, t->w = w;
+    *guard = room, guard->offset += numel, guard->w = GUARD;
+}
 
 static void carve_all(conv_run *r, const agecl_conv2d_desc *d, size_t ws_elems)
 {
@@ -98,10 +111,24 @@ static void carve_all(conv_run *r, const agecl_conv2d_desc *d, size_t ws_elems)
     TEST_OK(agecl_arena_carve(&r->arena, &r->x, n, ci, d->h, d->w));
     TEST_OK(agecl_arena_carve(&r->arena, &r->wt, co, ci, k, k));
     TEST_OK(agecl_arena_carve(&r->arena, &r->dy, n, co, oh, ow));
-    TEST_OK(agecl_arena_carve(&r->arena, &r->y, n, co, oh, ow));
-    TEST_OK(agecl_arena_carve(&r->arena, &r->dx, n, ci, d->h, d->w));
-    TEST_OK(agecl_arena_carve(&r->arena, &r->dw, co, ci, k, k));
+    carve_guarded(&r->arena, &r->y, &r->guard[0], n, co, oh, ow);
+    carve_guarded(&r->arena, &r->dx, &r->guard[1], n, ci, d->h, d->w);
+    carve_guarded(&r->arena, &r->dw, &r->guard[2], co, ci, k, k);
     if (ws_elems) TEST_OK(agecl_arena_carve(&r->arena, &r->ws, 1, 1, 1, (int)ws_elems));
+}
+
+/* No call wrote past the end of an output (the CPU col2im once stored a row's last
+ * vector one element into the next plane, and past the last plane of dx). */
+static void assert_guards(agecl_ctx *ctx, const conv_run *r)
+{
+    static const char *const after[3] = {"y", "dx", "dw"};
+    for (int i = 0; i < 3; i++) {
+        float *got = test_download(ctx, &r->guard[i]);
+        for (int j = 0; j < GUARD; j++)
+            if (memcmp(&got[j], &(float){test_poison_value()}, sizeof(float)))
+                fail_msg("element %d after %s was written (%g)", j, after[i], got[j]);
+        free(got);
+    }
 }
 
 static conv_run conv_run_make(agecl_ctx *ctx, const agecl_conv2d_desc *d, const float *x,
@@ -178,6 +205,7 @@ static void check_case_on_path(const agecl_conv2d_desc *d, uint64_t seed, float 
     assert_tensor(ctx, "forward y", &c.y, want_y, ny, TOL);
     assert_tensor(ctx, "backward_data dx", &c.dx, want_dx, nx, TOL);
     assert_tensor(ctx, "backward_filter dw", &c.dw, want_dw, nw, TOL_DW);
+    assert_guards(ctx, &c);
     free(want_y), free(want_dx), free(want_dw);
 
     if (beta != 0.0f) {
@@ -193,6 +221,7 @@ static void check_case_on_path(const agecl_conv2d_desc *d, uint64_t seed, float 
         assert_tensor(ctx, "forward y with beta", &c.y, want_y, ny, TOL);
         assert_tensor(ctx, "backward_data dx with beta", &c.dx, want_dx, nx, TOL);
         assert_tensor(ctx, "backward_filter dw with beta", &c.dw, want_dw, nw, TOL_DW);
+        assert_guards(ctx, &c);
         free(want_y), free(want_dx), free(want_dw);
         free(oy), free(odx), free(odw);
     }

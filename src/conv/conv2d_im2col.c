@@ -19,9 +19,10 @@
  * Per sample: col [ns][K][P], the patches of each sample a K x P matrix, so that a
  * batched product reads or writes the NCHW tensor in place, with no permutation:
  *   forward          col = im2col(x);  y_s = W col_s + beta y_s
+ *   backward_data    col_s = W^T dy_s;  dx = col2im(col) + beta dx
  *
- * CPU devices (p->cpu) run forward per sample and backward_filter wide (backward_data
- * too runs wide, on the portable kernels, for now: see there), with the kernels of cl/im2col_cpu.cl (a work-item per channel and sample,
+ * CPU devices (p->cpu) run forward and backward_data per sample and backward_filter
+ * wide, with the kernels of cl/im2col_cpu.cl (a work-item per channel and sample,
  * along whole planes or rows) and chunks that stay in the cache (chunk_budget).
  * Measured on PoCL (2 cores, bench_conv --cpu --profile 64, total ms of each call
  * over the preset's convolutions, medians of 5 to 7 runs, the same kernels either
@@ -113,15 +114,14 @@ static agecl_status prepare(im2col_plan *p)
                            p->workspace);
     snprintf(p->geometry, sizeof p->geometry, "-DKSIZE=%d -DSTRIDE=%d -DPAD=%d", p->d.kernel,
              p->d.stride, p->d.pad);
-    /* Build now what the calls will run: im2col of both geometries from the plan's
-     * program; the permute and col2im of backward_data always from the portable one. */
+    /* Build now what the calls will run: im2col and col2im of the geometry, and the
+     * permutes of backward_filter (both paths) and of the wide passes (not CPUs). */
     cl_kernel handle;
     AGECL_TRY(agecl__kernel(p->ctx, p->program, p->geometry, "im2col", &handle));
+    AGECL_TRY(agecl__kernel(p->ctx, p->program, p->geometry, "col2im", &handle));
     AGECL_TRY(agecl__kernel(p->ctx, p->program, PERMUTE, "im2col", &handle));
-    AGECL_TRY(agecl__kernel(p->ctx, "im2col", PERMUTE, "im2col", &handle));
-    if (!p->cpu) /* the wide forward's un-permute */
-        AGECL_TRY(agecl__kernel(p->ctx, "im2col", PERMUTE, "col2im", &handle));
-    return agecl__kernel(p->ctx, "im2col", p->geometry, "col2im", &handle);
+    if (!p->cpu) AGECL_TRY(agecl__kernel(p->ctx, p->program, PERMUTE, "col2im", &handle));
+    return AGECL_OK;
 }
 
 /* A chunk's column matrix: element (s, r, p) at off + s*ss + r*rs + p. */
@@ -274,23 +274,21 @@ static agecl_status run_backward_data(const im2col_plan *p,
                                   sample(dy, b, 0), beta, sample(dx, b, 0)));
         return AGECL_OK;
     }
-    /* On CPUs too, the gather runs on the portable kernels of cl/im2col.cl: the CPU
-     * col2im of cl/im2col_cpu.cl gave zeros at the first element of some planes
-     * (tests/test_conv.c, about one cold run in three, never with one PoCL thread),
-     * a race not yet found. The chunks are the plan's, whose workspace holds the
-     * wide layout (backward_filter uses it). */
-    im2col_plan portable = *p;
-    portable.cpu = 0;
-    portable.program = "im2col";
-    const im2col_plan *q = &portable;
-    for (int s0 = 0; s0 < d->n; s0 += q->chunk) {
-        int ns = chunk_size(q, s0);
+    for (int s0 = 0; s0 < d->n; s0 += p->chunk) {
+        int ns = chunk_size(p, s0);
         cols col, ycol;
-        wide_cols(q, ws, ns, &col, &ycol);
-        AGECL_TRY(im2col(q, PERMUTE, dy, image(q, dy, s0, ns), 1, ycol));
-        AGECL_TRY(agecl__gemm_on(ctx, p->backend, "conv2d_backward_data", k, col.rs, m, 1.0f, w_t,
-                              as_matrix(ycol, 0), 0.0f, as_matrix(col, 0)));
-        AGECL_TRY(col2im(q, q->geometry, col, dx, image(q, dx, s0, ns), beta));
+        if (p->cpu) {
+            col = sample_cols(p, ws);
+            AGECL_TRY(agecl__gemm_batched_on(ctx, p->backend, "conv2d_backward_data", k, np, m,
+                                             1.0f, w_t, 0, sample(dy, s0, 0), sample_size(dy),
+                                             0.0f, as_matrix(col, 0), col.ss, (size_t)ns));
+        } else {
+            wide_cols(p, ws, ns, &col, &ycol);
+            AGECL_TRY(im2col(p, PERMUTE, dy, image(p, dy, s0, ns), 1, ycol));
+            AGECL_TRY(agecl__gemm_on(ctx, p->backend, "conv2d_backward_data", k, col.rs, m,
+                                     1.0f, w_t, as_matrix(ycol, 0), 0.0f, as_matrix(col, 0)));
+        }
+        AGECL_TRY(col2im(p, p->geometry, col, dx, image(p, dx, s0, ns), beta));
     }
     return AGECL_OK;
 }
