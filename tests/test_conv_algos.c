@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "agecl/conv.h"
 #include "common.h"
+#include "runtime/hash.h"
 #include "ref_conv.h"
 
 typedef struct algo_case {
@@ -286,6 +287,69 @@ static void test_auto_reads_the_file(void **state)
     agecl_conv2d_plan_destroy(p);
 }
 
+/* Lines of the file for shape d and pass. */
+static int lines_for(const agecl_conv2d_desc *d, const char *pass)
+{
+    char path[1200], line[256];
+    choices_file(path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int n = 0;
+    while (fgets(line, sizeof line, f)) n += line_names(line, d, pass);
+    fclose(f);
+    return n;
+}
+
+/* Drops the file's lines for shape d (this test's own shape), left by earlier runs. */
+static void forget(const agecl_conv2d_desc *d)
+{
+    char path[1200], tmp[1300], line[256];
+    choices_file(path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.test", path);
+    FILE *f = fopen(path, "r"), *g = fopen(tmp, "w");
+    assert_non_null(g);
+    while (f && fgets(line, sizeof line, f)) {
+        int mine = 0;
+        for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++)
+            mine |= line_names(line, d, pass_names[pass]);
+        if (!mine) fputs(line, g);
+    }
+    if (f) fclose(f);
+    assert_int_equal(fclose(g), 0);
+    assert_int_equal(rename(tmp, path), 0);
+}
+
+/* A choice measured with other kernels (here: keyed by the device alone, as before
+ * the kernels were in the key) is not used: the shape is measured anew, under
+ * another key. */
+static void test_other_kernels_measure_anew(void **state)
+{
+    (void)state;
+    agecl_conv2d_desc d = desc(1, 4, 10, 6, 3, 3, 2);
+    char path[1200], line[256];
+    choices_file(path, sizeof path);
+    forget(&d);
+    uint64_t device = agecl__device_key(agecl_ctx_device(test_ctx()));
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fprintf(f, "%016llx %d %d %d %d %d %d %d %d forward clblast 1.0\n",
+            (unsigned long long)device, d.n, d.c_in, d.h, d.w, d.c_out, d.kernel, d.stride, d.pad);
+    fclose(f);
+    assert_int_equal(lines_for(&d, "forward"), 1);
+    agecl_conv2d_plan *p;
+    TEST_OK(agecl_conv2d_plan_create(test_ctx(), &d, AGECL_CONV_AUTO, &p));
+    assert_int_equal(lines_for(&d, "forward"), 2);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    char last[256] = "";
+    while (fgets(line, sizeof line, f))
+        if (line_names(line, &d, "forward")) snprintf(last, sizeof last, "%s", line);
+    fclose(f);
+    assert_true(strtoull(last, NULL, 16) != device);
+    check_pass(p, &d, AGECL_CONV_FORWARD, 1e-5, 93, "measured anew");
+    agecl_conv2d_plan_destroy(p);
+}
+
 /* The context's conv_algo (AGECL_CONV_ALGO) forces the algorithm of AUTO plans; an
  * explicit one wins over it; an unknown name is refused, naming the variable. */
 static void test_forcing(void **state)
@@ -321,6 +385,7 @@ int main(void)
         cmocka_unit_test_prestate(test_algorithm, (void *)&algos[4]),
         cmocka_unit_test(test_auto_measures_and_remembers),
         cmocka_unit_test(test_auto_reads_the_file),
+        cmocka_unit_test(test_other_kernels_measure_anew),
         cmocka_unit_test(test_forcing),
     };
     int failed = TEST_RUN_GROUP(tests, NULL, NULL);

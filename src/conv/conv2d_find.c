@@ -13,8 +13,10 @@
  * context's cache folder in conv_algos.txt, a line per choice:
  *   <device key> <n> <c_in> <h> <w> <c_out> <kernel> <stride> <pad> <pass> <algo> <ms>
  * appended in one write; the last line for a key wins, and lines that do not parse
- * or name an algorithm that no longer supports the shape are ignored. The device
- * key (agecl__device_key) changes with the driver, so a new driver measures anew.
+ * or name an algorithm that no longer supports the shape are ignored. The key mixes
+ * the device's (agecl__device_key, which changes with the driver) with the kernels'
+ * (agecl__kernels_key): a new driver, or a library whose kernels changed, measures
+ * anew.
  * Deleting the file forgets the choices. */
 #include <errno.h>
 #include <fcntl.h>
@@ -313,7 +315,9 @@ static agecl_status fastest(agecl_ctx *ctx, const agecl_conv2d_desc *m, int pass
 agecl_status agecl__conv2d_find(agecl_ctx *ctx, const agecl_conv2d_desc *d,
                                 agecl_conv2d_algo out[AGECL_CONV_PASS_COUNT])
 {
-    uint64_t device = agecl__device_key(agecl_ctx_device(ctx));
+    uint64_t kernels = agecl__kernels_key();
+    uint64_t device = agecl__fnv1a(agecl__device_key(agecl_ctx_device(ctx)), &kernels,
+                                   sizeof kernels);
     unsigned todo = 0;
     for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) {
         int n = 0;

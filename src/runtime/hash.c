@@ -1,4 +1,5 @@
 #include <string.h>
+#include "runtime/cl_sources.h"
 #include "runtime/hash.h"
 
 uint64_t agecl__fnv1a(uint64_t h, const void *data, size_t len)
@@ -18,6 +19,16 @@ uint64_t agecl__device_key(const agecl_device_info *info)
     h = agecl__fnv1a_str(h, info->name);
     h = agecl__fnv1a_str(h, info->driver_version);
     return agecl__fnv1a_str(h, info->device_version);
+}
+
+uint64_t agecl__kernels_key(void)
+{
+    uint64_t h = AGECL_FNV_INIT;
+    for (int i = 0; i < agecl__cl_source_count; i++) {
+        h = agecl__fnv1a_str(h, agecl__cl_sources[i].name);
+        h = agecl__fnv1a_str(h, agecl__cl_sources[i].source);
+    }
+    return h;
 }
 
 /* Hashes the terminating NUL too, so that "ab"+"c" and "a"+"bc" differ. */

@@ -17,4 +17,8 @@ uint64_t agecl__fnv1a_str(uint64_t h, const char *s);
  * afresh. A cache with a format tag mixes it in. */
 uint64_t agecl__device_key(const agecl_device_info *info);
 
+/* The key of the library's kernels: every embedded source of cl/, so that what was
+ * measured with other kernels (another version of agecl) is measured anew. */
+uint64_t agecl__kernels_key(void);
+
 #endif
