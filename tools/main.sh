@@ -4,10 +4,12 @@
 # metrics for the best validation epoch.
 #
 #   AGECL_PRESET    quick (default: the "cpu" model, about an hour on 2 cores) or
-#                   quality (the "cpu-large" model, about 4 hours on 2 cores)
+#                   quality (the "cpu-large" model, about 4 hours on 2 cores, and the
+#                   quick job's model, reused from runs/main when it is there; the
+#                   test split is that of their ensemble, the mean of both)
 #   AGECL_UTKFACE   the UTKFace folder (default ../shared/data/utkface)
-#   AGECL_EPOCHS    epochs (default: the job's, 28 quick / 40 quality)
-#   AGECL_OUT       output folder (default runs/main or runs/quality); a rerun resumes
+#   AGECL_EPOCHS    epochs of the job's model (default 28 quick / 40 quality)
+#   AGECL_OUT       its folder (default runs/main or runs/quality); a rerun resumes
 #   AGECL_DEVICE    the OpenCL device (default: the first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,9 +37,18 @@ ninja -C build/release >/dev/null
 
 agecl=build/release/tools/agecl
 $agecl devices | head -n 3
-mkdir -p "$out"
-echo "agecl: the $job job: preset $preset, recipe scratch, $epochs epochs, into $out" >&2
-$agecl train --data "utkface:$data" --preset "$preset" --recipe scratch --epochs "$epochs" \
-  --out "$out" --cache "$out/images.cache" --resume --no-test
-echo "test split, the best validation epoch's model ($out/best.safetensors):"
-$agecl eval --model "$out/best.safetensors" --data "utkface:$data" --split test
+# train PRESET EPOCHS FOLDER: a model from scratch (resuming what FOLDER holds)
+train() {
+  mkdir -p "$3"
+  echo "agecl: the $job job: preset $1, recipe scratch, $2 epochs, into $3" >&2
+  $agecl train --data "utkface:$data" --preset "$1" --recipe scratch --epochs "$2" \
+    --out "$3" --cache "$3/images.cache" --resume --no-test
+}
+train "$preset" "$epochs" "$out"
+models=(--model "$out/best.safetensors")
+if [ "$job" = quality ]; then
+  train cpu 28 runs/main
+  models+=(--model runs/main/best.safetensors)
+fi
+echo "test split, the best validation epoch's model${models[2]:+s (their ensemble)}: ${models[*]}"
+$agecl eval "${models[@]}" --data "utkface:$data" --split test
