@@ -122,7 +122,9 @@ static void col2im_plane(__global float *plane, __global const float *taps, uint
 {
     /* Vectors from row PAD, column PAD to row h-1-PAD, column w-1-PAD; elements on
      * their own before and after. */
-    uint n = h * w, qa = PAD * (w + 1), qb = n > qa ? n - qa : 0, q = 0;
+    /* (max, not n > qa ? n - qa : 0, which LLVM makes a saturating subtraction that
+     * Oclgrind 21.10 cannot run) */
+    uint n = h * w, qa = PAD * (w + 1), qb = (uint)max((int)n - (int)qa, 0), q = 0;
     if (qb >= qa + 16) {
         for (; q < qa; q++) store_sum(plane + q, col2im_at(taps, col_rs, q, h, w), beta);
         uint qt = qb - 16, ix0 = qa % w;
