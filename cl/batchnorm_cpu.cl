@@ -16,6 +16,7 @@
 
 #include "cpu_sums.clh"
 #include "restrict.clh"
+#include "vector16.clh"
 
 #include "chan_merge.clh"
 

@@ -17,6 +17,8 @@
  *
  * Options: -DMR=rows of C per work-item, -DVW=16 or 8 floats per vector,
  * -DNV=vectors per row (NR = VW * NV). */
+#include "vector16.clh"
+
 #ifndef MR
 #define MR 8
 #endif

@@ -21,6 +21,7 @@
  * stores that rewrite the same values (col2im computes that vector first, from the
  * old x, and stores it last). */
 #include "restrict.clh"
+#include "vector16.clh"
 
 #define TAPS (KSIZE * KSIZE)
 #define SAME (STRIDE == 1 && 2 * PAD == KSIZE - 1)

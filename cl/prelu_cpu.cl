@@ -10,6 +10,7 @@
  * so the slope's gradient is deterministic, and needs no scratch. */
 
 #include "cpu_sums.clh"
+#include "vector16.clh"
 
 __kernel void prelu_backward(__global const float *x, uint x_off,
                              __global const float *dy, uint dy_off, uint N, uint C, uint HW,

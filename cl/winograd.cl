@@ -36,9 +36,10 @@
  *     can run over whole panels of columns (the columns past T of M are dropped).
  *
  * Small loops over private arrays carry #pragma unroll: without it PoCL 3.1 left those
- * of the filter transform rolled, about 8x slower.
- *
- * The transforms, for scalars or vectors alike: */
+ * of the filter transform rolled, about 8x slower. */
+#include "vector16.clh"
+
+/* The transforms, for scalars or vectors alike: */
 #define BT4(o, d0, d1, d2, d3) /* o = B^T d */ \
     o[0] = d0 - d2; o[1] = d1 + d2; o[2] = d2 - d1; o[3] = d1 - d3;
 #define AT4(o, m0, m1, m2, m3) /* o = A^T m */ \
