@@ -86,73 +86,76 @@ typedef struct op_run {
     const op_site *site;
     agecl_tensor x, y, dy, dx, z, dz, small, dsmall, pooled, dpooled;
     agecl_tensor gamma, beta, run_mean, run_var, mean, invstd, dgamma, dbeta, slope, dslope;
+    agecl_layer_plan *plan, *prelu_plan; /* the layer's as the model makes it; the two-op
+                                            pair's PReLU */
 } op_run;
 
-/* BatchNorm then PReLU as two ops, through z, as the model ran it before fusing. */
+/* BatchNorm then PReLU as two ops, through z, as the model runs them with
+ * AGECL_FUSE=0. */
 static agecl_status bn_prelu_two(op_run *r)
 {
-    agecl_ctx *ctx = r->ctx;
     if (r->mode == MODE_TRAIN) {
-        AGECL_TRY(agecl_batchnorm_forward_train(ctx, &r->x, &r->gamma, &r->beta, &r->run_mean,
-                                                &r->run_var, 0.1f, 1e-5f, &r->z, &r->mean,
-                                                &r->invstd));
-        return agecl_prelu_forward(ctx, &r->z, &r->slope, &r->y);
+        AGECL_TRY(agecl_layer_batchnorm_train(r->plan, &r->x, &r->gamma, &r->beta, NULL,
+                                              &r->run_mean, &r->run_var, 0.1f, 1e-5f, &r->z,
+                                              &r->mean, &r->invstd));
+        return agecl_layer_prelu_forward(r->prelu_plan, &r->z, &r->slope, &r->y);
     }
     if (r->mode == MODE_INFER) {
-        AGECL_TRY(agecl_batchnorm_forward_infer(ctx, &r->x, &r->gamma, &r->beta, &r->run_mean,
-                                                &r->run_var, 1e-5f, &r->z));
-        return agecl_prelu_forward(ctx, &r->z, &r->slope, &r->y);
+        AGECL_TRY(agecl_layer_batchnorm_infer(r->plan, &r->x, &r->gamma, &r->beta, NULL,
+                                              &r->run_mean, &r->run_var, 1e-5f, &r->z));
+        return agecl_layer_prelu_forward(r->prelu_plan, &r->z, &r->slope, &r->y);
     }
-    AGECL_TRY(agecl_prelu_backward(ctx, &r->z, &r->dy, &r->slope, 0, &r->dz, 1, &r->dslope));
-    return agecl_batchnorm_backward(ctx, &r->x, &r->dz, &r->gamma, &r->mean, &r->invstd, 0,
-                                    &r->dx, 1, &r->dgamma, &r->dbeta);
+    AGECL_TRY(agecl_layer_prelu_backward(r->prelu_plan, &r->z, &r->dy, &r->slope, 0, &r->dz, 1,
+                                         &r->dslope));
+    return agecl_layer_batchnorm_backward(r->plan, &r->x, &r->dz, &r->gamma, NULL, NULL,
+                                          &r->mean, &r->invstd, 0, &r->dx, 1, &r->dgamma,
+                                          &r->dbeta, NULL);
 }
 
-/* One op of a site as the model calls it (parameter gradients accumulate). */
+/* One op of a site as the model calls it, through its plan (parameter gradients
+ * accumulate). BN's slope is NULL, the fused pair's r->slope. */
 static agecl_status run_op(void *arg)
 {
     op_run *r = arg;
-    agecl_ctx *ctx = r->ctx;
+    const agecl_layer_plan *p = r->plan;
+    const agecl_tensor *slope = r->site->kind == OP_BN_PRELU ? &r->slope : NULL;
+    agecl_tensor *dslope = r->site->kind == OP_BN_PRELU ? &r->dslope : NULL;
     switch (r->site->kind * MODES + r->mode) {
     case OP_BN * MODES + MODE_TRAIN:
-        return agecl_batchnorm_forward_train(ctx, &r->x, &r->gamma, &r->beta, &r->run_mean,
-                                             &r->run_var, 0.1f, 1e-5f, &r->y, &r->mean,
-                                             &r->invstd);
-    case OP_BN * MODES + MODE_INFER:
-        return agecl_batchnorm_forward_infer(ctx, &r->x, &r->gamma, &r->beta, &r->run_mean,
-                                             &r->run_var, 1e-5f, &r->y);
-    case OP_BN * MODES + MODE_BACKWARD:
-        return agecl_batchnorm_backward(ctx, &r->x, &r->dy, &r->gamma, &r->mean, &r->invstd, 0,
-                                        &r->dx, 1, &r->dgamma, &r->dbeta);
-    case OP_PRELU * MODES + MODE_TRAIN: return agecl_prelu_forward(ctx, &r->x, &r->gamma, &r->y);
-    case OP_PRELU * MODES + MODE_BACKWARD:
-        return agecl_prelu_backward(ctx, &r->x, &r->dy, &r->gamma, 0, &r->dx, 1, &r->dgamma);
     case OP_BN_PRELU * MODES + MODE_TRAIN:
-        return agecl_batchnorm_prelu_forward_train(ctx, &r->x, &r->gamma, &r->beta, &r->slope,
-                                                   &r->run_mean, &r->run_var, 0.1f, 1e-5f,
-                                                   &r->y, &r->mean, &r->invstd);
+        return agecl_layer_batchnorm_train(p, &r->x, &r->gamma, &r->beta, slope, &r->run_mean,
+                                           &r->run_var, 0.1f, 1e-5f, &r->y, &r->mean,
+                                           &r->invstd);
+    case OP_BN * MODES + MODE_INFER:
     case OP_BN_PRELU * MODES + MODE_INFER:
-        return agecl_batchnorm_prelu_forward_infer(ctx, &r->x, &r->gamma, &r->beta, &r->slope,
-                                                   &r->run_mean, &r->run_var, 1e-5f, &r->y);
+        return agecl_layer_batchnorm_infer(p, &r->x, &r->gamma, &r->beta, slope, &r->run_mean,
+                                           &r->run_var, 1e-5f, &r->y);
+    case OP_BN * MODES + MODE_BACKWARD:
     case OP_BN_PRELU * MODES + MODE_BACKWARD:
-        return agecl_batchnorm_prelu_backward(ctx, &r->x, &r->dy, &r->gamma, &r->beta,
-                                              &r->slope, &r->mean, &r->invstd, 0, &r->dx, 1,
-                                              &r->dgamma, &r->dbeta, &r->dslope);
+        return agecl_layer_batchnorm_backward(p, &r->x, &r->dy, &r->gamma, &r->beta, slope,
+                                              &r->mean, &r->invstd, 0, &r->dx, 1, &r->dgamma,
+                                              &r->dbeta, dslope);
+    case OP_PRELU * MODES + MODE_TRAIN:
+        return agecl_layer_prelu_forward(p, &r->x, &r->gamma, &r->y);
+    case OP_PRELU * MODES + MODE_BACKWARD:
+        return agecl_layer_prelu_backward(p, &r->x, &r->dy, &r->gamma, 0, &r->dx, 1,
+                                          &r->dgamma);
     case OP_BN_PRELU_TWO * MODES + MODE_TRAIN:
     case OP_BN_PRELU_TWO * MODES + MODE_INFER:
     case OP_BN_PRELU_TWO * MODES + MODE_BACKWARD: return bn_prelu_two(r);
-    case OP_ADD * MODES + MODE_TRAIN: return agecl_add_forward(ctx, &r->x, &r->dy, &r->y);
+    case OP_ADD * MODES + MODE_TRAIN: return agecl_layer_add_forward(p, &r->x, &r->dy, &r->y);
     case OP_SUBSAMPLE * MODES + MODE_TRAIN:
-        return agecl_subsample_forward(ctx, &r->x, 2, &r->small);
+        return agecl_layer_subsample_forward(p, &r->x, &r->small);
     case OP_SUBSAMPLE * MODES + MODE_BACKWARD: /* adds into dx, as the shortcut's gradient */
-        return agecl_subsample_backward(ctx, &r->dsmall, 2, 1, &r->dx);
-    case OP_AVGPOOL * MODES + MODE_TRAIN: return agecl_avgpool_forward(ctx, &r->x, &r->pooled);
+        return agecl_layer_subsample_backward(p, &r->dsmall, 1, &r->dx);
+    case OP_AVGPOOL * MODES + MODE_TRAIN:
+        return agecl_layer_avgpool_forward(p, &r->x, &r->pooled);
     case OP_AVGPOOL * MODES + MODE_BACKWARD:
-        return agecl_avgpool_backward(ctx, &r->dpooled, 0, &r->dx);
+        return agecl_layer_avgpool_backward(p, &r->dpooled, 0, &r->dx);
     case OP_LINEAR * MODES + MODE_TRAIN:
-        return agecl_linear_forward(ctx, &r->x, &r->gamma, &r->beta, &r->y);
+        return agecl_linear_forward(r->ctx, &r->x, &r->gamma, &r->beta, &r->y);
     default:
-        return agecl_linear_backward(ctx, &r->x, &r->dy, &r->gamma, 0, &r->dx, 1, &r->dgamma,
+        return agecl_linear_backward(r->ctx, &r->x, &r->dy, &r->gamma, 0, &r->dx, 1, &r->dgamma,
                                      &r->dbeta);
     }
 }
@@ -164,6 +167,25 @@ static void free_run(op_run *r)
                            &r->gamma, &r->beta,     &r->run_mean, &r->run_var, &r->mean,
                            &r->invstd, &r->dgamma,  &r->dbeta,   &r->slope,  &r->dslope};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) agecl_tensor_free(all[i]);
+    agecl_layer_plan_destroy(r->plan);
+    agecl_layer_plan_destroy(r->prelu_plan);
+}
+
+/* The site's plan for a batch of n (none for a Linear). */
+static agecl_status make_plans(op_run *r, int n)
+{
+    static const agecl_layer_op ops[] = {
+        [OP_BN] = AGECL_LAYER_BATCHNORM,          [OP_PRELU] = AGECL_LAYER_PRELU,
+        [OP_BN_PRELU] = AGECL_LAYER_BATCHNORM_PRELU, [OP_BN_PRELU_TWO] = AGECL_LAYER_BATCHNORM,
+        [OP_ADD] = AGECL_LAYER_ADD,               [OP_SUBSAMPLE] = AGECL_LAYER_SUBSAMPLE,
+        [OP_AVGPOOL] = AGECL_LAYER_AVGPOOL};
+    const op_site *s = r->site;
+    if (s->kind == OP_LINEAR) return AGECL_OK;
+    agecl_layer_desc d = {ops[s->kind], n, s->c, s->hw, s->hw, 2};
+    AGECL_TRY(agecl_layer_plan_create(r->ctx, &d, &r->plan));
+    if (s->kind != OP_BN_PRELU_TWO) return AGECL_OK;
+    d.op = AGECL_LAYER_PRELU;
+    return agecl_layer_plan_create(r->ctx, &d, &r->prelu_plan);
 }
 
 /* Random tensors for the site; a Linear keeps its weight in gamma and its bias in beta. */
@@ -198,7 +220,8 @@ static agecl_status alloc_run(op_run *r, int n)
     AGECL_TRY(bench_random_tensor(ctx, &r->run_mean, 1, c, 1, 1, -1, 1, &seed));
     AGECL_TRY(bench_random_tensor(ctx, &r->run_var, 1, c, 1, 1, 0.5f, 2, &seed));
     AGECL_TRY(bench_random_tensor(ctx, &r->mean, 1, c, 1, 1, -1, 1, &seed));
-    return bench_random_tensor(ctx, &r->invstd, 1, c, 1, 1, 0.5f, 2, &seed);
+    AGECL_TRY(bench_random_tensor(ctx, &r->invstd, 1, c, 1, 1, 0.5f, 2, &seed));
+    return make_plans(r, n);
 }
 
 /* The op's name in each mode (NULL: not timed). */

@@ -5,8 +5,10 @@
  * the references' gradients against central finite differences, (3) the
  * OpenCL gradients against the references', with outputs poisoned before each
  * run and accumulation checked, (4) against PyTorch
- * (tests/fixtures/layers.safetensors; the fused op through its parts), and (5)
- * bad arguments are refused with a message naming the operation.
+ * (tests/fixtures/layers.safetensors; the fused op through its parts), (5)
+ * bad arguments are refused with a message naming the operation, and (6) a
+ * plan (agecl_layer_plan), made once and run on new data three times, gives
+ * the one-shot calls' results bit for bit.
  *
  * Tolerance: 1e-5 relative (max abs difference / max abs reference) for every
  * output, float32 against double, PyTorch fixtures included (the errors seen
@@ -1321,6 +1323,228 @@ static void test_bad_arguments(void **state)
     bn_free(&b);
 }
 
+/* ---- plans: made once, run many times ---- */
+
+/* Assert that two device tensors hold the same bits: a plan runs the kernels
+ * of the one-shot call, so nothing may differ, rounding included. */
+static void expect_same(agecl_ctx *ctx, const agecl_tensor *a, const agecl_tensor *b,
+                        const char *what, int round)
+{
+    size_t n = agecl_tensor_numel(a);
+    assert_int_equal(n, agecl_tensor_numel(b));
+    float *fa = test_download(ctx, a), *fb = test_download(ctx, b);
+    if (memcmp(fa, fb, n * sizeof *fa))
+        fail_msg("%s (round %d): the plan's result differs from the one-shot call's", what,
+                 round);
+    free(fa);
+    free(fb);
+}
+
+static agecl_layer_plan *plan_for(agecl_layer_op op, shape s, int stride)
+{
+    agecl_layer_desc d = {op, s.n, s.c, s.h, s.w, stride};
+    agecl_layer_plan *p = NULL;
+    TEST_OK(agecl_layer_plan_create(test_ctx(), &d, &p));
+    return p;
+}
+
+/* BatchNorm, plain and fused: one plan, three rounds of new data, each pass's
+ * every output against the one-shot call's (outputs poisoned). */
+static void plan_batchnorm(test_rng *r, shape s, int fused)
+{
+    agecl_ctx *ctx = test_ctx();
+    agecl_layer_plan *p =
+        plan_for(fused ? AGECL_LAYER_BATCHNORM_PRELU : AGECL_LAYER_BATCHNORM, s, 0);
+    for (int round = 0; round < 3; round++) {
+        bn_case b = bn_make(r, s);
+        host slope = host_uniform(r, (size_t)s.c, -0.5, 0.5);
+        bn_dev a = bn_upload(ctx, &b), o = bn_upload(ctx, &b);
+        agecl_tensor ts = upload_channels(ctx, s.c, &slope), da = upload_channels(ctx, s.c, NULL),
+                     dp = upload_channels(ctx, s.c, NULL);
+        const agecl_tensor *sl = fused ? &ts : NULL;
+        if (fused) {
+            TEST_OK(agecl_batchnorm_prelu_forward_train(ctx, &o.x, &o.gamma, &o.beta, &ts,
+                                                        &o.rmean, &o.rvar, 0.1f, 1e-5f, &o.y,
+                                                        &o.mean, &o.invstd));
+        } else {
+            TEST_OK(agecl_batchnorm_forward_train(ctx, &o.x, &o.gamma, &o.beta, &o.rmean, &o.rvar,
+                                                  0.1f, 1e-5f, &o.y, &o.mean, &o.invstd));
+        }
+        TEST_OK(agecl_layer_batchnorm_train(p, &a.x, &a.gamma, &a.beta, sl, &a.rmean, &a.rvar,
+                                            0.1f, 1e-5f, &a.y, &a.mean, &a.invstd));
+        const agecl_tensor *pairs[][2] = {{&a.y, &o.y},         {&a.mean, &o.mean},
+                                          {&a.invstd, &o.invstd}, {&a.rmean, &o.rmean},
+                                          {&a.rvar, &o.rvar}};
+        for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+            expect_same(ctx, pairs[i][0], pairs[i][1], "batchnorm train", round);
+
+        if (fused) {
+            TEST_OK(agecl_batchnorm_prelu_backward(ctx, &o.x, &o.dy, &o.gamma, &o.beta, &ts,
+                                                   &o.mean, &o.invstd, 0, &o.dx, 0, &o.dgamma,
+                                                   &o.dbeta, &dp));
+        } else {
+            TEST_OK(agecl_batchnorm_backward(ctx, &o.x, &o.dy, &o.gamma, &o.mean, &o.invstd, 0,
+                                             &o.dx, 0, &o.dgamma, &o.dbeta));
+        }
+        TEST_OK(agecl_layer_batchnorm_backward(p, &a.x, &a.dy, &a.gamma, &a.beta, sl, &a.mean,
+                                               &a.invstd, 0, &a.dx, 0, &a.dgamma, &a.dbeta,
+                                               fused ? &da : NULL));
+        expect_same(ctx, &a.dx, &o.dx, "batchnorm dx", round);
+        expect_same(ctx, &a.dgamma, &o.dgamma, "batchnorm dgamma", round);
+        expect_same(ctx, &a.dbeta, &o.dbeta, "batchnorm dbeta", round);
+        if (fused) expect_same(ctx, &da, &dp, "batchnorm dslope", round);
+
+        test_poison(ctx, &a.y);
+        test_poison(ctx, &o.y);
+        if (fused) {
+            TEST_OK(agecl_batchnorm_prelu_forward_infer(ctx, &o.x, &o.gamma, &o.beta, &ts,
+                                                        &o.rmean, &o.rvar, 1e-5f, &o.y));
+        } else {
+            TEST_OK(agecl_batchnorm_forward_infer(ctx, &o.x, &o.gamma, &o.beta, &o.rmean,
+                                                  &o.rvar, 1e-5f, &o.y));
+        }
+        TEST_OK(agecl_layer_batchnorm_infer(p, &a.x, &a.gamma, &a.beta, sl, &a.rmean, &a.rvar,
+                                            1e-5f, &a.y));
+        expect_same(ctx, &a.y, &o.y, "batchnorm infer", round);
+        agecl_tensor_free(&ts), agecl_tensor_free(&da), agecl_tensor_free(&dp);
+        bn_dev_free(&a), bn_dev_free(&o);
+        bn_free(&b), host_free(&slope);
+    }
+    agecl_layer_plan_destroy(p);
+}
+
+/* The element-wise and pooling layers: the same, their passes at once. */
+static void plan_others(test_rng *r, shape s)
+{
+    agecl_ctx *ctx = test_ctx();
+    const int stride = 2;
+    shape half = {s.n, s.c, (s.h + stride - 1) / stride, (s.w + stride - 1) / stride};
+    shape pooled = {s.n, s.c, 1, 1};
+    agecl_layer_plan *pr = plan_for(AGECL_LAYER_PRELU, s, 0), *ad = plan_for(AGECL_LAYER_ADD, s, 0),
+                     *sb = plan_for(AGECL_LAYER_SUBSAMPLE, s, stride),
+                     *pl = plan_for(AGECL_LAYER_AVGPOOL, s, 0);
+    for (int round = 0; round < 3; round++) {
+        host x = host_uniform(r, numel(s), -1, 1), x2 = host_uniform(r, numel(s), -1, 1),
+             slope = host_uniform(r, (size_t)s.c, -0.5, 0.5),
+             dh = host_uniform(r, numel(half), -1, 1), dq = host_uniform(r, numel(pooled), -1, 1);
+        agecl_tensor tx = upload(ctx, s, &x), tx2 = upload(ctx, s, &x2),
+                     ts = upload_channels(ctx, s.c, &slope), th = upload(ctx, half, &dh),
+                     tq = upload(ctx, pooled, &dq), y[2], dx[2], ds[2], db[2];
+        for (int k = 0; k < 2; k++) {
+            y[k] = upload(ctx, s, NULL), dx[k] = upload(ctx, s, NULL);
+            ds[k] = upload_channels(ctx, s.c, NULL), db[k] = upload(ctx, s, NULL);
+        }
+        TEST_OK(agecl_prelu_forward(ctx, &tx, &ts, &y[0]));
+        TEST_OK(agecl_layer_prelu_forward(pr, &tx, &ts, &y[1]));
+        expect_same(ctx, &y[1], &y[0], "prelu forward", round);
+        TEST_OK(agecl_prelu_backward(ctx, &tx, &tx2, &ts, 0, &dx[0], 0, &ds[0]));
+        TEST_OK(agecl_layer_prelu_backward(pr, &tx, &tx2, &ts, 0, &dx[1], 0, &ds[1]));
+        expect_same(ctx, &dx[1], &dx[0], "prelu dx", round);
+        expect_same(ctx, &ds[1], &ds[0], "prelu dslope", round);
+
+        TEST_OK(agecl_add_forward(ctx, &tx, &tx2, &y[0]));
+        TEST_OK(agecl_layer_add_forward(ad, &tx, &tx2, &y[1]));
+        expect_same(ctx, &y[1], &y[0], "add forward", round);
+        TEST_OK(agecl_add_backward(ctx, &tx, 1, &dx[0], 0, &db[0]));
+        TEST_OK(agecl_layer_add_backward(ad, &tx, 1, &dx[1], 0, &db[1]));
+        expect_same(ctx, &dx[1], &dx[0], "add da", round);
+        expect_same(ctx, &db[1], &db[0], "add db", round);
+
+        agecl_tensor sy[2] = {upload(ctx, half, NULL), upload(ctx, half, NULL)};
+        TEST_OK(agecl_subsample_forward(ctx, &tx, stride, &sy[0]));
+        TEST_OK(agecl_layer_subsample_forward(sb, &tx, &sy[1]));
+        expect_same(ctx, &sy[1], &sy[0], "subsample forward", round);
+        /* acc 0.5: the plan's scaling launch too */
+        TEST_OK(agecl_subsample_backward(ctx, &th, stride, 0.5f, &dx[0]));
+        TEST_OK(agecl_layer_subsample_backward(sb, &th, 0.5f, &dx[1]));
+        expect_same(ctx, &dx[1], &dx[0], "subsample dx", round);
+
+        agecl_tensor py[2] = {upload(ctx, pooled, NULL), upload(ctx, pooled, NULL)};
+        TEST_OK(agecl_avgpool_forward(ctx, &tx, &py[0]));
+        TEST_OK(agecl_layer_avgpool_forward(pl, &tx, &py[1]));
+        expect_same(ctx, &py[1], &py[0], "avgpool forward", round);
+        TEST_OK(agecl_avgpool_backward(ctx, &tq, 1, &dx[0]));
+        TEST_OK(agecl_layer_avgpool_backward(pl, &tq, 1, &dx[1]));
+        expect_same(ctx, &dx[1], &dx[0], "avgpool dx", round);
+
+        agecl_tensor *all[] = {&tx, &tx2, &ts, &th, &tq, &sy[0], &sy[1], &py[0], &py[1]};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) agecl_tensor_free(all[i]);
+        for (int k = 0; k < 2; k++) {
+            agecl_tensor_free(&y[k]), agecl_tensor_free(&dx[k]);
+            agecl_tensor_free(&ds[k]), agecl_tensor_free(&db[k]);
+        }
+        host *hs[] = {&x, &x2, &slope, &dh, &dq};
+        for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) host_free(hs[i]);
+    }
+    agecl_layer_plan *plans[] = {pr, ad, sb, pl};
+    for (size_t i = 0; i < 4; i++) agecl_layer_plan_destroy(plans[i]);
+}
+
+static void test_plans_match_one_shot_calls(void **state)
+{
+    (void)state;
+    test_rng r = test_rng_seed(80);
+    const shape shapes[] = {{3, 5, 7, 9}, {1, 3, 1, 2}, {2, 64, 14, 14}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        plan_batchnorm(&r, shapes[k], 0);
+        plan_batchnorm(&r, shapes[k], 1);
+        plan_others(&r, shapes[k]);
+    }
+}
+
+static void test_plan_bad_arguments(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_layer_plan *p = NULL;
+    const char *op = "layer_plan_create";
+    agecl_layer_desc zero = {AGECL_LAYER_ADD, 2, 0, 3, 3, 0},
+                     huge = {AGECL_LAYER_ADD, 65536, 65536, 2, 1, 0},
+                     stride0 = {AGECL_LAYER_SUBSAMPLE, 2, 4, 3, 3, 0},
+                     unknown = {(agecl_layer_op)99, 2, 4, 3, 3, 0},
+                     bn = {AGECL_LAYER_BATCHNORM, 2, 4, 3, 3, 0};
+    expect_error(agecl_layer_plan_create(ctx, &zero, &p), AGECL_E_SHAPE, op);
+    assert_null(p);
+    expect_error(agecl_layer_plan_create(ctx, &huge, &p), AGECL_E_UNSUPPORTED, op);
+    expect_error(agecl_layer_plan_create(ctx, &stride0, &p), AGECL_E_INVALID_ARG, op);
+    expect_error(agecl_layer_plan_create(ctx, &unknown, &p), AGECL_E_INVALID_ARG, op);
+    expect_error(agecl_layer_plan_create(NULL, &bn, &p), AGECL_E_INVALID_ARG, op);
+    expect_error(agecl_layer_plan_create(ctx, NULL, &p), AGECL_E_INVALID_ARG, op);
+    assert_null(p);
+
+    test_rng r = test_rng_seed(81);
+    shape s = {2, 4, 3, 3};
+    bn_case b = bn_make(&r, s);
+    bn_dev d = bn_upload(ctx, &b);
+    agecl_tensor other = upload(ctx, (shape){2, 4, 3, 2}, NULL);
+    TEST_OK(agecl_layer_plan_create(ctx, &bn, &p));
+    /* x of another shape than the plan's: named, with the plan's shape */
+    expect_error(agecl_layer_batchnorm_infer(p, &other, &d.gamma, &d.beta, NULL, &d.rmean,
+                                             &d.rvar, 1e-5f, &other),
+                 AGECL_E_SHAPE, "batchnorm_forward_infer");
+    assert_non_null(strstr(agecl_last_error(), "the plan expects 2x4x3x3"));
+    /* a slope for a plan without PReLU, none for a fused one */
+    expect_error(agecl_layer_batchnorm_infer(p, &d.x, &d.gamma, &d.beta, &d.gamma, &d.rmean,
+                                             &d.rvar, 1e-5f, &d.y),
+                 AGECL_E_INVALID_ARG, "batchnorm_forward_infer");
+    agecl_layer_plan *fused = plan_for(AGECL_LAYER_BATCHNORM_PRELU, s, 0);
+    expect_error(agecl_layer_batchnorm_train(fused, &d.x, &d.gamma, &d.beta, NULL, &d.rmean,
+                                             &d.rvar, 0.1f, 1e-5f, &d.y, &d.mean, &d.invstd),
+                 AGECL_E_INVALID_ARG, "batchnorm_prelu_forward_train");
+    /* a plan of another op, no plan */
+    expect_error(agecl_layer_add_forward(p, &d.x, &d.x, &d.y), AGECL_E_INVALID_ARG,
+                 "add_forward");
+    assert_non_null(strstr(agecl_last_error(), "the plan is for batchnorm"));
+    expect_error(agecl_layer_prelu_forward(NULL, &d.x, &d.gamma, &d.y), AGECL_E_INVALID_ARG,
+                 "prelu_forward");
+    agecl_layer_plan_destroy(p);
+    agecl_layer_plan_destroy(fused);
+    agecl_layer_plan_destroy(NULL);
+    agecl_tensor_free(&other);
+    bn_dev_free(&d);
+    bn_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1342,6 +1566,8 @@ int main(void)
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_pytorch_fixtures),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_plans_match_one_shot_calls),
+        cmocka_unit_test(test_plan_bad_arguments),
     };
     int failed = TEST_RUN_GROUP(tests, NULL, NULL);
     test_ctx_release();

@@ -38,7 +38,8 @@
  * a plane's mean, then its squared deviations, merged by Chan's formula), the
  * planes' sums Kahan-compensated; the element-wise parts run one work-item per
  * plane. The context's kernel family (agecl/options.h: AGECL_KERNELS=cpu|gpu),
- * read at each call, forces either set on any device. */
+ * read when a plan is made (below; at each call of the one-shot functions),
+ * forces either set on any device. */
 #ifndef AGECL_LAYERS_H
 #define AGECL_LAYERS_H
 
@@ -170,6 +171,95 @@ agecl_status agecl_subsample_backward(agecl_ctx *ctx, const agecl_tensor *dy, in
 agecl_status agecl_avgpool_forward(agecl_ctx *ctx, const agecl_tensor *x, agecl_tensor *y);
 agecl_status agecl_avgpool_backward(agecl_ctx *ctx, const agecl_tensor *dy, float acc,
                                     agecl_tensor *dx);
+
+/* ---- Plans: a layer made once for a shape, run many times ----
+ * Each function above makes what it needs at every call. A plan does that once,
+ * as a convolution plan does (agecl/conv.h): made for one op, one input shape
+ * and the context's device, it looks its kernels up (building their programs
+ * on first use) and chooses their work-group sizes from the device's limits
+ * and the kernel family (AGECL_KERNELS, read when the plan is made). A run
+ * checks the tensors (the input against the plan's shape: AGECL_E_SHAPE
+ * naming both), sets the kernels' arguments and enqueues. The functions above
+ * are each a plan made in place, run once and dropped, so both forms give the
+ * same results. The model holds a plan per layer.
+ *
+ *   agecl_layer_desc d = {AGECL_LAYER_BATCHNORM_PRELU, 64, 64, 56, 56, 0};
+ *   agecl_layer_plan *p;
+ *   agecl_layer_plan_create(ctx, &d, &p);
+ *   for (...) agecl_layer_batchnorm_train(p, x, gamma, beta, slope, ...);
+ *   agecl_layer_plan_destroy(p);
+ *
+ * A plan belongs to its context and must not outlive it. Runs on one context
+ * are not thread-safe (they set the context's kernels' arguments). */
+typedef enum agecl_layer_op {
+    AGECL_LAYER_BATCHNORM,       /* agecl_layer_batchnorm_*, slope NULL */
+    AGECL_LAYER_BATCHNORM_PRELU, /* agecl_layer_batchnorm_*, with the fused PReLU's slope */
+    AGECL_LAYER_PRELU,           /* agecl_layer_prelu_* */
+    AGECL_LAYER_ADD,             /* agecl_layer_add_* */
+    AGECL_LAYER_SUBSAMPLE,       /* agecl_layer_subsample_*, by desc.stride */
+    AGECL_LAYER_AVGPOOL          /* agecl_layer_avgpool_* */
+} agecl_layer_op;
+
+typedef struct agecl_layer_desc {
+    agecl_layer_op op;
+    int n, c, h, w; /* the input's shape: x (a for the add, dy for its backward);
+                       the subsample's and pooling's backwards: dx */
+    int stride;     /* AGECL_LAYER_SUBSAMPLE: >= 1; ignored otherwise */
+} agecl_layer_desc;
+
+typedef struct agecl_layer_plan agecl_layer_plan;
+
+/* AGECL_E_SHAPE for a size below 1, AGECL_E_UNSUPPORTED past 2^32 - 1
+ * elements, AGECL_E_INVALID_ARG for an unknown op or a stride below 1; errors
+ * of the kernels' programs as agecl_program_build gives them. */
+agecl_status agecl_layer_plan_create(agecl_ctx *ctx, const agecl_layer_desc *d,
+                                     agecl_layer_plan **out);
+void agecl_layer_plan_destroy(agecl_layer_plan *p);
+
+/* Running a plan: the arguments and results of the functions above, the plan
+ * in place of the context and the stride. BatchNorm's take the slope, NULL for
+ * an AGECL_LAYER_BATCHNORM plan (beta is then unused by the backward) and
+ * required for AGECL_LAYER_BATCHNORM_PRELU; the backward's dslope likewise. A
+ * plan of another op, or a slope that does not match it: AGECL_E_INVALID_ARG. */
+agecl_status agecl_layer_batchnorm_train(const agecl_layer_plan *p, const agecl_tensor *x,
+                                         const agecl_tensor *gamma, const agecl_tensor *beta,
+                                         const agecl_tensor *slope, agecl_tensor *running_mean,
+                                         agecl_tensor *running_var, float momentum, float eps,
+                                         agecl_tensor *y, agecl_tensor *save_mean,
+                                         agecl_tensor *save_invstd);
+agecl_status agecl_layer_batchnorm_infer(const agecl_layer_plan *p, const agecl_tensor *x,
+                                         const agecl_tensor *gamma, const agecl_tensor *beta,
+                                         const agecl_tensor *slope,
+                                         const agecl_tensor *running_mean,
+                                         const agecl_tensor *running_var, float eps,
+                                         agecl_tensor *y);
+agecl_status agecl_layer_batchnorm_backward(const agecl_layer_plan *p, const agecl_tensor *x,
+                                            const agecl_tensor *dy, const agecl_tensor *gamma,
+                                            const agecl_tensor *beta, const agecl_tensor *slope,
+                                            const agecl_tensor *save_mean,
+                                            const agecl_tensor *save_invstd, float dx_acc,
+                                            agecl_tensor *dx, float dparam_acc,
+                                            agecl_tensor *dgamma, agecl_tensor *dbeta,
+                                            agecl_tensor *dslope);
+agecl_status agecl_layer_prelu_forward(const agecl_layer_plan *p, const agecl_tensor *x,
+                                       const agecl_tensor *slope, agecl_tensor *y);
+agecl_status agecl_layer_prelu_backward(const agecl_layer_plan *p, const agecl_tensor *x,
+                                        const agecl_tensor *dy, const agecl_tensor *slope,
+                                        float dx_acc, agecl_tensor *dx, float dslope_acc,
+                                        agecl_tensor *dslope);
+agecl_status agecl_layer_add_forward(const agecl_layer_plan *p, const agecl_tensor *a,
+                                     const agecl_tensor *b, agecl_tensor *y);
+agecl_status agecl_layer_add_backward(const agecl_layer_plan *p, const agecl_tensor *dy,
+                                      float da_acc, agecl_tensor *da, float db_acc,
+                                      agecl_tensor *db);
+agecl_status agecl_layer_subsample_forward(const agecl_layer_plan *p, const agecl_tensor *x,
+                                           agecl_tensor *y);
+agecl_status agecl_layer_subsample_backward(const agecl_layer_plan *p, const agecl_tensor *dy,
+                                            float acc, agecl_tensor *dx);
+agecl_status agecl_layer_avgpool_forward(const agecl_layer_plan *p, const agecl_tensor *x,
+                                         agecl_tensor *y);
+agecl_status agecl_layer_avgpool_backward(const agecl_layer_plan *p, const agecl_tensor *dy,
+                                          float acc, agecl_tensor *dx);
 
 /* ---- Linear (fully connected, with bias), PyTorch's nn.Linear ----
  * x is read as a [N, in] matrix (in = C*H*W of x, so a N x C x H x W map is

@@ -1,7 +1,5 @@
-/* Per-channel arguments and launch sizes shared by the layer operations. */
+/* Per-channel arguments and the launch sizes shared by the layer operations. */
 #include "layers/layer_util.h"
-#include <stdlib.h>
-#include <string.h>
 #include "runtime/launch.h"
 #include "runtime/options_internal.h"
 #include "error.h"
@@ -14,8 +12,15 @@ agecl_status agecl__layer_channels(const char *op, agecl__channel_arg *args, int
     return AGECL_OK;
 }
 
-agecl_status agecl__layer_group(agecl_ctx *ctx, const char *program, const char *kernel,
-                                size_t want, size_t *local)
+int agecl__layer_cpu(const agecl_ctx *ctx)
+{
+    return agecl__options_cpu_kernels(agecl_ctx_options(ctx), agecl_ctx_device(ctx));
+}
+
+/* `want` (a power of two) or, when the device allows less for the kernel, the
+ * largest power of two it allows. */
+static agecl_status group_size(agecl_ctx *ctx, const char *program, const char *kernel,
+                               size_t want, size_t *local)
 {
     cl_kernel k;
     AGECL_TRY(agecl__kernel(ctx, program, "", kernel, &k));
@@ -29,39 +34,44 @@ agecl_status agecl__layer_group(agecl_ctx *ctx, const char *program, const char 
     return AGECL_OK;
 }
 
-agecl_status agecl__layer_run(agecl_ctx *ctx, const char *program, const char *kernel,
-                              size_t count, int nargs, const agecl__arg *args)
+agecl_status agecl__layer_launch(agecl_ctx *ctx, const char *program, const char *kernel,
+                                 size_t count, agecl__launch *out)
 {
     size_t local;
-    AGECL_TRY(agecl__layer_group(ctx, program, kernel, 256, &local));
-    return agecl__run(ctx, program, "", kernel, 1, &count, &local, nargs, args);
+    AGECL_TRY(group_size(ctx, program, kernel, 256, &local));
+    return agecl__launch_make(ctx, program, "", kernel, 1, &count, &local, out);
 }
 
-agecl_status agecl__layer_run_grid(agecl_ctx *ctx, const char *program, const char *kernel,
-                                   const size_t size[3], int nargs, const agecl__arg *args)
+agecl_status agecl__layer_launch_grid(agecl_ctx *ctx, const char *program, const char *kernel,
+                                      const size_t size[3], agecl__launch *out)
 {
     size_t want = 1;
     while (want < 64 && want < size[0]) want *= 2;
     size_t local[3] = {1, 1, 1};
-    AGECL_TRY(agecl__layer_group(ctx, program, kernel, want, &local[0]));
-    return agecl__run(ctx, program, "", kernel, 3, size, local, nargs, args);
+    AGECL_TRY(group_size(ctx, program, kernel, want, &local[0]));
+    return agecl__launch_make(ctx, program, "", kernel, 3, size, local, out);
 }
 
-agecl_status agecl__layer_reduce_group(agecl_ctx *ctx, const char *program, const char *kernel,
-                                       size_t *local)
+agecl_status agecl__layer_launch_reduce(agecl_ctx *ctx, const char *program, const char *kernel,
+                                        size_t channels, agecl__launch *out)
 {
-    size_t want = (agecl_ctx_device(ctx)->type & CL_DEVICE_TYPE_CPU) ? 64 : 256;
-    return agecl__layer_group(ctx, program, kernel, want, local);
+    size_t want = (agecl_ctx_device(ctx)->type & CL_DEVICE_TYPE_CPU) ? 64 : 256, local;
+    AGECL_TRY(group_size(ctx, program, kernel, want, &local));
+    size_t global = channels * local;
+    return agecl__launch_make(ctx, program, "", kernel, 1, &global, &local, out);
 }
 
-int agecl__layer_cpu(const agecl_ctx *ctx)
-{
-    return agecl__options_cpu_kernels(agecl_ctx_options(ctx), agecl_ctx_device(ctx));
-}
-
-agecl_status agecl__layer_run_cpu(agecl_ctx *ctx, const char *program, const char *kernel,
-                                  const size_t count[2], int nargs, const agecl__arg *args)
+agecl_status agecl__layer_launch_cpu(agecl_ctx *ctx, const char *program, const char *kernel,
+                                     const size_t count[2], agecl__launch *out)
 {
     const size_t local[2] = {1, 1};
-    return agecl__run(ctx, program, "", kernel, 2, count, local, nargs, args);
+    return agecl__launch_make(ctx, program, "", kernel, 2, count, local, out);
+}
+
+agecl_status agecl__layer_run(agecl_ctx *ctx, const char *program, const char *kernel,
+                              size_t count, int nargs, const agecl__arg *args)
+{
+    agecl__launch l;
+    AGECL_TRY(agecl__layer_launch(ctx, program, kernel, count, &l));
+    return agecl__launch_run(ctx, &l, nargs, args);
 }

@@ -1,6 +1,7 @@
 /* The IR backbone, forward and backward (MODEL.md section 2).
  *
- * The stem's BN and PReLU run fused (agecl_batchnorm_prelu_*: no BN output
+ * Every layer runs through the plan the model made for it (build.c). The
+ * stem's BN and PReLU run fused (a BATCHNORM_PRELU plan: no BN output
  * stored, two passes over the 64 x 112 x 112 map saved forward, three
  * backward). The environment variable AGECL_FUSE=0, read when the model is
  * created, runs them as two ops instead, through stem.t_bn (allocated only
@@ -20,21 +21,22 @@ static agecl_status bn_forward(agecl_model *m, agecl__bn *bn, const agecl_tensor
                                agecl_tensor *y, int training)
 {
     if (training)
-        return agecl_batchnorm_forward_train(m->ctx, x, agecl__P(m, bn->gamma),
-                                             agecl__P(m, bn->beta), agecl__P(m, bn->mean),
-                                             agecl__P(m, bn->var), BN_MOMENTUM, BN_EPS, y,
-                                             &bn->save_mean, &bn->save_invstd);
-    return agecl_batchnorm_forward_infer(m->ctx, x, agecl__P(m, bn->gamma), agecl__P(m, bn->beta),
-                                         agecl__P(m, bn->mean), agecl__P(m, bn->var), BN_EPS, y);
+        return agecl_layer_batchnorm_train(bn->plan, x, agecl__P(m, bn->gamma),
+                                           agecl__P(m, bn->beta), NULL, agecl__P(m, bn->mean),
+                                           agecl__P(m, bn->var), BN_MOMENTUM, BN_EPS, y,
+                                           &bn->save_mean, &bn->save_invstd);
+    return agecl_layer_batchnorm_infer(bn->plan, x, agecl__P(m, bn->gamma), agecl__P(m, bn->beta),
+                                       NULL, agecl__P(m, bn->mean), agecl__P(m, bn->var), BN_EPS,
+                                       y);
 }
 
 /* Parameter gradients accumulate (acc 1): the step zeroes them once. */
 static agecl_status bn_backward(agecl_model *m, agecl__bn *bn, const agecl_tensor *x,
                                 const agecl_tensor *dy, float dx_acc, agecl_tensor *dx)
 {
-    return agecl_batchnorm_backward(m->ctx, x, dy, agecl__P(m, bn->gamma), &bn->save_mean,
-                                    &bn->save_invstd, dx_acc, dx, 1.0f, agecl__G(m, bn->gamma),
-                                    agecl__G(m, bn->beta));
+    return agecl_layer_batchnorm_backward(bn->plan, x, dy, agecl__P(m, bn->gamma), NULL, NULL,
+                                          &bn->save_mean, &bn->save_invstd, dx_acc, dx, 1.0f,
+                                          agecl__G(m, bn->gamma), agecl__G(m, bn->beta), NULL);
 }
 
 /* BN then PReLU on the stem: fused, or as two ops through t_bn. */
@@ -43,17 +45,18 @@ static agecl_status stem_bn_prelu_forward(agecl_model *m, agecl__stem *st, int t
     agecl__bn *bn = &st->bn;
     if (!st->fused) {
         AGECL_TRY(bn_forward(m, bn, &st->t_conv, &st->t_bn, training));
-        return agecl_prelu_forward(m->ctx, &st->t_bn, agecl__P(m, st->prelu), &st->out);
+        return agecl_layer_prelu_forward(st->prelu_plan, &st->t_bn, agecl__P(m, st->prelu),
+                                         &st->out);
     }
     if (training)
-        return agecl_batchnorm_prelu_forward_train(
-            m->ctx, &st->t_conv, agecl__P(m, bn->gamma), agecl__P(m, bn->beta),
+        return agecl_layer_batchnorm_train(
+            bn->plan, &st->t_conv, agecl__P(m, bn->gamma), agecl__P(m, bn->beta),
             agecl__P(m, st->prelu), agecl__P(m, bn->mean), agecl__P(m, bn->var), BN_MOMENTUM,
             BN_EPS, &st->out, &bn->save_mean, &bn->save_invstd);
-    return agecl_batchnorm_prelu_forward_infer(m->ctx, &st->t_conv, agecl__P(m, bn->gamma),
-                                               agecl__P(m, bn->beta), agecl__P(m, st->prelu),
-                                               agecl__P(m, bn->mean), agecl__P(m, bn->var),
-                                               BN_EPS, &st->out);
+    return agecl_layer_batchnorm_infer(bn->plan, &st->t_conv, agecl__P(m, bn->gamma),
+                                       agecl__P(m, bn->beta), agecl__P(m, st->prelu),
+                                       agecl__P(m, bn->mean), agecl__P(m, bn->var), BN_EPS,
+                                       &st->out);
 }
 
 /* Its backward, from dout to dconv (dbn: scratch for the two-op path). */
@@ -63,12 +66,13 @@ static agecl_status stem_bn_prelu_backward(agecl_model *m, agecl__stem *st,
 {
     agecl__bn *bn = &st->bn;
     if (!st->fused) {
-        AGECL_TRY(agecl_prelu_backward(m->ctx, &st->t_bn, dout, agecl__P(m, st->prelu), 0.0f,
-                                       dbn, 1.0f, agecl__G(m, st->prelu)));
+        AGECL_TRY(agecl_layer_prelu_backward(st->prelu_plan, &st->t_bn, dout,
+                                             agecl__P(m, st->prelu), 0.0f, dbn, 1.0f,
+                                             agecl__G(m, st->prelu)));
         return bn_backward(m, bn, &st->t_conv, dbn, 0.0f, dconv);
     }
-    return agecl_batchnorm_prelu_backward(
-        m->ctx, &st->t_conv, dout, agecl__P(m, bn->gamma), agecl__P(m, bn->beta),
+    return agecl_layer_batchnorm_backward(
+        bn->plan, &st->t_conv, dout, agecl__P(m, bn->gamma), agecl__P(m, bn->beta),
         agecl__P(m, st->prelu), &bn->save_mean, &bn->save_invstd, 0.0f, dconv, 1.0f,
         agecl__G(m, bn->gamma), agecl__G(m, bn->beta), agecl__G(m, st->prelu));
 }
@@ -93,7 +97,8 @@ static agecl_status unit_forward(agecl_model *m, agecl__unit *u, const agecl_ten
 {
     AGECL_TRY(bn_forward(m, &u->bn1, x, &u->t_bn1, training));
     AGECL_TRY(conv_forward(m, &u->conv1, &u->t_bn1, &u->t_conv1));
-    AGECL_TRY(agecl_prelu_forward(m->ctx, &u->t_conv1, agecl__P(m, u->prelu), &u->t_prelu));
+    AGECL_TRY(agecl_layer_prelu_forward(u->prelu_plan, &u->t_conv1, agecl__P(m, u->prelu),
+                                        &u->t_prelu));
     AGECL_TRY(conv_forward(m, &u->conv2, &u->t_prelu, &u->t_conv2));
     AGECL_TRY(bn_forward(m, &u->bn2, &u->t_conv2, &u->out, training));
     const agecl_tensor *sc = x;
@@ -102,10 +107,10 @@ static agecl_status unit_forward(agecl_model *m, agecl__unit *u, const agecl_ten
         AGECL_TRY(bn_forward(m, &u->sc_bn, &u->t_sc_conv, &u->t_sc, training));
         sc = &u->t_sc;
     } else if (u->stride > 1) {
-        AGECL_TRY(agecl_subsample_forward(m->ctx, x, u->stride, &u->t_sc));
+        AGECL_TRY(agecl_layer_subsample_forward(u->sub_plan, x, &u->t_sc));
         sc = &u->t_sc;
     }
-    return agecl_add_forward(m->ctx, &u->out, sc, &u->out);
+    return agecl_layer_add_forward(u->add_plan, &u->out, sc, &u->out);
 }
 
 /* Gradient buffers: dout comes in g[0]; dx leaves in g[3]; g[1], g[2] are scratch. */
@@ -124,8 +129,9 @@ static agecl_status unit_backward(agecl_model *m, agecl__unit *u, const agecl_te
     /* Residual branch: bn2 <- conv2 <- prelu <- conv1 <- bn1. */
     AGECL_TRY(bn_backward(m, &u->bn2, &u->t_conv2, &dout, 0.0f, &dconv2));
     AGECL_TRY(conv_backward(m, &u->conv2, &u->t_prelu, &dconv2, 0.0f, &dprelu));
-    AGECL_TRY(agecl_prelu_backward(m->ctx, &u->t_conv1, &dprelu, agecl__P(m, u->prelu), 0.0f,
-                                   &dconv1, 1.0f, agecl__G(m, u->prelu)));
+    AGECL_TRY(agecl_layer_prelu_backward(u->prelu_plan, &u->t_conv1, &dprelu,
+                                         agecl__P(m, u->prelu), 0.0f, &dconv1, 1.0f,
+                                         agecl__G(m, u->prelu)));
     AGECL_TRY(conv_backward(m, &u->conv1, &u->t_bn1, &dconv1, 0.0f, &dbn1));
     AGECL_TRY(bn_backward(m, &u->bn1, x, &dbn1, 0.0f, &dx));
 
@@ -135,7 +141,7 @@ static agecl_status unit_backward(agecl_model *m, agecl__unit *u, const agecl_te
         AGECL_TRY(bn_backward(m, &u->sc_bn, &u->t_sc_conv, &dout, 0.0f, &dsc));
         return conv_backward(m, &u->sc, x, &dsc, 1.0f, &dx);
     }
-    return agecl_subsample_backward(m->ctx, &dout, u->stride, 1.0f, &dx);
+    return agecl_layer_subsample_backward(u->sub_plan, &dout, 1.0f, &dx);
 }
 
 agecl_status agecl__backbone_forward(agecl_model *m, int training)
@@ -148,7 +154,7 @@ agecl_status agecl__backbone_forward(agecl_model *m, int training)
         AGECL_TRY(unit_forward(m, &m->units[i], x, training));
         x = &m->units[i].out;
     }
-    return agecl_avgpool_forward(m->ctx, x, &m->heads.feat);
+    return agecl_layer_avgpool_forward(m->pool_plan, x, &m->heads.feat);
 }
 
 agecl_status agecl__backbone_backward(agecl_model *m)
@@ -157,7 +163,7 @@ agecl_status agecl__backbone_backward(agecl_model *m)
     const agecl__unit *last = &m->units[m->n_units - 1];
     agecl_tensor dlast;
     AGECL_TRY(agecl_tensor_view(g[0], 0, m->batch, last->d, last->out_hw, last->out_hw, &dlast));
-    AGECL_TRY(agecl_avgpool_backward(m->ctx, &m->heads.dfeat, 0.0f, &dlast));
+    AGECL_TRY(agecl_layer_avgpool_backward(m->pool_plan, &m->heads.dfeat, 0.0f, &dlast));
     for (int i = m->n_units - 1; i >= 0; i--) {
         const agecl_tensor *x = i ? &m->units[i - 1].out : &m->stem.out;
         AGECL_TRY(unit_backward(m, &m->units[i], x, g));

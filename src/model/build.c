@@ -151,6 +151,15 @@ static agecl_status make_plan(agecl_model *m, agecl__conv *cv, int cin, int hw, 
     return AGECL_OK;
 }
 
+/* A layer's plan for a map of c channels, hw x hw, at the model's batch (made in
+ * the carving pass, as the convolutions'). */
+static agecl_status make_layer(agecl_model *m, agecl_layer_plan **plan, agecl_layer_op op, int c,
+                               int hw, int stride)
+{
+    agecl_layer_desc d = {op, m->batch, c, hw, hw, stride};
+    return agecl_layer_plan_create(m->ctx, &d, plan);
+}
+
 static agecl_status bn_stats(agecl_model *m, agecl__bn *bn, int c)
 {
     AGECL_TRY(own(m, &bn->save_mean, 1, c, 1, 1));
@@ -181,12 +190,30 @@ static agecl_status allocate(agecl_model *m, int counting)
     AGECL_TRY(act(m, &m->stem.t_conv, SLOT_A, c0, S));
     m->stem.fused = agecl_ctx_options(m->ctx)->fuse; /* AGECL_FUSE */
     if (!m->stem.fused) AGECL_TRY(act(m, &m->stem.t_bn, SLOT_B, c0, S));
+    if (!counting) {
+        agecl_layer_op op = m->stem.fused ? AGECL_LAYER_BATCHNORM_PRELU : AGECL_LAYER_BATCHNORM;
+        AGECL_TRY(make_layer(m, &m->stem.bn.plan, op, c0, S, 0));
+        if (!m->stem.fused)
+            AGECL_TRY(make_layer(m, &m->stem.prelu_plan, AGECL_LAYER_PRELU, c0, S, 0));
+    }
     AGECL_TRY(act(m, &m->stem.out, SLOT_OUT1, c0, S));
     AGECL_TRY(bn_stats(m, &m->stem.bn, c0));
     for (int i = 0; i < m->n_units; i++) {
         agecl__unit *u = &m->units[i];
         if (!counting) AGECL_TRY(make_plan(m, &u->conv1, u->cin, u->in_hw, u->d, 3, 1, &ws));
         if (!counting) AGECL_TRY(make_plan(m, &u->conv2, u->d, u->in_hw, u->d, 3, u->stride, &ws));
+        if (!counting) {
+            AGECL_TRY(make_layer(m, &u->bn1.plan, AGECL_LAYER_BATCHNORM, u->cin, u->in_hw, 0));
+            AGECL_TRY(make_layer(m, &u->prelu_plan, AGECL_LAYER_PRELU, u->d, u->in_hw, 0));
+            AGECL_TRY(make_layer(m, &u->bn2.plan, AGECL_LAYER_BATCHNORM, u->d, u->out_hw, 0));
+            AGECL_TRY(make_layer(m, &u->add_plan, AGECL_LAYER_ADD, u->d, u->out_hw, 0));
+            if (u->sc_conv)
+                AGECL_TRY(make_layer(m, &u->sc_bn.plan, AGECL_LAYER_BATCHNORM, u->d, u->out_hw,
+                                     0));
+            else /* the backward adds dout into dx through it at stride 1 too */
+                AGECL_TRY(make_layer(m, &u->sub_plan, AGECL_LAYER_SUBSAMPLE, u->cin, u->in_hw,
+                                     u->stride));
+        }
         AGECL_TRY(act(m, &u->t_bn1, SLOT_A, u->cin, u->in_hw));
         AGECL_TRY(act(m, &u->t_conv1, SLOT_B, u->d, u->in_hw));
         AGECL_TRY(act(m, &u->t_prelu, SLOT_A, u->d, u->in_hw));
@@ -204,6 +231,9 @@ static agecl_status allocate(agecl_model *m, int counting)
 
     agecl__heads *h = &m->heads;
     int C = cfg->channels[cfg->stages - 1], n = cfg->n_ages;
+    if (!counting)
+        AGECL_TRY(make_layer(m, &m->pool_plan, AGECL_LAYER_AVGPOOL, C,
+                             m->units[m->n_units - 1].out_hw, 0));
     AGECL_TRY(own(m, &h->ages, 1, n, 1, 1));
     if (!counting) AGECL_TRY(agecl_tensor_write(m->ctx, &h->ages, cfg->ages));
     AGECL_TRY(own(m, &h->feat, B, C, 1, 1));
@@ -310,11 +340,19 @@ void agecl_model_destroy(agecl_model *m)
 {
     if (!m) return;
     destroy_plan(&m->stem.conv);
+    agecl_layer_plan_destroy(m->stem.bn.plan);
+    agecl_layer_plan_destroy(m->stem.prelu_plan);
     for (int i = 0; m->units && i < m->n_units; i++) {
-        destroy_plan(&m->units[i].conv1);
-        destroy_plan(&m->units[i].conv2);
-        destroy_plan(&m->units[i].sc);
+        agecl__unit *u = &m->units[i];
+        destroy_plan(&u->conv1);
+        destroy_plan(&u->conv2);
+        destroy_plan(&u->sc);
+        agecl_layer_plan *layers[] = {u->bn1.plan,  u->bn2.plan,  u->sc_bn.plan,
+                                      u->prelu_plan, u->add_plan, u->sub_plan};
+        for (size_t k = 0; k < sizeof layers / sizeof layers[0]; k++)
+            agecl_layer_plan_destroy(layers[k]);
     }
+    agecl_layer_plan_destroy(m->pool_plan);
     for (int i = 0; i < AGECL__ACT_ARENAS; i++) agecl_arena_free(&m->acts[i]);
     free(m->host);
     free(m->units);

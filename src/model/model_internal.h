@@ -3,12 +3,15 @@
 #define AGECL_MODEL_INTERNAL_H
 
 #include "agecl/conv.h"
+#include "agecl/layers.h"
 #include "agecl/model.h"
 #include "model/params.h"
 
-/* A BatchNorm layer: parameter indices and the statistics its backward reads. */
+/* A BatchNorm layer: parameter indices, its plan (the stem's fuses the PReLU
+ * unless AGECL_FUSE=0) and the statistics its backward reads. */
 typedef struct agecl__bn {
     int gamma, beta, mean, var;
+    agecl_layer_plan *plan;
     agecl_tensor save_mean, save_invstd;
 } agecl__bn;
 
@@ -24,6 +27,8 @@ typedef struct agecl__unit {
     agecl__bn bn1, bn2, sc_bn;
     agecl__conv conv1, conv2, sc;
     int prelu;
+    agecl_layer_plan *prelu_plan, *add_plan;
+    agecl_layer_plan *sub_plan;                    /* the subsample shortcut's */
     agecl_tensor t_bn1, t_conv1, t_prelu, t_conv2; /* residual branch */
     agecl_tensor t_sc_conv, t_sc;                  /* shortcut */
     agecl_tensor out;                              /* bn2(...) + shortcut */
@@ -34,6 +39,7 @@ typedef struct agecl__stem {
     agecl__bn bn;
     int prelu;
     int fused;             /* BN and PReLU in one op (AGECL_FUSE, backbone.c); else via t_bn */
+    agecl_layer_plan *prelu_plan; /* the PReLU when not fused */
     agecl_tensor t_conv, t_bn, out;
 } agecl__stem;
 
@@ -69,6 +75,7 @@ struct agecl_model {
 
     agecl_tensor input;        /* B x 3 x S x S */
     agecl_tensor workspace;    /* shared by every convolution plan */
+    agecl_layer_plan *pool_plan;
     agecl_tensor grad[4];      /* gradient scratch, each the largest activation */
     agecl_tensor slots[6];     /* inference: activations share these */
 

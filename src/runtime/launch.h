@@ -33,7 +33,28 @@ agecl_status agecl__program(agecl_ctx *ctx, const char *program, const char *opt
 agecl_status agecl__kernel(agecl_ctx *ctx, const char *program, const char *options,
                            const char *kernel, cl_kernel *out);
 
-/* Set args, then enqueue an NDRange of `dims` dimensions. local may be NULL. */
+/* A launch made once, run many times (what the layer plans hold): the kernel
+ * looked up, the global size rounded up to the local one; program and name
+ * are the context's copies, for messages and the profile. */
+typedef struct agecl__launch {
+    cl_kernel kernel;
+    const char *program, *name;
+    int dims;
+    size_t global[3], local[3];
+    int has_local; /* 0: the driver chooses */
+} agecl__launch;
+
+/* Look the kernel up and fix the sizes. local may be NULL. */
+agecl_status agecl__launch_make(agecl_ctx *ctx, const char *program, const char *options,
+                                const char *kernel, int dims, const size_t *global,
+                                const size_t *local, agecl__launch *out);
+
+/* Set args, then enqueue (nothing when a global size is 0). */
+agecl_status agecl__launch_run(agecl_ctx *ctx, const agecl__launch *l, int nargs,
+                               const agecl__arg *args);
+
+/* Both at once: set args, then enqueue an NDRange of `dims` dimensions. local
+ * may be NULL. */
 agecl_status agecl__run(agecl_ctx *ctx, const char *program, const char *options,
                         const char *kernel, int dims, const size_t *global, const size_t *local,
                         int nargs, const agecl__arg *args);

@@ -140,39 +140,59 @@ agecl_status agecl__kernel(agecl_ctx *ctx, const char *program, const char *opti
     return AGECL_OK;
 }
 
+agecl_status agecl__launch_make(agecl_ctx *ctx, const char *program, const char *options,
+                                const char *kernel, int dims, const size_t *global,
+                                const size_t *local, agecl__launch *out)
+{
+    if (dims < 1 || dims > 3)
+        return agecl__fail(AGECL_E_INVALID_ARG, "kernel %s: %d dimensions", kernel, dims);
+    *out = (agecl__launch){.dims = dims, .has_local = local != NULL};
+    AGECL_TRY(agecl__kernel(ctx, program, options, kernel, &out->kernel));
+    /* The names as the context keeps them, which outlive the launch (the
+     * profile holds the kernel's until it is read). */
+    for (int i = 0; i < ctx->n_kernels; i++)
+        if (ctx->kernels[i].handle == out->kernel) {
+            out->program = ctx->kernels[i].program;
+            out->name = ctx->kernels[i].kernel;
+        }
+    for (int d = 0; d < dims; d++) {
+        out->local[d] = local ? local[d] : 1;
+        out->global[d] = (global[d] + out->local[d] - 1) / out->local[d] * out->local[d];
+    }
+    return AGECL_OK;
+}
+
+agecl_status agecl__launch_run(agecl_ctx *ctx, const agecl__launch *l, int nargs,
+                               const agecl__arg *args)
+{
+    for (int i = 0; i < nargs; i++) {
+        cl_int err = clSetKernelArg(l->kernel, (cl_uint)i, args[i].size, args[i].value);
+        if (err != CL_SUCCESS)
+            return agecl__fail(AGECL_E_OPENCL, "kernel %s: argument %d: %s", l->name, i,
+                               agecl__cl_error_name(err));
+    }
+    for (int d = 0; d < l->dims; d++)
+        if (l->global[d] == 0) return AGECL_OK; /* nothing to do */
+    int profiling = (ctx->flags & AGECL_CTX_PROFILING) != 0;
+    cl_event ev = NULL;
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, l->kernel, (cl_uint)l->dims, NULL, l->global,
+                                        l->has_local ? l->local : NULL, 0, NULL,
+                                        profiling ? &ev : NULL);
+    if (err != CL_SUCCESS) {
+        char what[160];
+        snprintf(what, sizeof what, "enqueue kernel %s (cl/%s.cl)", l->name, l->program);
+        return agecl__cl_fail(err, what);
+    }
+    return profiling ? agecl__profile_add(ctx, l->name, ev) : AGECL_OK;
+}
+
 agecl_status agecl__run(agecl_ctx *ctx, const char *program, const char *options,
                         const char *kernel, int dims, const size_t *global, const size_t *local,
                         int nargs, const agecl__arg *args)
 {
-    cl_kernel k;
-    AGECL_TRY(agecl__kernel(ctx, program, options, kernel, &k));
-    for (int i = 0; i < nargs; i++) {
-        cl_int err = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].value);
-        if (err != CL_SUCCESS)
-            return agecl__fail(AGECL_E_OPENCL, "kernel %s: argument %d: %s", kernel, i,
-                               agecl__cl_error_name(err));
-    }
-    size_t g[3];
-    for (int d = 0; d < dims; d++) {
-        if (global[d] == 0) return AGECL_OK; /* nothing to do */
-        g[d] = local ? (global[d] + local[d] - 1) / local[d] * local[d] : global[d];
-    }
-    int profiling = (ctx->flags & AGECL_CTX_PROFILING) != 0;
-    cl_event ev = NULL;
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, g, local, 0, NULL,
-                                        profiling ? &ev : NULL);
-    if (err != CL_SUCCESS) {
-        char what[160];
-        snprintf(what, sizeof what, "enqueue kernel %s (cl/%s.cl)", kernel, program);
-        return agecl__cl_fail(err, what);
-    }
-    if (profiling) {
-        const char *name = NULL;
-        for (int i = 0; i < ctx->n_kernels; i++)
-            if (ctx->kernels[i].handle == k) name = ctx->kernels[i].kernel;
-        return agecl__profile_add(ctx, name ? name : kernel, ev);
-    }
-    return AGECL_OK;
+    agecl__launch l;
+    AGECL_TRY(agecl__launch_make(ctx, program, options, kernel, dims, global, local, &l));
+    return agecl__launch_run(ctx, &l, nargs, args);
 }
 
 agecl_status agecl__check_tensor(const agecl_tensor *t, const char *op, const char *name)
