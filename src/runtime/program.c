@@ -102,15 +102,18 @@ agecl_status agecl__program(agecl_ctx *ctx, const char *program, const char *opt
     return AGECL_OK;
 }
 
-agecl_status agecl__kernel(agecl_ctx *ctx, const char *program, const char *options,
-                           const char *kernel, cl_kernel *out)
+/* The context's entry of a kernel, made (program built, kernel created) on first
+ * use. The pointer is good until the table grows; its strings live as long as
+ * the context. */
+static agecl_status kernel_entry(agecl_ctx *ctx, const char *program, const char *options,
+                                 const char *kernel, const agecl__kernel_entry **out)
 {
     if (!options) options = "";
     for (int i = 0; i < ctx->n_kernels; i++) {
         agecl__kernel_entry *e = &ctx->kernels[i];
         if (!strcmp(e->kernel, kernel) && !strcmp(e->program, program) &&
             !strcmp(e->options, options)) {
-            *out = e->handle;
+            *out = e;
             return AGECL_OK;
         }
     }
@@ -136,7 +139,16 @@ agecl_status agecl__kernel(agecl_ctx *ctx, const char *program, const char *opti
         return agecl__fail(AGECL_E_OUT_OF_MEMORY, "kernel table");
     }
     ctx->n_kernels++;
-    *out = k;
+    *out = e;
+    return AGECL_OK;
+}
+
+agecl_status agecl__kernel(agecl_ctx *ctx, const char *program, const char *options,
+                           const char *kernel, cl_kernel *out)
+{
+    const agecl__kernel_entry *e;
+    AGECL_TRY(kernel_entry(ctx, program, options, kernel, &e));
+    *out = e->handle;
     return AGECL_OK;
 }
 
@@ -146,15 +158,12 @@ agecl_status agecl__launch_make(agecl_ctx *ctx, const char *program, const char 
 {
     if (dims < 1 || dims > 3)
         return agecl__fail(AGECL_E_INVALID_ARG, "kernel %s: %d dimensions", kernel, dims);
-    *out = (agecl__launch){.dims = dims, .has_local = local != NULL};
-    AGECL_TRY(agecl__kernel(ctx, program, options, kernel, &out->kernel));
+    const agecl__kernel_entry *e;
+    AGECL_TRY(kernel_entry(ctx, program, options, kernel, &e));
     /* The names as the context keeps them, which outlive the launch (the
      * profile holds the kernel's until it is read). */
-    for (int i = 0; i < ctx->n_kernels; i++)
-        if (ctx->kernels[i].handle == out->kernel) {
-            out->program = ctx->kernels[i].program;
-            out->name = ctx->kernels[i].kernel;
-        }
+    *out = (agecl__launch){.kernel = e->handle, .program = e->program, .name = e->kernel,
+                           .dims = dims, .has_local = local != NULL};
     for (int d = 0; d < dims; d++) {
         out->local[d] = local ? local[d] : 1;
         out->global[d] = (global[d] + out->local[d] - 1) / out->local[d] * out->local[d];
