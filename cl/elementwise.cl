@@ -46,3 +46,17 @@ __kernel void scale(__global float *x, uint x_off, uint n, float a)
     uint i = get_global_id(0);
     if (i < n) x[x_off + i] *= a;
 }
+
+/* dx[n, c, :] += a[c] + b[c] * x[n, c, :], over a grid (HW, C, N): the
+ * correction that turns BatchNorm's backward from one rank's statistics into
+ * the statistics of every rank (src/layers/batchnorm_sync.c); coef holds a
+ * then b. */
+__kernel void channel_affine_add(__global const float *x, uint x_off, uint C, uint HW,
+                                 __global const float *coef, uint coef_off, __global float *dx,
+                                 uint dx_off)
+{
+    uint hw = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
+    if (hw >= HW || c >= C) return;
+    uint i = (n * C + c) * HW + hw;
+    dx[dx_off + i] += coef[coef_off + c] + coef[coef_off + C + c] * x[x_off + i];
+}

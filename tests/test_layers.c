@@ -32,6 +32,7 @@
 #include "agecl/layers.h"
 #include "agecl/safetensors.h"
 #include "ref_layers.h"
+#include "layers/batchnorm_sync.h"
 
 #define TOL 1e-5
 #define FD_TOL 1e-6
@@ -1545,6 +1546,212 @@ static void test_plan_bad_arguments(void **state)
     bn_free(&b);
 }
 
+/* ---- sync-BN: a batch split over two ranks gives the whole batch's results ---- */
+
+/* A rank of a fake transport, in one process: the two ranks run one after the
+ * other, so each collective is run twice, first recording each rank's input
+ * (replay 0), then handing both the sum of the two (replay 1). */
+enum { SYNC_CALLS = 2 }; /* one all-reduce forward, one backward */
+typedef struct fake_rank {
+    agecl_comm comm;
+    int replay, call;
+    double *seen[SYNC_CALLS];
+    double *total[SYNC_CALLS];
+    size_t n[SYNC_CALLS];
+} fake_rank;
+
+static agecl_status fake_allreduce_f64(const agecl_comm *c, double *data, size_t n)
+{
+    fake_rank *f = c->user;
+    int k = f->call++;
+    assert_true(k < SYNC_CALLS);
+    if (!f->replay) {
+        free(f->seen[k]);
+        f->seen[k] = malloc(n * sizeof *data);
+        memcpy(f->seen[k], data, n * sizeof *data);
+        f->n[k] = n;
+    } else {
+        assert_int_equal(n, f->n[k]);
+        memcpy(data, f->total[k], n * sizeof *data);
+    }
+    return AGECL_OK;
+}
+
+/* The sums of call k over both ranks, into each rank's total[k]. */
+static void fake_sum(fake_rank *r, int k)
+{
+    assert_int_equal(r[0].n[k], r[1].n[k]);
+    double *t = malloc(r[0].n[k] * sizeof *t);
+    for (size_t i = 0; i < r[0].n[k]; i++) t[i] = r[0].seen[k][i] + r[1].seen[k][i];
+    free(r[0].total[k]);
+    r[0].total[k] = t;
+    r[1].total[k] = t;
+}
+
+/* The tensors of one BN layer (with PReLU when fused) over n samples. */
+typedef struct sync_dev {
+    agecl_layer_plan *plan;
+    agecl_tensor x, dy, y, mean, invstd, rm, rv, dx, dgamma, dbeta, dslope;
+} sync_dev;
+
+static sync_dev sync_upload(agecl_ctx *ctx, int n, int c, int h, int w, int fused,
+                            const float *x, const float *dy, const float *rm, const float *rv)
+{
+    sync_dev d;
+    agecl_layer_desc desc = {fused ? AGECL_LAYER_BATCHNORM_PRELU : AGECL_LAYER_BATCHNORM,
+                             n, c, h, w, 1};
+    TEST_OK(agecl_layer_plan_create(ctx, &desc, &d.plan));
+    d.x = test_upload(ctx, n, c, h, w, x);
+    d.dy = test_upload(ctx, n, c, h, w, dy);
+    d.y = test_upload(ctx, n, c, h, w, NULL);
+    d.dx = test_upload(ctx, n, c, h, w, NULL);
+    agecl_tensor *ch[] = {&d.mean, &d.invstd, &d.rm, &d.rv, &d.dgamma, &d.dbeta, &d.dslope};
+    for (int i = 0; i < 7; i++) *ch[i] = test_upload(ctx, 1, c, 1, 1, NULL);
+    TEST_OK(agecl_tensor_write(ctx, &d.rm, rm));
+    TEST_OK(agecl_tensor_write(ctx, &d.rv, rv));
+    return d;
+}
+
+static void sync_dev_free(sync_dev *d)
+{
+    agecl_layer_plan_destroy(d->plan);
+    agecl_tensor *t[] = {&d->x, &d->dy, &d->y, &d->mean, &d->invstd, &d->rm, &d->rv,
+                         &d->dx, &d->dgamma, &d->dbeta, &d->dslope};
+    for (int i = 0; i < 11; i++) agecl_tensor_free(t[i]);
+}
+
+static agecl_status sync_train(sync_dev *d, const agecl_tensor *gamma, const agecl_tensor *beta,
+                               const agecl_tensor *slope, agecl__bn_sync *s)
+{
+    return agecl__batchnorm_train_sync(d->plan, &d->x, gamma, beta, slope, &d->rm, &d->rv,
+                                       (float)MOMENTUM, (float)EPS, &d->y, &d->mean, &d->invstd,
+                                       s);
+}
+
+/* The backward with the parameter gradients from zero (they accumulate). */
+static agecl_status sync_backward(agecl_ctx *ctx, sync_dev *d, const agecl_tensor *gamma,
+                                  const agecl_tensor *beta, const agecl_tensor *slope,
+                                  agecl__bn_sync *s)
+{
+    TEST_OK(agecl_tensor_fill(ctx, &d->dgamma, 0.0f));
+    TEST_OK(agecl_tensor_fill(ctx, &d->dbeta, 0.0f));
+    TEST_OK(agecl_tensor_fill(ctx, &d->dslope, 0.0f));
+    return agecl__batchnorm_backward_sync(d->plan, &d->x, &d->dy, gamma, beta, slope, &d->mean,
+                                          &d->invstd, 0.0f, &d->dx, &d->dgamma, &d->dbeta,
+                                          slope ? &d->dslope : NULL, s);
+}
+
+/* Rank h's rows [first, first + n) of the whole batch's t, against got. */
+static void sync_expect_rows(agecl_ctx *ctx, const agecl_tensor *got, const agecl_tensor *whole,
+                             size_t first, const char *what)
+{
+    float *g = test_download(ctx, got), *w = test_download(ctx, whole);
+    size_t per = agecl_tensor_numel(got) / (size_t)got->n;
+    test_assert_close(what, g, w + first * per, agecl_tensor_numel(got), 2e-4);
+    free(g), free(w);
+}
+
+/* The sum of both ranks' per-channel t against the whole batch's. */
+static void sync_expect_sum(agecl_ctx *ctx, const agecl_tensor *a, const agecl_tensor *b,
+                            const agecl_tensor *whole, const char *what)
+{
+    float *x = test_download(ctx, a), *y = test_download(ctx, b), *w = test_download(ctx, whole);
+    for (size_t i = 0; i < agecl_tensor_numel(a); i++) x[i] += y[i];
+    test_assert_close(what, x, w, agecl_tensor_numel(a), 2e-4);
+    free(x), free(y), free(w);
+}
+
+static void test_batchnorm_sync(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_rng r = test_rng_seed(17);
+    /* two ranks of unequal batches (the sums weigh them by count), odd channels */
+    static const int shapes[][5] = {{2, 3, 5, 3, 3}, {1, 1, 3, 1, 2}, {1, 2, 7, 4, 5}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        for (int fused = 0; fused <= 1; fused++) {
+            int n0 = shapes[k][0], n1 = shapes[k][1], c = shapes[k][2], h = shapes[k][3],
+                w = shapes[k][4], N = n0 + n1;
+            size_t per = (size_t)c * h * w;
+            float *x = test_random(&r, N * per, -1.5f, 2.5f), *dy = test_random(&r, N * per, -1, 1);
+            float *gamma_h = test_random(&r, c, 0.5f, 1.5f), *beta_h = test_random(&r, c, -1, 1);
+            float *slope_h = test_random(&r, c, -0.5f, 0.5f), *rm = test_random(&r, c, -1, 1);
+            float *rv = test_random(&r, c, 0.5f, 2);
+            agecl_tensor gamma = test_upload(ctx, 1, c, 1, 1, gamma_h),
+                         beta = test_upload(ctx, 1, c, 1, 1, beta_h),
+                         slope_t = test_upload(ctx, 1, c, 1, 1, slope_h);
+            const agecl_tensor *slope = fused ? &slope_t : NULL;
+
+            sync_dev all = sync_upload(ctx, N, c, h, w, fused, x, dy, rm, rv);
+            TEST_OK(sync_train(&all, &gamma, &beta, slope, NULL));
+            TEST_OK(sync_backward(ctx, &all, &gamma, &beta, slope, NULL));
+
+            sync_dev part[2] = {sync_upload(ctx, n0, c, h, w, fused, x, dy, rm, rv),
+                                sync_upload(ctx, n1, c, h, w, fused, x + n0 * per,
+                                            dy + n0 * per, rm, rv)};
+            fake_rank fr[2];
+            agecl__bn_sync bs[2];
+            memset(fr, 0, sizeof fr);
+            for (int i = 0; i < 2; i++) {
+                fr[i].comm = (agecl_comm){.rank = i, .size = 2, .user = &fr[i],
+                                          .allreduce_f64 = fake_allreduce_f64};
+                TEST_OK(agecl__bn_sync_create(ctx, &fr[i].comm, c + 2, &bs[i]));
+            }
+            /* forward: record, then replay from the same running statistics */
+            for (int i = 0; i < 2; i++) TEST_OK(sync_train(&part[i], &gamma, &beta, slope, &bs[i]));
+            fake_sum(fr, 0);
+            for (int i = 0; i < 2; i++) {
+                fr[i].replay = 1, fr[i].call = 0;
+                TEST_OK(agecl_tensor_write(ctx, &part[i].rm, rm));
+                TEST_OK(agecl_tensor_write(ctx, &part[i].rv, rv));
+                test_poison(ctx, &part[i].y);
+                TEST_OK(sync_train(&part[i], &gamma, &beta, slope, &bs[i]));
+            }
+            /* backward: record, then replay */
+            for (int i = 0; i < 2; i++) {
+                fr[i].replay = 0;
+                TEST_OK(sync_backward(ctx, &part[i], &gamma, &beta, slope, &bs[i]));
+            }
+            fake_sum(fr, 1);
+            for (int i = 0; i < 2; i++) {
+                fr[i].replay = 1, fr[i].call = 1;
+                test_poison(ctx, &part[i].dx);
+                TEST_OK(sync_backward(ctx, &part[i], &gamma, &beta, slope, &bs[i]));
+            }
+            char what[96];
+            for (int i = 0; i < 2; i++) {
+                size_t first = i ? (size_t)n0 : 0;
+                const char *name[] = {"y", "dx", "save_mean", "save_invstd", "running_mean",
+                                      "running_var"};
+                const agecl_tensor *got[] = {&part[i].y, &part[i].dx, &part[i].mean,
+                                             &part[i].invstd, &part[i].rm, &part[i].rv};
+                const agecl_tensor *want[] = {&all.y, &all.dx, &all.mean, &all.invstd, &all.rm,
+                                              &all.rv};
+                for (int t = 0; t < 6; t++) {
+                    snprintf(what, sizeof what, "sync-BN%s rank %d of %d+%d x %dx%dx%d: %s",
+                             fused ? "+PReLU" : "", i, n0, n1, c, h, w, name[t]);
+                    sync_expect_rows(ctx, got[t], want[t], t < 2 ? first : 0, what);
+                }
+            }
+            snprintf(what, sizeof what, "sync-BN%s %d+%d: dgamma", fused ? "+PReLU" : "", n0, n1);
+            sync_expect_sum(ctx, &part[0].dgamma, &part[1].dgamma, &all.dgamma, what);
+            snprintf(what, sizeof what, "sync-BN%s %d+%d: dbeta", fused ? "+PReLU" : "", n0, n1);
+            sync_expect_sum(ctx, &part[0].dbeta, &part[1].dbeta, &all.dbeta, what);
+            if (fused) sync_expect_sum(ctx, &part[0].dslope, &part[1].dslope, &all.dslope,
+                                       "sync-BN+PReLU: dslope");
+
+            for (int i = 0; i < 2; i++) {
+                agecl__bn_sync_free(&bs[i]);
+                sync_dev_free(&part[i]);
+                for (int j = 0; j < SYNC_CALLS; j++) free(fr[i].seen[j]);
+            }
+            for (int j = 0; j < SYNC_CALLS; j++) free(fr[0].total[j]);
+            sync_dev_free(&all);
+            agecl_tensor_free(&gamma), agecl_tensor_free(&beta), agecl_tensor_free(&slope_t);
+            free(x), free(dy), free(gamma_h), free(beta_h), free(slope_h), free(rm), free(rv);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1568,6 +1775,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_plans_match_one_shot_calls),
         cmocka_unit_test(test_plan_bad_arguments),
+        cmocka_unit_test(test_batchnorm_sync),
     };
     int failed = TEST_RUN_GROUP(tests, NULL, NULL);
     test_ctx_release();

@@ -6,6 +6,7 @@
  * backward kernel. */
 #include "agecl/layers.h"
 #include "error.h"
+#include "layers/batchnorm_sync.h"
 #include "layers/layer_plan.h"
 #include "layers/layer_util.h"
 
@@ -39,7 +40,10 @@ static agecl_status fits(const bn_args *l, const char *kernel)
 
 static const char *program(int cpu) { return cpu ? "batchnorm_cpu" : "batchnorm"; }
 
-enum { BN_STATS, BN_TRAIN_APPLY, BN_INFER_APPLY, BN_BACKWARD };
+enum { BN_STATS, BN_TRAIN_APPLY, BN_INFER_APPLY, BN_BACKWARD, BN_SYNC_CORRECT };
+
+/* Whether s synchronises with other ranks. */
+static int syncs(const agecl__bn_sync *s) { return s && s->comm && s->comm->size > 1; }
 
 /* The statistics and the backward: one work-group per channel (on CPUs one
  * work-item, taking no local memory); the normalisations element-wise (on
@@ -59,13 +63,18 @@ agecl_status agecl__batchnorm_plan(agecl_layer_plan *p)
                                           &p->k[BN_STATS]));
         AGECL_TRY(agecl__layer_launch_cpu(p->ctx, prog, train, per_plane, &p->k[BN_TRAIN_APPLY]));
         AGECL_TRY(agecl__layer_launch_cpu(p->ctx, prog, infer, per_plane, &p->k[BN_INFER_APPLY]));
-        return agecl__layer_launch_cpu(p->ctx, prog, back, per_channel, &p->k[BN_BACKWARD]);
+        AGECL_TRY(agecl__layer_launch_cpu(p->ctx, prog, back, per_channel, &p->k[BN_BACKWARD]));
+    } else {
+        size_t train_grid[3] = {HW, C, N}, infer_grid[3] = {HW, C, 1};
+        AGECL_TRY(agecl__layer_launch_reduce(p->ctx, prog, "batchnorm_stats", C, &p->k[BN_STATS]));
+        AGECL_TRY(agecl__layer_launch_grid(p->ctx, prog, train, train_grid, &p->k[BN_TRAIN_APPLY]));
+        AGECL_TRY(agecl__layer_launch_grid(p->ctx, prog, infer, infer_grid, &p->k[BN_INFER_APPLY]));
+        AGECL_TRY(agecl__layer_launch_reduce(p->ctx, prog, back, C, &p->k[BN_BACKWARD]));
     }
-    size_t train_grid[3] = {HW, C, N}, infer_grid[3] = {HW, C, 1};
-    AGECL_TRY(agecl__layer_launch_reduce(p->ctx, prog, "batchnorm_stats", C, &p->k[BN_STATS]));
-    AGECL_TRY(agecl__layer_launch_grid(p->ctx, prog, train, train_grid, &p->k[BN_TRAIN_APPLY]));
-    AGECL_TRY(agecl__layer_launch_grid(p->ctx, prog, infer, infer_grid, &p->k[BN_INFER_APPLY]));
-    return agecl__layer_launch_reduce(p->ctx, prog, back, C, &p->k[BN_BACKWARD]);
+    /* sync-BN's backward correction (batchnorm_sync.h), on every device */
+    size_t grid[3] = {HW, C, N};
+    return agecl__layer_launch_grid(p->ctx, "elementwise", "channel_affine_add", grid,
+                                    &p->k[BN_SYNC_CORRECT]);
 }
 
 /* The op's name for messages: the fused form's with a fused plan. */
@@ -99,10 +108,11 @@ static agecl_status check_channels(const char *op, agecl__channel_arg *p, int co
 }
 
 /* The mean and biased variance of each channel into save_mean/save_invstd, and
- * the running statistics updated, after checking momentum, eps and that x has
- * more than one value per channel. */
+ * the running statistics updated (unless update_running is 0), after checking
+ * momentum, eps and that x has more than one value per channel. */
 static agecl_status stats(const agecl_layer_plan *p, const char *op, const agecl_tensor *x,
-                          cl_uint x_off, float momentum, float eps, const agecl__channel_arg *s)
+                          cl_uint x_off, float momentum, float eps, const agecl__channel_arg *s,
+                          int update_running)
 {
     if (!(eps >= 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
         return agecl__fail(AGECL_E_INVALID_ARG, "%s: eps %g must be >= 0 and momentum %g in [0, 1]",
@@ -112,10 +122,11 @@ static agecl_status stats(const agecl_layer_plan *p, const char *op, const agecl
         return agecl__fail(AGECL_E_SHAPE, "%s: expected more than 1 value per channel when "
                            "training (x is %dx%dx%dx%d)", op, x->n, x->c, x->h, x->w);
     const agecl__launch *l = &p->k[BN_STATS];
+    float kernel_momentum = update_running ? momentum : 0.0f; /* 0: they stay */
     size_t lbytes = l->local[0] * sizeof(float);
     enum { STATS_LOCALS = 3 };
     agecl__arg args[] = {AGECL_ARG(x->buf), AGECL_ARG(x_off), AGECL_ARG(N), AGECL_ARG(C),
-                         AGECL_ARG(HW), AGECL_ARG(momentum), AGECL_ARG(eps),
+                         AGECL_ARG(HW), AGECL_ARG(kernel_momentum), AGECL_ARG(eps),
                          AGECL_CH_ARGS(s[0]), AGECL_CH_ARGS(s[1]),
                          AGECL_CH_ARGS(s[2]), AGECL_CH_ARGS(s[3]),
                          AGECL_LOCAL(lbytes), AGECL_LOCAL(lbytes), AGECL_LOCAL(lbytes)};
@@ -129,6 +140,17 @@ agecl_status agecl_layer_batchnorm_train(const agecl_layer_plan *p, const agecl_
                                          agecl_tensor *y, agecl_tensor *save_mean,
                                          agecl_tensor *save_invstd)
 {
+    return agecl__batchnorm_train_sync(p, x, gamma, beta, slope, running_mean, running_var,
+                                       momentum, eps, y, save_mean, save_invstd, NULL);
+}
+
+agecl_status agecl__batchnorm_train_sync(const agecl_layer_plan *p, const agecl_tensor *x,
+                                         const agecl_tensor *gamma, const agecl_tensor *beta,
+                                         const agecl_tensor *slope, agecl_tensor *running_mean,
+                                         agecl_tensor *running_var, float momentum, float eps,
+                                         agecl_tensor *y, agecl_tensor *save_mean,
+                                         agecl_tensor *save_invstd, agecl__bn_sync *s)
+{
     const char *op = op_name(p, "batchnorm_prelu_forward_train",
                              "batchnorm_forward_train");
     cl_uint x_off, y_off;
@@ -141,7 +163,12 @@ agecl_status agecl_layer_batchnorm_train(const agecl_layer_plan *p, const agecl_
                               {gamma, "gamma", 0},             {beta, "beta", 0}};
     agecl__channel_arg a = {slope, "slope", 0};
     AGECL_TRY(check_channels(op, c, AGECL_NARGS(c), x->c, &a));
-    AGECL_TRY(stats(p, op, x, x_off, momentum, eps, c));
+    /* With sync-BN, this rank's statistics, then everyone's (the running ones
+     * updated on the host with them). */
+    AGECL_TRY(stats(p, op, x, x_off, momentum, eps, c, !syncs(s)));
+    if (syncs(s))
+        AGECL_TRY(agecl__bn_sync_stats(s, p->ctx, x->c, (double)x->n * x->h * x->w, momentum,
+                                       eps, save_mean, save_invstd, running_mean, running_var));
 
     cl_uint C = (cl_uint)x->c, HW = (cl_uint)x->h * (cl_uint)x->w;
     bn_args l = {.n = 0};
@@ -196,14 +223,16 @@ agecl_status agecl_layer_batchnorm_infer(const agecl_layer_plan *p, const agecl_
     return agecl__launch_run(p->ctx, &p->k[BN_INFER_APPLY], l.n, l.a);
 }
 
-agecl_status agecl_layer_batchnorm_backward(const agecl_layer_plan *p, const agecl_tensor *x,
-                                            const agecl_tensor *dy, const agecl_tensor *gamma,
-                                            const agecl_tensor *beta, const agecl_tensor *slope,
-                                            const agecl_tensor *save_mean,
-                                            const agecl_tensor *save_invstd, float dx_acc,
-                                            agecl_tensor *dx, float dparam_acc,
-                                            agecl_tensor *dgamma, agecl_tensor *dbeta,
-                                            agecl_tensor *dslope)
+/* The backward kernel; with sync-BN (always dparam_acc 1: the rank's sums are
+ * the change of dgamma and dbeta, kept before the kernel) dx is corrected after
+ * it to the statistics of every rank. */
+static agecl_status backward(const agecl_layer_plan *p, const agecl_tensor *x,
+                             const agecl_tensor *dy, const agecl_tensor *gamma,
+                             const agecl_tensor *beta, const agecl_tensor *slope,
+                             const agecl_tensor *save_mean, const agecl_tensor *save_invstd,
+                             float dx_acc, agecl_tensor *dx, float dparam_acc,
+                             agecl_tensor *dgamma, agecl_tensor *dbeta, agecl_tensor *dslope,
+                             agecl__bn_sync *s)
 {
     const char *op = op_name(p, "batchnorm_prelu_backward",
                              "batchnorm_backward");
@@ -249,7 +278,43 @@ agecl_status agecl_layer_batchnorm_backward(const agecl_layer_plan *p, const age
     if (!p->cpu)
         for (int i = 0; i < (slope ? 3 : 2); i++) put(&l, AGECL_LOCAL(k->local[0] * sizeof(float)));
     AGECL_TRY(fits(&l, k->name));
-    return agecl__launch_run(p->ctx, k, l.n, l.a);
+    if (!syncs(s)) return agecl__launch_run(p->ctx, k, l.n, l.a);
+    double M = (double)N * HW;
+    AGECL_TRY(agecl__bn_sync_keep(s, p->ctx, x->c, dgamma, dbeta));
+    AGECL_TRY(agecl__launch_run(p->ctx, k, l.n, l.a));
+    AGECL_TRY(agecl__bn_sync_correction(s, p->ctx, x->c, M, gamma, save_mean, save_invstd,
+                                        dgamma, dbeta));
+    cl_uint zero = 0;
+    agecl__arg fix[] = {AGECL_ARG(x->buf),       AGECL_ARG(x_off), AGECL_ARG(C),
+                        AGECL_ARG(HW),           AGECL_ARG(s->coef.buf), AGECL_ARG(zero),
+                        AGECL_ARG(dx->buf),      AGECL_ARG(dx_off)};
+    return agecl__launch_run(p->ctx, &p->k[BN_SYNC_CORRECT], AGECL_NARGS(fix), fix);
+}
+
+agecl_status agecl_layer_batchnorm_backward(const agecl_layer_plan *p, const agecl_tensor *x,
+                                            const agecl_tensor *dy, const agecl_tensor *gamma,
+                                            const agecl_tensor *beta, const agecl_tensor *slope,
+                                            const agecl_tensor *save_mean,
+                                            const agecl_tensor *save_invstd, float dx_acc,
+                                            agecl_tensor *dx, float dparam_acc,
+                                            agecl_tensor *dgamma, agecl_tensor *dbeta,
+                                            agecl_tensor *dslope)
+{
+    return backward(p, x, dy, gamma, beta, slope, save_mean, save_invstd, dx_acc, dx, dparam_acc,
+                    dgamma, dbeta, dslope, NULL);
+}
+
+agecl_status agecl__batchnorm_backward_sync(const agecl_layer_plan *p, const agecl_tensor *x,
+                                            const agecl_tensor *dy, const agecl_tensor *gamma,
+                                            const agecl_tensor *beta, const agecl_tensor *slope,
+                                            const agecl_tensor *save_mean,
+                                            const agecl_tensor *save_invstd, float dx_acc,
+                                            agecl_tensor *dx, agecl_tensor *dgamma,
+                                            agecl_tensor *dbeta, agecl_tensor *dslope,
+                                            agecl__bn_sync *s)
+{
+    return backward(p, x, dy, gamma, beta, slope, save_mean, save_invstd, dx_acc, dx, 1.0f,
+                    dgamma, dbeta, dslope, s);
 }
 
 /* The one-shot forms: a plan for x, run once. The fused ones take a slope

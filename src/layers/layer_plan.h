@@ -10,7 +10,7 @@
 #include "agecl/layers.h"
 #include "runtime/launch.h"
 
-enum { AGECL__LAYER_LAUNCHES = 4 };
+enum { AGECL__LAYER_LAUNCHES = 5 };
 
 struct agecl_layer_plan {
     agecl_ctx *ctx;
