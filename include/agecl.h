@@ -18,6 +18,7 @@
 #define AGECL_VERSION_PATCH 0
 
 #include "agecl/status.h"
+#include "agecl/comm.h"
 #include "agecl/options.h"
 #include "agecl/runtime.h"
 #include "agecl/tensor.h"

@@ -925,6 +925,36 @@ static void test_loader(void **state)
     for (int i = 0; i < 40; i++) assert_int_equal(seen[i], 1);
     assert_false(in_order);
     assert_false(same);
+
+    /* Shards (data-parallel ranks): shard s of n with batch B loads the s-th B
+     * samples of each global batch of n x B of the one loader, images and all;
+     * the short tail is dropped. */
+    static const int shardings[][2] = {{2, 8}, {3, 5}, {1, 16}};
+    for (size_t k = 0; k < sizeof shardings / sizeof shardings[0]; k++) {
+        int n = shardings[k][0], B = shardings[k][1], G = n * B;
+        for (int shard = 0; shard < n; shard++) {
+            agecl_loader_options so = o;
+            so.threads = 1, so.batch_size = B, so.shard = shard, so.shards = n;
+            agecl_loader *ls;
+            epoch_data es;
+            TEST_OK(agecl_loader_create(&ls, ds, NULL, 0, &so));
+            run_epoch(ls, 3, image, &es);
+            assert_int_equal(es.batches, n == 1 ? 3 : 40 / G);
+            for (int g = 0; g < 40 / G; g++) {
+                assert_int_equal(es.counts[g], B);
+                const int at = g * G + shard * B;
+                assert_memory_equal(es.indices + g * B, e[0].indices + at, B * sizeof(int));
+                assert_memory_equal(es.images + g * B * image, e[0].images + at * image,
+                                    B * image * sizeof(float));
+            }
+            free(es.images);
+            agecl_loader_free(ls);
+        }
+    }
+    agecl_loader *bad;
+    o.shard = 2, o.shards = 2;
+    assert_int_equal(agecl_loader_create(&bad, ds, NULL, 0, &o), AGECL_E_INVALID_ARG);
+    o.shard = 0, o.shards = 1;
     for (int k = 0; k < 4; k++) free(e[k].images);
     agecl_loader_free(l0);
 

@@ -257,6 +257,12 @@ typedef struct agecl_loader_options {
     uint64_t seed;    /* shuffle and augmentation seed (default 123) */
     const agecl_augment_policy *policy; /* with augment; NULL: "paper" (MODEL.md) */
     const agecl_image_cache *cache; /* optional, of the same data set and size */
+    /* Data-parallel training: with shards > 1, each epoch's order (the same on
+     * every shard) is cut into global batches of shards x batch_size samples (a
+     * short tail dropped), and shard s (0 <= s < shards) loads the s-th
+     * batch_size samples of each, so that the shards' batches together are
+     * the one loader's of batch shards x batch_size. Default 0 of 1. */
+    int shard, shards;
 } agecl_loader_options;
 
 typedef struct agecl_batch {

@@ -18,6 +18,7 @@
 #define AGECL_MODEL_H
 
 #include <stdint.h>
+#include "agecl/comm.h"
 #include "agecl/optim.h"
 #include "agecl/runtime.h"
 #include "agecl/status.h"
@@ -170,6 +171,24 @@ agecl_status agecl_model_ema_swap(agecl_model *m);
 
 /* 1 when the model keeps a moving average. */
 int agecl_model_has_ema(const agecl_model *m);
+
+/* Data-parallel training (agecl/comm.h): one model per rank, every rank making
+ * the same calls. comm NULL (or of one rank): one process. sync_bn != 0: the
+ * training forward's BatchNorm statistics, and its backward, are those of the
+ * batches of every rank together (sync-BN, one small all-reduce per layer each
+ * way); 0: each rank's own batch (as PyTorch's DistributedDataParallel). The
+ * comm must outlive the model. */
+agecl_status agecl_model_set_comm(agecl_model *m, const agecl_comm *comm, int sync_bn);
+
+/* After agecl_model_backward on every rank: the gradient region becomes the mean
+ * of every rank's (one all-reduce of the whole region through the host), so that
+ * N ranks of batch B step as one of batch N x B. Nothing without a comm. */
+agecl_status agecl_model_allreduce_gradients(agecl_model *m);
+
+/* Every rank takes rank root's BatchNorm running statistics and moving average
+ * (what each rank's own batches made differ without sync-BN), so that every
+ * rank evaluates and saves the same model; the weights are equal already. */
+agecl_status agecl_model_broadcast_state(agecl_model *m, int root);
 
 /* Download the outputs of the last forward pass. */
 agecl_status agecl_model_outputs(agecl_model *m, agecl_outputs *out);

@@ -126,6 +126,17 @@ typedef struct agecl_train_options {
     int skip_test;           /* do not run the test split at the end (recipe studies
                                 choose on validation and report the test split once) */
     FILE *progress;          /* progress lines and reports; NULL: silent */
+    /* Data-parallel training (agecl/comm.h), one call of agecl_train per rank
+     * with the same options: batch is each rank's, the global batch is
+     * comm->size x batch (the same samples, order and augmentation as one
+     * process with that batch); gradients are averaged over the ranks every
+     * step; validation is shared among the ranks and its metrics summed;
+     * references are chosen from every rank's samples; rank 0 alone writes the
+     * output folder and runs the test split, and with resume every rank reads
+     * out_dir/last.safetensors (a folder every rank sees). NULL: one process. */
+    const agecl_comm *comm;
+    int sync_bn;             /* BatchNorm statistics over every rank's batch (sync-BN);
+                                0: each rank's own, its running statistics rank 0's */
 } agecl_train_options;
 
 /* MODEL.md section 5 exactly (the "paper" recipe, at lr 1e-3 for random weights). */

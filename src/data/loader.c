@@ -9,7 +9,8 @@
 void agecl_loader_defaults(agecl_loader_options *opt)
 {
     *opt = (agecl_loader_options){.batch_size = 64, .image_size = AGECL_IMAGE_SIZE,
-                                  .threads = 2, .prefetch = 3, .seed = 123};
+                                  .threads = 2, .prefetch = 3, .seed = 123,
+                                  .shards = 1};
 }
 
 static agecl_status check_options(const agecl_dataset *ds, const int *indices, int count,
@@ -21,6 +22,8 @@ static agecl_status check_options(const agecl_dataset *ds, const int *indices, i
         return agecl__fail(AGECL_E_INVALID_ARG,
                            "loader: batch %d, size %d, threads %d, prefetch %d out of range",
                            o->batch_size, o->image_size, o->threads, o->prefetch);
+    if (o->shards < 1 || o->shard < 0 || o->shard >= o->shards)
+        return agecl__fail(AGECL_E_INVALID_ARG, "loader: shard %d of %d", o->shard, o->shards);
     if (count < 1) return agecl__fail(AGECL_E_DATA, "loader: no samples to load from %s", ds->name);
     for (int i = 0; indices && i < count; i++)
         if (indices[i] < 0 || indices[i] >= ds->count)
@@ -99,7 +102,7 @@ agecl_status agecl_loader_create(agecl_loader **out, const agecl_dataset *ds,
         st = agecl__fail(AGECL_E_OUT_OF_MEMORY, "loader: %d samples", count);
     for (int i = 0; st == AGECL_OK && i < count; i++) l->indices[i] = indices ? indices[i] : i;
     /* No position to claim before the first epoch starts. */
-    l->claim = l->take = count;
+    l->claim = l->take = l->span = count;
     if (st == AGECL_OK) st = alloc_batches(l);
     if (st == AGECL_OK) st = start_workers(l);
     if (st != AGECL_OK) {
@@ -115,7 +118,7 @@ agecl_status agecl_loader_start_epoch(agecl_loader *l, int epoch)
     if (!l || epoch < 0) return agecl__fail(AGECL_E_INVALID_ARG, "loader: epoch %d", epoch);
     pthread_mutex_lock(&l->lock);
     /* Stop claims and let the slots being prepared finish before reordering. */
-    l->claim = l->count;
+    l->claim = l->span;
     while (l->busy > 0) pthread_cond_wait(&l->done_cv, &l->lock);
     for (int i = 0; i < l->ring; i++) {
         free(l->slots[i].msg);
@@ -130,6 +133,13 @@ agecl_status agecl_loader_start_epoch(agecl_loader *l, int epoch)
             l->order[i] = l->order[j];
             l->order[j] = t;
         }
+    }
+    l->span = l->count;
+    if (l->opt.shards > 1) { /* this shard's part of each global batch, in place */
+        int B = l->opt.batch_size, G = B * l->opt.shards, k = 0;
+        for (int g = 0; (g + 1) * G <= l->count; g++)
+            for (int j = 0; j < B; j++) l->order[k++] = l->order[g * G + l->opt.shard * B + j];
+        l->span = k;
     }
     l->epoch = epoch;
     l->number = 0;
@@ -196,7 +206,7 @@ agecl_status agecl_loader_next(agecl_loader *l, agecl_batch **batch)
     agecl_status err = AGECL_OK;
     int n = 0;
     pthread_mutex_lock(&l->lock);
-    while (n < l->opt.batch_size && l->take < l->count && err == AGECL_OK)
+    while (n < l->opt.batch_size && l->take < l->span && err == AGECL_OK)
         n += take_slot(l, wait_slot(l), b, n, &err);
     pthread_mutex_unlock(&l->lock);
     if (err != AGECL_OK) return err;

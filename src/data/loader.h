@@ -33,7 +33,8 @@ typedef struct agecl__data_worker {
 struct agecl_loader {
     const agecl_dataset *ds;
     agecl_loader_options opt;
-    int count;      /* samples an epoch */
+    int count;      /* the loader's samples */
+    int span;       /* of them, the positions of order this epoch loads (its shard's) */
     int *indices;   /* the loader's samples */
     int *order;     /* this epoch's order of them */
     int epoch;      /* -1 before the first */

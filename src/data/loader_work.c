@@ -79,7 +79,7 @@ void *agecl__data_loader_thread(void *arg)
     agecl_loader *l = w->l;
     pthread_mutex_lock(&l->lock);
     while (!l->quit) {
-        if (l->claim < l->count && l->claim - l->take < l->ring) agecl__data_loader_claim(l, w);
+        if (l->claim < l->span && l->claim - l->take < l->ring) agecl__data_loader_claim(l, w);
         else pthread_cond_wait(&l->work_cv, &l->lock);
     }
     pthread_mutex_unlock(&l->lock);

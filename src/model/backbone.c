@@ -12,6 +12,7 @@
 #include <string.h>
 #include "agecl/layers.h"
 #include "error.h"
+#include "layers/batchnorm_sync.h"
 #include "model/model_internal.h"
 
 #define BN_MOMENTUM 0.1f
@@ -21,22 +22,24 @@ static agecl_status bn_forward(agecl_model *m, agecl__bn *bn, const agecl_tensor
                                agecl_tensor *y, int training)
 {
     if (training)
-        return agecl_layer_batchnorm_train(bn->plan, x, agecl__P(m, bn->gamma),
+        return agecl__batchnorm_train_sync(bn->plan, x, agecl__P(m, bn->gamma),
                                            agecl__P(m, bn->beta), NULL, agecl__P(m, bn->mean),
                                            agecl__P(m, bn->var), BN_MOMENTUM, BN_EPS, y,
-                                           &bn->save_mean, &bn->save_invstd);
+                                           &bn->save_mean, &bn->save_invstd, m->bn_sync);
     return agecl_layer_batchnorm_infer(bn->plan, x, agecl__P(m, bn->gamma), agecl__P(m, bn->beta),
                                        NULL, agecl__P(m, bn->mean), agecl__P(m, bn->var), BN_EPS,
                                        y);
 }
 
-/* Parameter gradients accumulate (acc 1): the step zeroes them once. */
+/* Parameter gradients accumulate (acc 1): the step zeroes them once. With
+ * sync-BN (agecl_model_set_comm), the statistics are every rank's. */
 static agecl_status bn_backward(agecl_model *m, agecl__bn *bn, const agecl_tensor *x,
                                 const agecl_tensor *dy, float dx_acc, agecl_tensor *dx)
 {
-    return agecl_layer_batchnorm_backward(bn->plan, x, dy, agecl__P(m, bn->gamma), NULL, NULL,
-                                          &bn->save_mean, &bn->save_invstd, dx_acc, dx, 1.0f,
-                                          agecl__G(m, bn->gamma), agecl__G(m, bn->beta), NULL);
+    return agecl__batchnorm_backward_sync(bn->plan, x, dy, agecl__P(m, bn->gamma), NULL, NULL,
+                                          &bn->save_mean, &bn->save_invstd, dx_acc, dx,
+                                          agecl__G(m, bn->gamma), agecl__G(m, bn->beta), NULL,
+                                          m->bn_sync);
 }
 
 /* BN then PReLU on the stem: fused, or as two ops through t_bn. */
@@ -49,10 +52,10 @@ static agecl_status stem_bn_prelu_forward(agecl_model *m, agecl__stem *st, int t
                                          &st->out);
     }
     if (training)
-        return agecl_layer_batchnorm_train(
+        return agecl__batchnorm_train_sync(
             bn->plan, &st->t_conv, agecl__P(m, bn->gamma), agecl__P(m, bn->beta),
             agecl__P(m, st->prelu), agecl__P(m, bn->mean), agecl__P(m, bn->var), BN_MOMENTUM,
-            BN_EPS, &st->out, &bn->save_mean, &bn->save_invstd);
+            BN_EPS, &st->out, &bn->save_mean, &bn->save_invstd, m->bn_sync);
     return agecl_layer_batchnorm_infer(bn->plan, &st->t_conv, agecl__P(m, bn->gamma),
                                        agecl__P(m, bn->beta), agecl__P(m, st->prelu),
                                        agecl__P(m, bn->mean), agecl__P(m, bn->var), BN_EPS,
@@ -71,10 +74,10 @@ static agecl_status stem_bn_prelu_backward(agecl_model *m, agecl__stem *st,
                                              agecl__G(m, st->prelu)));
         return bn_backward(m, bn, &st->t_conv, dbn, 0.0f, dconv);
     }
-    return agecl_layer_batchnorm_backward(
+    return agecl__batchnorm_backward_sync(
         bn->plan, &st->t_conv, dout, agecl__P(m, bn->gamma), agecl__P(m, bn->beta),
-        agecl__P(m, st->prelu), &bn->save_mean, &bn->save_invstd, 0.0f, dconv, 1.0f,
-        agecl__G(m, bn->gamma), agecl__G(m, bn->beta), agecl__G(m, st->prelu));
+        agecl__P(m, st->prelu), &bn->save_mean, &bn->save_invstd, 0.0f, dconv,
+        agecl__G(m, bn->gamma), agecl__G(m, bn->beta), agecl__G(m, st->prelu), m->bn_sync);
 }
 
 static agecl_status conv_forward(agecl_model *m, agecl__conv *cv, const agecl_tensor *x,

@@ -353,6 +353,7 @@ void agecl_model_destroy(agecl_model *m)
             agecl_layer_plan_destroy(layers[k]);
     }
     agecl_layer_plan_destroy(m->pool_plan);
+    agecl__model_comm_free(m);
     for (int i = 0; i < AGECL__ACT_ARENAS; i++) agecl_arena_free(&m->acts[i]);
     free(m->host);
     free(m->units);

@@ -5,7 +5,10 @@
 #include "agecl/conv.h"
 #include "agecl/layers.h"
 #include "agecl/model.h"
+#include "agecl/comm.h"
 #include "model/params.h"
+
+struct agecl__bn_sync;
 
 /* A BatchNorm layer: parameter indices, its plan (the stem's fuses the PReLU
  * unless AGECL_FUSE=0) and the statistics its backward reads. */
@@ -90,6 +93,12 @@ struct agecl_model {
     int last_training;         /* the mode of the last forward pass */
     int loss_done;             /* agecl_model_loss ran after it */
     int loss_pos;              /* ... with the position term */
+
+    /* Data-parallel training (agecl_model_set_comm, parallel.c) */
+    const agecl_comm *comm;    /* NULL: one process */
+    struct agecl__bn_sync *bn_sync; /* sync-BN's scratch, or NULL: each rank's statistics */
+    float *comm_host;          /* host copy of what is reduced or broadcast */
+    size_t comm_host_n;
 };
 
 /* Forward and backward of the backbone (backbone.c). */
@@ -103,6 +112,9 @@ agecl_status agecl__heads_forward(agecl_model *m, int training);
 agecl_status agecl__heads_loss(agecl_model *m, const agecl_labels *labels, int use_pos,
                                agecl_losses *losses);
 agecl_status agecl__heads_backward(agecl_model *m);
+
+/* Release what agecl_model_set_comm made (parallel.c). */
+void agecl__model_comm_free(agecl_model *m);
 
 /* The tensor of a parameter or buffer, and its gradient. */
 static inline agecl_tensor *agecl__P(agecl_model *m, int i) { return &m->params.items[i].value; }

@@ -8,14 +8,22 @@
 #include "agecl/model.h"
 
 typedef struct agecl__ref_store {
-    int batch;                      /* rows per step */
+    int batch, steps, C;            /* rows per step, steps, features */
     agecl_tensor feat, err, pos;    /* one row per sample of an epoch */
     float *pos_host;                /* the positions, gathered on the host */
+    /* On several ranks, each keeps its own rows; selection gathers every rank's
+     * into all_* (steps x ranks x batch rows, in the order one process with
+     * batch ranks x batch would have kept them) and selects from those, so that
+     * every rank chooses the same references. */
+    const agecl_comm *comm;
+    agecl_tensor all_feat, all_err, all_pos;
+    float *host, *gathered;         /* one rank's rows, and every rank's */
 } agecl__ref_store;
 
-/* Room for `steps` batches of `batch` samples of C features. */
+/* Room for `steps` batches of `batch` samples of C features (per rank; comm NULL
+ * or of one rank: one process). */
 agecl_status agecl__ref_store_create(agecl__ref_store *s, agecl_ctx *ctx, int steps, int batch,
-                                     int C);
+                                     int C, const agecl_comm *comm);
 
 /* Step `step`'s age positions (batch floats, the loader's target_pos), taken
  * while the batch is held. */

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "io/atomic_file.h"
 #include "train/history.h"
+#include "train/parallel.h"
 #include "train/references.h"
 #include "train/report.h"
 #include "train/state.h"
@@ -39,6 +40,8 @@ typedef struct trainer {
     agecl__ref_store refs;           /* Algorithm 1's store */
     agecl__train_state state;        /* what last.safetensors keeps */
     char last_path[1100], best_path[1100];
+    int rank, ranks;                 /* this process's rank of how many (agecl/comm.h) */
+    int *val_share, n_val_share;     /* the validation samples this rank evaluates */
 } trainer;
 
 static agecl_status open_data(trainer *t)
@@ -58,14 +61,16 @@ static agecl_status open_data(trainer *t)
         agecl_dataset_report(t->ds, o->progress);
         agecl_split_report(&t->split, t->ds, o->progress);
     }
-    t->steps_per_epoch = t->n[AGECL_SPLIT_TRAIN] / o->batch;
+    int global = o->batch * t->ranks; /* a step's samples over every rank */
+    t->steps_per_epoch = t->n[AGECL_SPLIT_TRAIN] / global;
     if (o->max_steps > 0 && t->steps_per_epoch > o->max_steps) t->steps_per_epoch = o->max_steps;
     if (t->steps_per_epoch < 1)
         return agecl__fail(AGECL_E_DATA, "%s: the training split has %d samples, fewer than one "
-                           "batch of %d", o->data, t->n[AGECL_SPLIT_TRAIN], o->batch);
+                           "batch of %d", o->data, t->n[AGECL_SPLIT_TRAIN], global);
     if (t->n[AGECL_SPLIT_VAL] < 1)
         return agecl__fail(AGECL_E_DATA, "%s: the validation split is empty", o->data);
-    return AGECL_OK;
+    return agecl__shard_indices(o->comm, t->split.index[AGECL_SPLIT_VAL], t->n[AGECL_SPLIT_VAL],
+                                &t->val_share, &t->n_val_share);
 }
 
 static agecl_status make_model(trainer *t)
@@ -95,12 +100,17 @@ static agecl_status make_model(trainer *t)
     double t0 = now();
     AGECL_TRY(agecl_model_create(t->ctx, &cfg, o->batch, AGECL_MODEL_TRAIN, &t->model));
     AGECL_TRY(agecl_model_set_loss(t->model, &o->loss));
+    AGECL_TRY(agecl_model_set_comm(t->model, o->comm, o->sync_bn));
+    if (t->ranks > 1)
+        agecl__say(t->opt->progress, "ranks: %d, batch %d each (%d a step), BatchNorm statistics "
+                   "%s\n", t->ranks, o->batch, o->batch * t->ranks,
+                   o->sync_bn ? "over every rank (sync-BN)" : "per rank");
     agecl__say(t->opt->progress, "model: ready in %.1f s\n", now() - t0);
     agecl__say(t->opt->progress, "parameters: %zu (%.2f GFLOP forward per image)\n",
                agecl_model_param_count(t->model), 2e-9 * agecl_model_config_macs(&cfg));
 
     AGECL_TRY(agecl__ref_store_create(&t->refs, t->ctx, t->steps_per_epoch, o->batch,
-                                      cfg.channels[cfg.stages - 1]));
+                                      cfg.channels[cfg.stages - 1], o->comm));
     t->state.history = calloc((size_t)o->epochs + 1, sizeof *t->state.history);
     return t->state.history ? AGECL_OK
                             : agecl__fail(AGECL_E_OUT_OF_MEMORY, "history of %d epochs",
@@ -152,6 +162,8 @@ static agecl_status make_loader(trainer *t)
     lo.seed = o->seed;
     lo.policy = &t->policy;
     lo.cache = t->cache;
+    lo.shard = t->rank;
+    lo.shards = t->ranks;
     return agecl_loader_create(&t->loader, t->ds, t->split.index[AGECL_SPLIT_TRAIN],
                                t->n[AGECL_SPLIT_TRAIN], &lo);
 }
@@ -188,6 +200,7 @@ static agecl_status train_epoch(trainer *t, int epoch, agecl__epoch_record *rec)
         if (s == AGECL_OK) s = agecl_model_loss(m, &labels, use_pos, &losses);
         agecl_loader_release(t->loader, b);
         if (s == AGECL_OK) s = agecl_model_backward(m);
+        if (s == AGECL_OK) s = agecl_model_allreduce_gradients(m);
         adam.lr = agecl_train_lr(o, epoch, steps, t->steps_per_epoch);
         if (s == AGECL_OK)
             s = agecl_model_optimizer_step(m, &adam, o->decay_all, (int)++t->state.step);
@@ -203,13 +216,16 @@ static agecl_status train_epoch(trainer *t, int epoch, agecl__epoch_record *rec)
         steps++;
         double el = now() - t0;
         if (el - last_say > agecl__say_every(o->progress) || steps == t->steps_per_epoch) {
-            double rate = steps * B / el;
+            double rate = steps * B * t->ranks / el;
             agecl__say_step(o->progress, epoch, o->epochs, steps, t->steps_per_epoch,
-                            sum[0] / steps, rate, (t->steps_per_epoch - steps) * B / rate);
+                            sum[0] / steps, rate,
+                            (t->steps_per_epoch - steps) * B * t->ranks / rate);
             last_say = el;
         }
     }
     agecl__say_step_done(o->progress);
+    if (steps == t->steps_per_epoch) AGECL_TRY(agecl__mean_over_ranks(o->comm, sum, 5));
+    B *= t->ranks; /* the images of a step, for the rate */
     rec->epoch = epoch;
     rec->lr = lr;
     rec->loss = sum[0] / steps, rec->loss_age = sum[1] / steps;
@@ -236,7 +252,7 @@ static agecl_status select_references(trainer *t, int epoch)
     if (filled)
         agecl__say(t->opt->progress, "references: %d ages had no training sample; they take "
                    "the nearest age's row\n", filled);
-    return AGECL_OK;
+    return agecl__check_same_references(t->opt->comm, t->model);
 }
 
 static agecl_status run_epochs(trainer *t, agecl_train_result *res)
@@ -251,14 +267,16 @@ static agecl_status run_epochs(trainer *t, agecl_train_result *res)
         agecl__say_issues(o->progress, t->loader, skipped);
         rec->skipped = agecl_loader_skipped(t->loader) - skipped;
         agecl__say_profile(o->progress, t->ctx);
+        /* rank 0's running statistics (and average) on every rank: one model */
+        AGECL_TRY(agecl_model_broadcast_state(t->model, 0));
         agecl_eval_result val;
         /* With a moving average, it is what is validated and kept (rapl.R, which
          * reference selection writes, is shared by both). */
         if (o->ema > 0) AGECL_TRY(agecl_model_ema_swap(t->model));
         /* the same images every epoch: their issues are said once per run */
-        AGECL_TRY(agecl_evaluate(t->model, t->ds, t->split.index[AGECL_SPLIT_VAL],
-                                 t->n[AGECL_SPLIT_VAL], o->threads, eval_flags(o),
-                                 epoch == first ? o->progress : NULL, &val));
+        AGECL_TRY(agecl_evaluate(t->model, t->ds, t->val_share, t->n_val_share, o->threads,
+                                 eval_flags(o), epoch == first ? o->progress : NULL, &val));
+        AGECL_TRY(agecl__eval_combine(o->comm, &val));
         rec->val_mae = val.mae, rec->val_cs5 = val.cs5, rec->val_gender_acc = val.gender_acc;
         rec->val_skipped = val.skipped;
         int best = st->best_epoch == 0 || val.mae < st->best_mae;
@@ -272,12 +290,16 @@ static agecl_status run_epochs(trainer *t, agecl_train_result *res)
             st->best_epoch = epoch;
             st->best_mae = val.mae;
             if (agecl_model_config_of(t->model)->rapl) AGECL_TRY(select_references(t, epoch));
-            AGECL_TRY(agecl__state_save_best(t->model, t->best_path, o));
+            agecl_status s = t->rank ? AGECL_OK : agecl__state_save_best(t->model, t->best_path, o);
+            AGECL_TRY(agecl__rank0_outcome(o->comm, s, "write best.safetensors"));
         }
         if (o->ema > 0) AGECL_TRY(agecl_model_ema_swap(t->model));
         st->epochs_done = epoch;
-        AGECL_TRY(agecl__state_save(t->model, t->last_path, o, st));
-        AGECL_TRY(agecl__history_write(o->out_dir, st->history, st->epochs_done));
+        agecl_status s = AGECL_OK;
+        if (t->rank == 0) s = agecl__state_save(t->model, t->last_path, o, st);
+        if (t->rank == 0 && s == AGECL_OK)
+            s = agecl__history_write(o->out_dir, st->history, st->epochs_done);
+        AGECL_TRY(agecl__rank0_outcome(o->comm, s, "write last.safetensors and the log"));
         res->epochs_done = epoch;
         if (o->stop_after > 0 && epoch >= o->stop_after) return AGECL_OK;
     }
@@ -294,6 +316,7 @@ static void trainer_free(trainer *t)
     agecl_split_free(&t->split);
     agecl_dataset_free(t->ds);
     free(t->state.history);
+    free(t->val_share);
 }
 
 /* The output folder, made if missing and proven writable before any training: a
@@ -337,7 +360,12 @@ static agecl_status check_options(const agecl_train_options *o)
     if (!(o->ema >= 0 && o->ema < 1))
         return agecl__fail(AGECL_E_INVALID_ARG, "agecl_train: moving average decay %g outside "
                            "[0, 1)", o->ema);
-    return check_out_dir(o->out_dir);
+    if (o->comm && (o->comm->size < 1 || o->comm->rank < 0 || o->comm->rank >= o->comm->size))
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_train: rank %d of %d", o->comm->rank,
+                           o->comm->size);
+    /* rank 0 writes the folder; the others learn whether it can */
+    agecl_status s = o->comm && o->comm->rank ? AGECL_OK : check_out_dir(o->out_dir);
+    return agecl__rank0_outcome(o->comm, s, "prepare the output folder");
 }
 
 agecl_status agecl_train(const agecl_train_options *opt, agecl_train_result *result)
@@ -348,6 +376,8 @@ agecl_status agecl_train(const agecl_train_options *opt, agecl_train_result *res
     trainer t;
     memset(&t, 0, sizeof t);
     t.opt = opt;
+    t.rank = opt->comm ? opt->comm->rank : 0;
+    t.ranks = opt->comm ? opt->comm->size : 1;
     snprintf(t.last_path, sizeof t.last_path, "%s/last.safetensors", opt->out_dir);
     snprintf(t.best_path, sizeof t.best_path, "%s/best.safetensors", opt->out_dir);
     agecl_status s = open_data(&t);
@@ -356,8 +386,11 @@ agecl_status agecl_train(const agecl_train_options *opt, agecl_train_result *res
     if (s == AGECL_OK && opt->init) s = load_init(&t);
     if (s == AGECL_OK && opt->resume) {
         struct stat st;
-        if (stat(t.last_path, &st) == 0) s = resume(&t);
-        else agecl__say(opt->progress, "nothing to resume in %s: starting afresh\n", opt->out_dir);
+        int found = stat(t.last_path, &st) == 0; /* rank 0's finding is everyone's */
+        s = agecl__rank0_flag(opt->comm, &found);
+        if (s == AGECL_OK && found) s = resume(&t);
+        else if (s == AGECL_OK)
+            agecl__say(opt->progress, "nothing to resume in %s: starting afresh\n", opt->out_dir);
     }
     if (s == AGECL_OK) s = make_loader(&t);
     if (s == AGECL_OK) s = run_epochs(&t, result);
@@ -365,7 +398,8 @@ agecl_status agecl_train(const agecl_train_options *opt, agecl_train_result *res
     result->best_epoch = t.state.best_epoch;
     result->best_val_mae = t.state.best_mae;
     result->steps = t.state.step;
-    if (s == AGECL_OK && t.state.epochs_done == opt->epochs && !opt->skip_test) {
+    /* the test split is rank 0's alone: it reads best.safetensors, which it wrote */
+    if (s == AGECL_OK && t.state.epochs_done == opt->epochs && !opt->skip_test && t.rank == 0) {
         s = agecl_model_load(t.model, t.best_path, 0);
         if (s == AGECL_OK) s = agecl_evaluate(t.model, t.ds, t.split.index[AGECL_SPLIT_TEST],
                                               t.n[AGECL_SPLIT_TEST], opt->threads, eval_flags(opt),

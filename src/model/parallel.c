@@ -1,0 +1,100 @@
+/* Data-parallel training: the model's side (agecl_model_set_comm and the two
+ * collectives of a step and an epoch, agecl/model.h). The gradients and the
+ * state travel through one host buffer of the model: a device's memory is not
+ * what a transport such as MPI reads (a GPU's gradient block is read to the
+ * host and written back; on a CPU device both are copies in memory). */
+#include <stdlib.h>
+#include "error.h"
+#include "layers/batchnorm_sync.h"
+#include "model/model_internal.h"
+
+static int parallel(const agecl_model *m) { return m->comm && m->comm->size > 1; }
+
+/* The most channels of a BatchNorm layer of the model. */
+static int bn_channels(agecl_model *m)
+{
+    int most = agecl__P(m, m->stem.bn.gamma)->c;
+    for (int i = 0; i < m->n_units; i++) {
+        const agecl__unit *u = &m->units[i];
+        const agecl__bn *bns[] = {&u->bn1, &u->bn2, &u->sc_bn};
+        for (int k = 0; k < 3; k++)
+            if (bns[k]->plan && agecl__P(m, bns[k]->gamma)->c > most)
+                most = agecl__P(m, bns[k]->gamma)->c;
+    }
+    return most;
+}
+
+void agecl__model_comm_free(agecl_model *m)
+{
+    if (m->bn_sync) agecl__bn_sync_free(m->bn_sync);
+    free(m->bn_sync);
+    free(m->comm_host);
+    m->bn_sync = NULL, m->comm_host = NULL, m->comm_host_n = 0, m->comm = NULL;
+}
+
+agecl_status agecl_model_set_comm(agecl_model *m, const agecl_comm *comm, int sync_bn)
+{
+    if (!m) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_set_comm: NULL model");
+    if (comm && (comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size ||
+                 !comm->allreduce_f32 || !comm->allreduce_f64 || !comm->allgather_f32 ||
+                 !comm->broadcast_f32))
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_set_comm: rank %d of %d, or a "
+                           "collective missing", comm->rank, comm->size);
+    agecl__model_comm_free(m);
+    m->comm = comm;
+    if (!parallel(m) || !sync_bn) return AGECL_OK;
+    m->bn_sync = calloc(1, sizeof *m->bn_sync);
+    if (!m->bn_sync) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "sync-BN");
+    agecl_status s = agecl__bn_sync_create(m->ctx, comm, bn_channels(m), m->bn_sync);
+    if (s != AGECL_OK) free(m->bn_sync), m->bn_sync = NULL;
+    return s;
+}
+
+/* The host buffer, at least n floats. */
+static agecl_status host(agecl_model *m, size_t n)
+{
+    if (m->comm_host_n >= n) return AGECL_OK;
+    float *h = realloc(m->comm_host, n * sizeof *h);
+    if (!h) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "%zu floats to reduce", n);
+    m->comm_host = h, m->comm_host_n = n;
+    return AGECL_OK;
+}
+
+agecl_status agecl_model_allreduce_gradients(agecl_model *m)
+{
+    if (!m) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_allreduce_gradients: NULL model");
+    if (!parallel(m)) return AGECL_OK;
+    agecl_tensor *g = &m->params.grads;
+    size_t n = agecl_tensor_numel(g);
+    AGECL_TRY(host(m, n));
+    AGECL_TRY(agecl_tensor_read(m->ctx, g, m->comm_host));
+    AGECL_TRY(m->comm->allreduce_f32(m->comm, m->comm_host, n));
+    /* each rank's loss is the mean over its batch: the global mean is the mean of those */
+    float inv = 1.0f / (float)m->comm->size;
+    for (size_t i = 0; i < n; i++) m->comm_host[i] *= inv;
+    return agecl_tensor_write(m->ctx, g, m->comm_host);
+}
+
+static agecl_status broadcast(agecl_model *m, agecl_tensor *t, int root)
+{
+    size_t n = agecl_tensor_numel(t);
+    if (!n) return AGECL_OK;
+    AGECL_TRY(host(m, n));
+    AGECL_TRY(agecl_tensor_read(m->ctx, t, m->comm_host));
+    AGECL_TRY(m->comm->broadcast_f32(m->comm, m->comm_host, n, root));
+    return agecl_tensor_write(m->ctx, t, m->comm_host);
+}
+
+agecl_status agecl_model_broadcast_state(agecl_model *m, int root)
+{
+    if (!m) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_broadcast_state: NULL model");
+    if (!parallel(m)) return AGECL_OK;
+    if (root < 0 || root >= m->comm->size)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_broadcast_state: root %d of %d ranks",
+                           root, m->comm->size);
+    agecl__params *p = &m->params;
+    if (p->stat_elems) AGECL_TRY(broadcast(m, &p->stats, root));
+    if (!p->ema_on) return AGECL_OK;
+    AGECL_TRY(broadcast(m, &p->ema_values, root));
+    return p->stat_elems ? broadcast(m, &p->ema_stats, root) : AGECL_OK;
+}
