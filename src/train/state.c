@@ -12,7 +12,7 @@
 
 /* The settings in force, as checkpoint metadata: key/value pairs into kv (up to
  * 2 * SETTINGS strings), the values kept in store. Returns the strings written. */
-enum { SETTINGS = 18 };
+enum { SETTINGS = 20 };
 static void put(const char **kv, char store[][64], int *n, const char *key, const char *fmt, ...)
     AGECL_PRINTF(5, 6);
 static void put(const char **kv, char store[][64], int *n, const char *key, const char *fmt, ...)
@@ -25,6 +25,11 @@ static void put(const char **kv, char store[][64], int *n, const char *key, cons
     kv[*n + 1] = store[*n / 2];
     *n += 2;
 }
+
+/* The processes training together (agecl/comm.h): the global batch is ranks x
+ * batch, which is what a checkpoint records as its batch, so that a run of N
+ * ranks resumes on M ranks of batch N x batch / M, or on one process. */
+static int ranks(const agecl_train_options *o) { return o->comm ? o->comm->size : 1; }
 
 static int settings_meta(const agecl_train_options *o, const char **kv, char store[SETTINGS][64])
 {
@@ -50,6 +55,8 @@ static int settings_meta(const agecl_train_options *o, const char **kv, char sto
     SET("tta_flip", "%d", o->tta_flip);
     SET("ema", "%.9g", o->ema);
     SET("seed", "%llu", (unsigned long long)o->seed);
+    SET("ranks", "%d", ranks(o));
+    SET("sync_bn", "%d", o->sync_bn);
 #undef SET
     return n;
 }
@@ -80,7 +87,7 @@ agecl_status agecl__state_save(agecl_model *m, const char *path, const agecl_tra
     snprintf(num[1], 64, "%lld", st->step);
     snprintf(num[2], 64, "%d", st->best_epoch);
     snprintf(num[3], 64, "%.17g", st->best_mae);
-    snprintf(num[4], 64, "%d", o->batch);
+    snprintf(num[4], 64, "%d", o->batch * ranks(o));
     const char *kv[] = {"epoch",        num[0], "step",  num[1], "best_epoch", num[2],
                         "best_val_mae", num[3], "batch", num[4], "data",       o->data,
                         "history",      history};
@@ -114,9 +121,12 @@ agecl_status agecl__state_load(agecl_model *m, const char *path, const agecl_tra
     long long epoch = 0, step = 0, best_epoch = 0, batch = 0;
     double best = 0;
     agecl_status s = meta_int(f, path, "batch", 1, INT_MAX, &batch);
-    if (s == AGECL_OK && batch != o->batch)
-        s = agecl__fail(AGECL_E_INVALID_ARG, "%s was trained with batch %lld, not %d", path,
-                        batch, o->batch);
+    if (s == AGECL_OK && batch != (long long)o->batch * ranks(o))
+        s = ranks(o) == 1 ? agecl__fail(AGECL_E_INVALID_ARG, "%s was trained with batch %lld, "
+                                        "not %d", path, batch, o->batch)
+                          : agecl__fail(AGECL_E_INVALID_ARG, "%s was trained with batch %lld a "
+                                        "step, not %d ranks x %d", path, batch, ranks(o),
+                                        o->batch);
     if (s == AGECL_OK) s = meta_int(f, path, "epoch", 0, INT_MAX, &epoch);
     if (s == AGECL_OK && epoch > o->epochs)
         s = agecl__fail(AGECL_E_INVALID_ARG, "%s has %lld epochs done, more than --epochs %d",
