@@ -3,8 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "agecl.h"
+#include "comm.h"
 #include "commands.h"
+#include "error.h" /* agecl__fail: the detail of a device list too short */
 
 static void usage(FILE *f)
 {
@@ -13,7 +16,10 @@ static void usage(FILE *f)
         "Train the age model of MODEL.md: validation every epoch, the best model kept,\n"
         "the test split run at the end. The data set is split 60/20/20 by a hash of each\n"
         "file name. A recipe sets the optimiser, schedule, augmentation and losses; any\n"
-        "option after it overrides one setting (all are recorded in the checkpoints).\n\n"
+        "option after it overrides one setting (all are recorded in the checkpoints).\n"
+        "Under mpirun (a build with -Dmpi=enabled) each process trains on its own device\n"
+        "and its share of every batch; rank 0 writes the output folder and prints the\n"
+        "progress; a failure on any rank ends them all.\n\n"
         "  --data KIND:PATH   utkface:DIR, aaf:DIR or csv:FILE (required)\n"
         "  --out DIR          checkpoints, log.jsonl and curves.svg go here (required)\n"
         "  --recipe NAME      scratch (default without --init): AdamW 2e-3, decay 5e-2 on\n"
@@ -26,7 +32,10 @@ static void usage(FILE *f)
         "  --preset NAME      ir50 (default; with --init, the file's backbone), ir34, ir18,\n"
         "                     ir100, ir152, cpu, cpu-large, tiny\n"
         "  --epochs N         30\n"
-        "  --batch N          64\n"
+        "  --batch N          64; under mpirun, per process (a step takes N x ranks)\n"
+        "  --sync-bn          under mpirun, BatchNorm's statistics over every rank's batch,\n"
+        "                     as one process with the whole batch has them (default: each\n"
+        "                     rank's own)\n"
         "  --lr X             base learning rate (the paper fine-tunes at 1e-5)\n"
         "  --optimizer NAME   adam (L2 decay added to the gradient) or adamw (decoupled)\n"
         "  --weight-decay X   decay strength\n"
@@ -45,7 +54,10 @@ static void usage(FILE *f)
         "  --ema X            keep a moving average of the weights with decay X (0.999),\n"
         "                     validate it and keep it as the best model; 0: off\n"
         "  --seed N           123\n"
-        "  --device SEL       index, name or gpu/cpu/any (default: AGECL_DEVICE or the first)\n"
+        "  --device SEL       index, name or gpu/cpu/any (default: AGECL_DEVICE or the first);\n"
+        "                     under mpirun a type (or no SEL: the first device's type) gives\n"
+        "                     the k-th rank of a host the k-th device of that type, a list\n"
+        "                     A,B,... gives it entry k\n"
         "  --workers N        image loading threads (2)\n"
         "  --cache FILE       keep decoded images in FILE (built on first use)\n"
         "  --init FILE        start from the weights of FILE: an agecl checkpoint or a backbone\n"
@@ -58,6 +70,7 @@ static void usage(FILE *f)
         "  --max-steps N      at most N steps an epoch (quick runs)\n"
         "  --strict           any bad image is an error (default: skipped and counted)\n"
         "  --no-test          do not run the test split at the end (for recipe studies)\n"
+        "  --stop-after N     return after N epochs, as if killed (to test --resume)\n"
         "  --quiet            no progress lines\n");
 }
 
@@ -98,6 +111,71 @@ static int parse_drops(const char *s, agecl_train_options *o)
     return 0;
 }
 
+/* This process's device selector. Under mpirun the processes of a host take
+ * one device each, by their local rank k among that host's n:
+ *   a list "A,B,..."  entry k (each entry a selector), so the list needs n
+ *   a type, or none   the k-th device of that type (none: the type of the
+ *                     first device); fewer devices than processes are shared
+ *                     round-robin, which `note` (rank 0's progress) says
+ *   an index, a name  that one device for every process
+ * A process alone keeps the selector, the first entry of a list. *out is sel,
+ * or buf (len bytes) holding the chosen entry or device index. */
+static agecl_status rank_device(const char *sel, FILE *note, char *buf, size_t len,
+                                const char **out)
+{
+    int k = cli_comm_local_rank(), n = cli_comm_local_size();
+    *out = sel;
+    if (sel && strchr(sel, ',')) {
+        int entries = 1;
+        for (const char *p = sel; (p = strchr(p, ',')); p++) entries++;
+        if (entries < n)
+            return agecl__fail(AGECL_E_INVALID_ARG,
+                               "--device %s lists %d devices for the %d processes on this host",
+                               sel, entries, n);
+        const char *entry = sel;
+        for (int i = 0; i < k; i++) entry = strchr(entry, ',') + 1;
+        snprintf(buf, len, "%.*s", (int)strcspn(entry, ","), entry);
+        *out = buf;
+        return AGECL_OK;
+    }
+    if (n == 1) return AGECL_OK;
+    agecl_device_info info;
+    cl_device_type type;
+    if (!sel || !*sel) {
+        AGECL_TRY(agecl_device_query(0, &info));
+        type = info.type;
+    } else if (!strcasecmp(sel, "gpu")) type = CL_DEVICE_TYPE_GPU;
+    else if (!strcasecmp(sel, "cpu")) type = CL_DEVICE_TYPE_CPU;
+    else if (!strcasecmp(sel, "accelerator")) type = CL_DEVICE_TYPE_ACCELERATOR;
+    else if (!strcasecmp(sel, "any")) type = CL_DEVICE_TYPE_ALL;
+    else return AGECL_OK;
+    int count, found[64], matches = 0;
+    AGECL_TRY(agecl_device_count(&count));
+    for (int i = 0; i < count && matches < 64; i++)
+        if (agecl_device_query(i, &info) == AGECL_OK && (info.type & type)) found[matches++] = i;
+    if (!matches) return AGECL_OK; /* the library says there is none */
+    if (matches < n && note)
+        fprintf(note, "agecl train: the %d processes on this host share %d %s device%s\n", n,
+                matches, sel && *sel ? sel : agecl_device_type_name(type), matches > 1 ? "s" : "");
+    snprintf(buf, len, "%d", found[k % matches]);
+    *out = buf;
+    return AGECL_OK;
+}
+
+/* A failure, said by the process it happened in. Under mpirun every process
+ * then ends: the others would wait for this one in a collective for ever. The
+ * line is one write, so that another rank's abort cannot cut it. */
+static int fail(const agecl_comm *comm, FILE *progress, agecl_status s)
+{
+    if (progress) fputc('\n', progress);
+    if (!comm) return cli_fail("train", s);
+    const char *detail = agecl_last_error();
+    fprintf(stderr, "agecl train (rank %d of %d): %s%s%s\n", comm->rank, comm->size,
+            agecl_strerror(s), *detail ? ": " : "", detail);
+    cli_comm_abort(1);
+    return 1;
+}
+
 int cmd_train(int argc, char **argv)
 {
     agecl_train_options o;
@@ -106,7 +184,7 @@ int cmd_train(int argc, char **argv)
     int seed = 123;
     enum { O_LR = 256, O_WD, O_DROPS, O_NOGENDER, O_NORAPL, O_LIMIT, O_MAXSTEPS, O_STRICT, O_QUIET,
            O_INIT, O_RECIPE, O_OPTIM, O_DECAYON, O_SCHED, O_WARMUP, O_AUG, O_SIGMA, O_DISTW,
-           O_GENDERW, O_POSW, O_FLIP, O_NOFLIP, O_AGEW, O_NOTEST, O_EMA };
+           O_GENDERW, O_POSW, O_FLIP, O_NOFLIP, O_AGEW, O_NOTEST, O_EMA, O_SYNCBN, O_STOPAFTER };
     static const struct option longs[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"preset", required_argument, 0, 'p'}, {"epochs", required_argument, 0, 'e'},
@@ -126,6 +204,7 @@ int cmd_train(int argc, char **argv)
         {"age-weight", required_argument, 0, O_AGEW}, {"no-test", no_argument, 0, O_NOTEST},
         {"pos-weight", required_argument, 0, O_POSW}, {"flip-eval", no_argument, 0, O_FLIP},
         {"no-flip-eval", no_argument, 0, O_NOFLIP}, {"ema", required_argument, 0, O_EMA},
+        {"sync-bn", no_argument, 0, O_SYNCBN}, {"stop-after", required_argument, 0, O_STOPAFTER},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     /* First pass: the recipe (by default from --init), whose settings the other
      * options then override wherever they stand. */
@@ -168,6 +247,8 @@ int cmd_train(int argc, char **argv)
         case O_MAXSTEPS: ok = parse_int("--max-steps", optarg, 1, &o.max_steps); break;
         case O_STRICT: o.strict = 1; break;
         case O_NOTEST: o.skip_test = 1; break;
+        case O_SYNCBN: o.sync_bn = 1; break;
+        case O_STOPAFTER: ok = parse_int("--stop-after", optarg, 1, &o.stop_after); break;
         case O_QUIET: o.progress = NULL; break;
         case O_INIT: o.init = optarg; break;
         case O_RECIPE: break;
@@ -207,12 +288,18 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
     o.seed = (uint64_t)seed;
+    if (!cli_comm_init(&argc, &argv)) return 1;
+    o.comm = cli_comm();
+    int rank = o.comm ? o.comm->rank : 0;
+    if (rank) o.progress = NULL;
+    char device[256];
+    agecl_status s = rank_device(o.device ? o.device : getenv("AGECL_DEVICE"), o.progress, device,
+                                 sizeof device, &o.device);
     agecl_train_result r;
-    agecl_status s = agecl_train(&o, &r);
-    if (s != AGECL_OK) {
-        if (o.progress) fputc('\n', stderr);
-        return cli_fail("train", s);
-    }
+    if (s == AGECL_OK) s = agecl_train(&o, &r);
+    if (s != AGECL_OK) return fail(o.comm, o.progress, s);
+    cli_comm_finalize();
+    if (rank) return 0;
     printf("epochs %d, best epoch %d, best validation MAE %.3f\n", r.epochs_done, r.best_epoch,
            r.best_val_mae);
     if (r.test.n) {

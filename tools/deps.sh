@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages agecl needs, when any is missing.
-# Usage: tools/deps.sh [--with-torch] [--with-fuzz] [--with-oclgrind]
+# Usage: tools/deps.sh [--with-torch] [--with-fuzz] [--with-oclgrind] [--with-mpi]
 #   --with-torch: PyTorch, for fixtures, comparisons and weights in and out (with
 #   ONNX and OpenCV to check and run exported graphs); --with-fuzz: clang and
 #   libFuzzer, for tools/fuzz.sh; --with-oclgrind: the simulated GPU of
-#   `meson test --setup oclgrind` (the test suite runs both)
+#   `meson test --setup oclgrind`; --with-mpi: Open MPI, for agecl train on
+#   several devices (-Dmpi=enabled). The test suite installs the last three.
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc python3 ocl-icd-opencl-dev opencl-c-headers
       pocl-opencl-icd clinfo libclblast-dev libclfft-dev libcmocka-dev libstb-dev)
@@ -13,6 +14,7 @@ for arg in "$@"; do
     --with-torch) pkgs+=(python3-torch python3-numpy libjemalloc2 python3-onnx python3-opencv) ;;
     --with-oclgrind) pkgs+=(oclgrind) ;;
     --with-fuzz) pkgs+=(clang libclang-rt-dev) ;;
+    --with-mpi) pkgs+=(openmpi-bin libopenmpi-dev) ;;
     *) echo "tools/deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
