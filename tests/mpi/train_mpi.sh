@@ -9,6 +9,8 @@
 #                largest element
 #   resume       2 ranks stopped after epoch 1 (--stop-after), then resumed, end
 #                exactly as 2 ranks never stopped, Adam's moments included
+#   resume-alone 2 ranks x batch 4 stopped after epoch 1, resumed by one process at
+#                batch 8 (batch 4 is refused), end as 1 process x 8 (as parity)
 #   failure      a bad device on rank 1 (--device 0,99) ends both ranks within
 #                120 s, and the error names the device and the rank
 #   without-mpi  (a build without MPI) started as if by mpirun, agecl train
@@ -64,6 +66,18 @@ resume)
     fail "a resumed run ends unlike one never stopped"
   "$compare" 0 "$tmp/straight/best.safetensors" "$tmp/stopped/best.safetensors" ||
     fail "a resumed run's best model differs"
+  ;;
+resume-alone)
+  "$AGECL_TOOL" "${train[@]}" --batch 8 --out "$tmp/one"
+  "${mpirun_2[@]}" "$AGECL_TOOL" "${train[@]}" --batch 4 --sync-bn --stop-after 1 --out "$tmp/moved"
+  "$AGECL_TOOL" "${train[@]}" --batch 4 --resume --out "$tmp/moved" 2>"$tmp/err" &&
+    fail "1 process at batch 4 resumed a run of 2 ranks x 4 (its batch was 8 a step)"
+  grep -q "batch 8" "$tmp/err" || fail "the refusal does not name the batch the run had"
+  "$AGECL_TOOL" "${train[@]}" --batch 8 --resume --out "$tmp/moved"
+  skip=()
+  for name in "${undetermined[@]}"; do skip+=(--skip "$name"); done
+  "$compare" --with-optimizer "${skip[@]}" 1e-3 "$tmp/one/last.safetensors" \
+    "$tmp/moved/last.safetensors" || fail "2 ranks resumed by 1 process end unlike 1 process"
   ;;
 failure)
   status=0
