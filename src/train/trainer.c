@@ -98,7 +98,15 @@ static agecl_status make_model(trainer *t)
                "algorithms, then remembers them in %s)\n",
                agecl_ctx_cache_dir(t->ctx)[0] ? agecl_ctx_cache_dir(t->ctx) : "this process only");
     double t0 = now();
-    AGECL_TRY(agecl_model_create(t->ctx, &cfg, o->batch, AGECL_MODEL_TRAIN, &t->model));
+    /* On several ranks, rank 0 measures first and the others then read its choices
+     * from the cache (those on its host): ranks measuring at once would slow each
+     * other's timings and could choose apart, and a run would not repeat. */
+    agecl_status made = t->rank ? AGECL_OK
+                                : agecl_model_create(t->ctx, &cfg, o->batch, AGECL_MODEL_TRAIN,
+                                                     &t->model);
+    AGECL_TRY(agecl__rank0_outcome(o->comm, made, "create the model"));
+    if (t->rank)
+        AGECL_TRY(agecl_model_create(t->ctx, &cfg, o->batch, AGECL_MODEL_TRAIN, &t->model));
     AGECL_TRY(agecl_model_set_loss(t->model, &o->loss));
     AGECL_TRY(agecl_model_set_comm(t->model, o->comm, o->sync_bn));
     if (t->ranks > 1)
