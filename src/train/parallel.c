@@ -70,6 +70,23 @@ agecl_status agecl__rank0_outcome(const agecl_comm *comm, agecl_status s, const 
     return agecl__fail((agecl_status)(int)code, "rank 0 failed to %s", what);
 }
 
+agecl_status agecl__check_same_as_rank0(const agecl_comm *comm, const double *v,
+                                        const char *const *names, int n)
+{
+    if (!parallel(comm)) return AGECL_OK;
+    enum { MOST = 16 };
+    double root[MOST];
+    if (n > MOST) return agecl__fail(AGECL_E_INVALID_ARG, "%d values to compare, room for %d", n,
+                                     MOST);
+    for (int i = 0; i < n; i++) root[i] = comm->rank == 0 ? v[i] : 0.0;
+    AGECL_TRY(comm->allreduce_f64(comm, root, (size_t)n)); /* rank 0's, everywhere */
+    for (int i = 0; i < n; i++)
+        if (v[i] != root[i])
+            return agecl__fail(AGECL_E_DATA, "%s is %.17g on rank %d, %.17g on rank 0", names[i],
+                               v[i], comm->rank, root[i]);
+    return AGECL_OK;
+}
+
 agecl_status agecl__rank0_flag(const agecl_comm *comm, int *flag)
 {
     if (!parallel(comm)) return AGECL_OK;

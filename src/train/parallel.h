@@ -25,6 +25,12 @@ agecl_status agecl__mean_over_ranks(const agecl_comm *comm, double *v, size_t n)
  * rank reads a file before rank 0 has written it. */
 agecl_status agecl__rank0_outcome(const agecl_comm *comm, agecl_status s, const char *what);
 
+/* AGECL_E_DATA naming the first of v[0..n) (called names[i]) that differs from
+ * rank 0's, on the ranks where one does: ranks that see other data or another
+ * model would otherwise meet in mismatched collectives and wait for ever. */
+agecl_status agecl__check_same_as_rank0(const agecl_comm *comm, const double *v,
+                                        const char *const *names, int n);
+
 /* *flag becomes rank 0's. */
 agecl_status agecl__rank0_flag(const agecl_comm *comm, int *flag);
 

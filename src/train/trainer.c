@@ -117,6 +117,14 @@ static agecl_status make_model(trainer *t)
     agecl__say(t->opt->progress, "parameters: %zu (%.2f GFLOP forward per image)\n",
                agecl_model_param_count(t->model), 2e-9 * agecl_model_config_macs(&cfg));
 
+    /* what every rank must share for their collectives to match */
+    const char *names[] = {"the data set's sample count", "the training split's size",
+                           "the validation split's size", "the steps of an epoch",
+                           "the model's parameter count"};
+    double same[] = {agecl_dataset_count(t->ds), t->n[AGECL_SPLIT_TRAIN],
+                     t->n[AGECL_SPLIT_VAL], t->steps_per_epoch,
+                     (double)agecl_model_param_count(t->model)};
+    AGECL_TRY(agecl__check_same_as_rank0(o->comm, same, names, 5));
     AGECL_TRY(agecl__ref_store_create(&t->refs, t->ctx, t->steps_per_epoch, o->batch,
                                       cfg.channels[cfg.stages - 1], o->comm));
     t->state.history = calloc((size_t)o->epochs + 1, sizeof *t->state.history);

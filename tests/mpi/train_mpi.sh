@@ -11,6 +11,9 @@
 #                exactly as 2 ranks never stopped, Adam's moments included
 #   resume-alone 2 ranks x batch 4 stopped after epoch 1, resumed by one process at
 #                batch 8 (batch 4 is refused), end as 1 process x 8 (as parity)
+#   mismatch     ranks that see other data (MPMD: rank 1 --limit 40) stop with an
+#                error naming the difference instead of waiting in mismatched
+#                collectives
 #   failure      a bad device on rank 1 (--device 0,99) ends both ranks within
 #                120 s, and the error names the device and the rank
 #   without-mpi  (a build without MPI) started as if by mpirun, agecl train
@@ -29,7 +32,8 @@ trap 'rm -rf "$tmp"' EXIT
 export AGECL_CONV_ALGO=${AGECL_CONV_ALGO:-im2col}
 train=(train --data "utkface:$AGECL_SHARED_DATA/utkface" --preset tiny --epochs 2 --max-steps 3
        --limit 32 --no-test --workers 1 --quiet)
-mpirun_2=("${MPIRUN:-mpirun}" --allow-run-as-root --oversubscribe -np 2 -x POCL_MAX_PTHREAD_COUNT=1)
+mpirun=("${MPIRUN:-mpirun}" --allow-run-as-root --oversubscribe -x POCL_MAX_PTHREAD_COUNT=1)
+mpirun_2=("${mpirun[@]}" -np 2)
 fail() {
   echo "train_mpi.sh $case_name: $*" >&2
   exit 1
@@ -87,6 +91,19 @@ failure)
   [ "$status" -ne 124 ] || fail "a bad device on rank 1 left the ranks running for 120 s"
   [ "$status" -ne 0 ] || fail "a bad device on rank 1 did not fail the run"
   grep -q "rank 1 of 2.*'99'" "$tmp/err" || fail "the error names neither rank 1 nor device 99"
+  ;;
+mismatch)
+  # MPMD: rank 1 uses more samples than rank 0 (as a host with another copy of the
+  # data would): every rank must stop with an error naming the difference.
+  status=0
+  timeout 120 "${mpirun[@]}" -np 1 "$AGECL_TOOL" "${train[@]}" --batch 4 --out "$tmp/m" : \
+    -np 1 "$AGECL_TOOL" "${train[@]}" --batch 4 --limit 40 --out "$tmp/m" 2>"$tmp/err" ||
+    status=$?
+  cat "$tmp/err" >&2
+  [ "$status" -ne 124 ] || fail "ranks that see other data were left running for 120 s"
+  [ "$status" -ne 0 ] || fail "ranks that see other data trained"
+  grep -q "rank 1 of 2).*the training split's size is 40 on rank 1, 32 on rank 0" "$tmp/err" ||
+    fail "the error does not name the difference"
   ;;
 without-mpi)
   status=0
