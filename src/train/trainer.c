@@ -163,8 +163,14 @@ static agecl_status make_loader(trainer *t)
     AGECL_TRY(agecl_augment_policy_named(o->augment, &t->policy));
     if (o->cache) {
         int built = 0;
-        AGECL_TRY(agecl_image_cache_open(&t->cache, t->ds, o->cache, cfg->input_size, o->threads,
-                                         &built));
+        /* rank 0 builds a missing cache; the others then open it (those it is shared with) */
+        agecl_status s = t->rank ? AGECL_OK
+                                 : agecl_image_cache_open(&t->cache, t->ds, o->cache,
+                                                          cfg->input_size, o->threads, &built);
+        AGECL_TRY(agecl__rank0_outcome(o->comm, s, "open the image cache"));
+        if (t->rank)
+            AGECL_TRY(agecl_image_cache_open(&t->cache, t->ds, o->cache, cfg->input_size,
+                                             o->threads, &built));
         agecl__say(t->opt->progress, "image cache %s: %s\n", o->cache, built ? "built" : "reused");
     }
     agecl_loader_options lo;
