@@ -52,8 +52,9 @@ undetermined=(stage1.0.bn2.bias stage2.0.bn2.bias stage2.0.shortcut.bn.bias
 
 case "$case_name" in
 parity)
-  "$AGECL_TOOL" "${train[@]}" --batch 8 --out "$tmp/one"
-  "${mpirun_2[@]}" "$AGECL_TOOL" "${train[@]}" --batch 4 --sync-bn --out "$tmp/two"
+  # with a moving average of the weights, which is what is validated and kept as best
+  "$AGECL_TOOL" "${train[@]}" --ema 0.9 --batch 8 --out "$tmp/one"
+  "${mpirun_2[@]}" "$AGECL_TOOL" "${train[@]}" --ema 0.9 --batch 4 --sync-bn --out "$tmp/two"
   skip=()
   for name in "${undetermined[@]}"; do skip+=(--skip "$name"); done
   "$compare" --with-optimizer "${skip[@]}" 1e-3 "$tmp/one/last.safetensors" \
