@@ -225,6 +225,113 @@ static void test_batch_too_large_is_named(void **state)
         fail_msg("the error does not name the batch, the device and the bytes: %s", e);
 }
 
+/* ---- data-parallel: the gradient sum, in one piece and in buckets ---- */
+
+/* A second rank with the same batch, faked: a sum over the two ranks doubles each
+ * element; a started sum doubles them only when waited for, as a transport
+ * finishing late would, and every float summed is counted. */
+typedef struct fake_request { float *data; size_t n; } fake_request;
+static size_t fake_summed;
+static int fake_started, fake_waited;
+
+static agecl_status fake_sum(const agecl_comm *c, float *data, size_t n)
+{
+    (void)c;
+    for (size_t i = 0; i < n; i++) data[i] *= 2.0f;
+    fake_summed += n;
+    return AGECL_OK;
+}
+
+static agecl_status fake_sum64(const agecl_comm *c, double *data, size_t n)
+{
+    (void)c, (void)data, (void)n;
+    fail_msg("no double sums in a step without sync-BN");
+    return AGECL_E_INVALID_ARG;
+}
+
+static agecl_status fake_gather(const agecl_comm *c, const float *mine, size_t n, float *all)
+{
+    (void)c, (void)mine, (void)n, (void)all;
+    fail_msg("no gathers in a step");
+    return AGECL_E_INVALID_ARG;
+}
+
+static agecl_status fake_bcast(const agecl_comm *c, float *data, size_t n, int root)
+{
+    (void)c, (void)data, (void)n, (void)root;
+    fail_msg("no broadcasts in a step");
+    return AGECL_E_INVALID_ARG;
+}
+
+static agecl_status fake_start(const agecl_comm *c, float *data, size_t n, void **request)
+{
+    (void)c;
+    fake_request *r = malloc(sizeof *r);
+    *r = (fake_request){data, n};
+    *request = r;
+    fake_started++;
+    return AGECL_OK;
+}
+
+static agecl_status fake_wait(const agecl_comm *c, void *request)
+{
+    fake_request *r = request;
+    fake_sum(c, r->data, r->n);
+    free(r);
+    fake_waited++;
+    return AGECL_OK;
+}
+
+static void test_gradient_sum_in_buckets(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_comm two = {.rank = 0, .size = 2, .allreduce_f32 = fake_sum,
+                      .allreduce_f64 = fake_sum64, .allgather_f32 = fake_gather,
+                      .broadcast_f32 = fake_bcast, .iallreduce_f32 = fake_start,
+                      .wait = fake_wait};
+    /* one sum after the backward; buckets of 1 float (one per unit); of 1500 (units
+     * of 1152 floats go two together) */
+    const size_t buckets[] = {0, 1, 1500};
+    for (size_t k = 0; k < 3; k++) {
+        agecl_model *m = make_model(ctx);
+        TEST_OK(agecl_model_set_comm(m, &two, 0, buckets[k]));
+        batch b = load_batch();
+        agecl_labels labels = {b.age, b.gender, b.pos};
+        agecl_losses losses = {0};
+        fake_summed = 0, fake_started = fake_waited = 0;
+        for (int step = 0; step < 2; step++) { /* the buckets start afresh each step */
+            TEST_OK(agecl_model_forward(m, b.images, 1));
+            TEST_OK(agecl_model_loss(m, &labels, 1, &losses));
+            TEST_OK(agecl_model_backward(m));
+            TEST_OK(agecl_model_allreduce_gradients(m));
+        }
+        size_t region = 0; /* every gradient summed once a step, in whatever pieces */
+        for (int i = 0; i < agecl_model_tensor_count(m); i++) {
+            int kind, shape[4];
+            const char *name = agecl_model_tensor_name(m, i, &kind, shape);
+            if (kind != 0) continue;
+            region += (size_t)shape[0] * shape[1] * shape[2] * shape[3];
+            char key[128];
+            snprintf(key, sizeof key, "step0.grad.%s", name);
+            compare_tensor(m, i, 1, key, 2e-3, 1e-3); /* the mean of two equal ranks */
+        }
+        assert_true(fake_summed >= 2 * region);
+        assert_int_equal(fake_started, fake_waited);
+        if (buckets[k] == 0) assert_int_equal(fake_started, 0);
+        if (buckets[k] == 1) assert_int_equal(fake_started, 2 * 4); /* a bucket per unit */
+        if (buckets[k] == 1500) assert_true(fake_started > 0 && fake_started < 2 * 4);
+        free(b.images);
+        free(b.age);
+        agecl_model_destroy(m);
+    }
+    /* buckets need the started sums */
+    agecl_model *m = make_model(ctx);
+    two.iallreduce_f32 = NULL;
+    assert_int_equal(agecl_model_set_comm(m, &two, 0, 100), AGECL_E_INVALID_ARG);
+    agecl_model_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_small_allocations_spread_over_arenas),
         cmocka_unit_test(test_ten_adam_steps_match_pytorch),
         cmocka_unit_test(test_batch_too_large_is_named),
+        cmocka_unit_test(test_gradient_sum_in_buckets),
     };
     int failed = TEST_RUN_GROUP(tests, setup, teardown);
     test_ctx_release();

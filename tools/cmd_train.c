@@ -36,6 +36,8 @@ static void usage(FILE *f)
         "  --sync-bn          under mpirun, BatchNorm's statistics over every rank's batch,\n"
         "                     as one process with the whole batch has them (default: each\n"
         "                     rank's own)\n"
+        "  --bucket-mb X      under mpirun, sum the gradients in buckets of X MB while the\n"
+        "                     backward goes on; 0: after it (default: 25 on GPUs, 0 on CPUs)\n"
         "  --lr X             base learning rate (the paper fine-tunes at 1e-5)\n"
         "  --optimizer NAME   adam (L2 decay added to the gradient) or adamw (decoupled)\n"
         "  --weight-decay X   decay strength\n"
@@ -184,7 +186,8 @@ int cmd_train(int argc, char **argv)
     int seed = 123;
     enum { O_LR = 256, O_WD, O_DROPS, O_NOGENDER, O_NORAPL, O_LIMIT, O_MAXSTEPS, O_STRICT, O_QUIET,
            O_INIT, O_RECIPE, O_OPTIM, O_DECAYON, O_SCHED, O_WARMUP, O_AUG, O_SIGMA, O_DISTW,
-           O_GENDERW, O_POSW, O_FLIP, O_NOFLIP, O_AGEW, O_NOTEST, O_EMA, O_SYNCBN, O_STOPAFTER };
+           O_GENDERW, O_POSW, O_FLIP, O_NOFLIP, O_AGEW, O_NOTEST, O_EMA, O_SYNCBN, O_STOPAFTER,
+           O_BUCKET };
     static const struct option longs[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"preset", required_argument, 0, 'p'}, {"epochs", required_argument, 0, 'e'},
@@ -205,6 +208,7 @@ int cmd_train(int argc, char **argv)
         {"pos-weight", required_argument, 0, O_POSW}, {"flip-eval", no_argument, 0, O_FLIP},
         {"no-flip-eval", no_argument, 0, O_NOFLIP}, {"ema", required_argument, 0, O_EMA},
         {"sync-bn", no_argument, 0, O_SYNCBN}, {"stop-after", required_argument, 0, O_STOPAFTER},
+        {"bucket-mb", required_argument, 0, O_BUCKET},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     /* First pass: the recipe (by default from --init), whose settings the other
      * options then override wherever they stand. */
@@ -248,6 +252,7 @@ int cmd_train(int argc, char **argv)
         case O_STRICT: o.strict = 1; break;
         case O_NOTEST: o.skip_test = 1; break;
         case O_SYNCBN: o.sync_bn = 1; break;
+        case O_BUCKET: ok = parse_double("--bucket-mb", optarg, &o.bucket_mb); break;
         case O_STOPAFTER: ok = parse_int("--stop-after", optarg, 1, &o.stop_after); break;
         case O_QUIET: o.progress = NULL; break;
         case O_INIT: o.init = optarg; break;

@@ -31,6 +31,13 @@ typedef struct agecl_comm {
                                   float *all);
     /* data[0..n) of rank root, on every rank */
     agecl_status (*broadcast_f32)(const struct agecl_comm *c, float *data, size_t n, int root);
+    /* Optional (NULL: not offered), to overlap the gradients' sum with the rest of
+     * the backward: start allreduce_f32 of data[0..n) and return at once with a
+     * request; data must stay untouched until wait(request) returns, which
+     * releases the request. Calls made meanwhile run after it, in order. */
+    agecl_status (*iallreduce_f32)(const struct agecl_comm *c, float *data, size_t n,
+                                   void **request);
+    agecl_status (*wait)(const struct agecl_comm *c, void *request);
 } agecl_comm;
 
 #ifdef __cplusplus

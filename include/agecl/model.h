@@ -176,13 +176,18 @@ int agecl_model_has_ema(const agecl_model *m);
  * the same calls. comm NULL (or of one rank): one process. sync_bn != 0: the
  * training forward's BatchNorm statistics, and its backward, are those of the
  * batches of every rank together (sync-BN, one small all-reduce per layer each
- * way); 0: each rank's own batch (as PyTorch's DistributedDataParallel). The
- * comm must outlive the model. */
-agecl_status agecl_model_set_comm(agecl_model *m, const agecl_comm *comm, int sync_bn);
+ * way); 0: each rank's own batch (as PyTorch's DistributedDataParallel).
+ * bucket > 0 (a comm with iallreduce_f32): the backward starts summing the
+ * weights' gradients as they become final, in buckets of at least that many
+ * floats, while it goes on (as DDP's buckets); 0: one sum after the backward.
+ * The comm must outlive the model. */
+agecl_status agecl_model_set_comm(agecl_model *m, const agecl_comm *comm, int sync_bn,
+                                  size_t bucket);
 
 /* After agecl_model_backward on every rank: the gradient region becomes the mean
- * of every rank's (one all-reduce of the whole region through the host), so that
- * N ranks of batch B step as one of batch N x B. Nothing without a comm. */
+ * of every rank's (summed through the host: the buckets already started, then
+ * the rest), so that N ranks of batch B step as one of batch N x B. Nothing
+ * without a comm. */
 agecl_status agecl_model_allreduce_gradients(agecl_model *m);
 
 /* Every rank takes rank root's BatchNorm running statistics and moving average

@@ -137,6 +137,10 @@ typedef struct agecl_train_options {
     const agecl_comm *comm;
     int sync_bn;             /* BatchNorm statistics over every rank's batch (sync-BN);
                                 0: each rank's own, its running statistics rank 0's */
+    double bucket_mb;        /* > 0: sum the gradients in buckets of this many MB while
+                                the backward goes on (agecl_model_set_comm); 0: one sum
+                                after it; < 0 (default): 25 on a GPU, 0 on a CPU device,
+                                whose cores the backward keeps busy */
 } agecl_train_options;
 
 /* MODEL.md section 5 exactly (the "paper" recipe, at lr 1e-3 for random weights). */

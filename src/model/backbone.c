@@ -170,6 +170,7 @@ agecl_status agecl__backbone_backward(agecl_model *m)
     for (int i = m->n_units - 1; i >= 0; i--) {
         const agecl_tensor *x = i ? &m->units[i - 1].out : &m->stem.out;
         AGECL_TRY(unit_backward(m, &m->units[i], x, g));
+        AGECL_TRY(agecl__model_unit_grads_done(m, i));
         agecl_tensor *t = g[0]; /* this unit's dx is the next one's dout */
         g[0] = g[3];
         g[3] = t;

@@ -99,6 +99,16 @@ struct agecl_model {
     struct agecl__bn_sync *bn_sync; /* sync-BN's scratch, or NULL: each rank's statistics */
     float *comm_host;          /* host copy of what is reduced or broadcast */
     size_t comm_host_n;
+    /* Overlap of the gradients' sum with the backward (bucket > 0): unit_from[i]
+     * is where, in the gradient region, the weights of unit i and of everything
+     * after it start, all final once unit i's backward is done (the weights are
+     * laid out in the order of the layers, the backward runs them backwards);
+     * [sent_from, weight_elems) is on its way, in the requests. */
+    size_t bucket;             /* floats a bucket holds at least; 0: one sum at the end */
+    size_t *unit_from;
+    size_t sent_from;
+    void **requests;
+    int n_requests;
 };
 
 /* Forward and backward of the backbone (backbone.c). */
@@ -115,6 +125,10 @@ agecl_status agecl__heads_backward(agecl_model *m);
 
 /* Release what agecl_model_set_comm made (parallel.c). */
 void agecl__model_comm_free(agecl_model *m);
+
+/* After unit i's backward: with the overlap on, start summing the gradients that
+ * are final once a bucket's worth has gathered (parallel.c). */
+agecl_status agecl__model_unit_grads_done(agecl_model *m, int i);
 
 /* The tensor of a parameter or buffer, and its gradient. */
 static inline agecl_tensor *agecl__P(agecl_model *m, int i) { return &m->params.items[i].value; }

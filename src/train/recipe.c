@@ -16,6 +16,7 @@ void agecl_train_defaults(agecl_train_options *o)
     o->threads = 2;
     o->gender = -1;
     o->rapl = 1;
+    o->bucket_mb = -1; /* overlap on GPUs only */
 }
 
 agecl_status agecl_train_recipe(const char *name, agecl_train_options *o)

@@ -108,11 +108,15 @@ static agecl_status make_model(trainer *t)
     if (t->rank)
         AGECL_TRY(agecl_model_create(t->ctx, &cfg, o->batch, AGECL_MODEL_TRAIN, &t->model));
     AGECL_TRY(agecl_model_set_loss(t->model, &o->loss));
-    AGECL_TRY(agecl_model_set_comm(t->model, o->comm, o->sync_bn));
+    double mb = o->bucket_mb;
+    if (mb < 0) mb = agecl_ctx_device(t->ctx)->type & CL_DEVICE_TYPE_GPU ? 25 : 0;
+    size_t bucket = (size_t)(mb * (1 << 20) / sizeof(float));
+    AGECL_TRY(agecl_model_set_comm(t->model, o->comm, o->sync_bn, bucket));
     if (t->ranks > 1)
         agecl__say(t->opt->progress, "ranks: %d, batch %d each (%d a step), BatchNorm statistics "
-                   "%s\n", t->ranks, o->batch, o->batch * t->ranks,
-                   o->sync_bn ? "over every rank (sync-BN)" : "per rank");
+                   "%s, gradients summed %s\n", t->ranks, o->batch, o->batch * t->ranks,
+                   o->sync_bn ? "over every rank (sync-BN)" : "per rank",
+                   bucket ? "during the backward" : "after the backward");
     agecl__say(t->opt->progress, "model: ready in %.1f s\n", now() - t0);
     agecl__say(t->opt->progress, "parameters: %zu (%.2f GFLOP forward per image)\n",
                agecl_model_param_count(t->model), 2e-9 * agecl_model_config_macs(&cfg));

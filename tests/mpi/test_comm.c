@@ -2,8 +2,9 @@
  * of CLI_MPI_PIECE = 5 elements so that arrays of several pieces and a
  * remainder run the splitting that arrays past INT_MAX elements need.
  *
- *   mpirun -np N test_comm   every collective's result on every rank, and an
- *                            MPI error turned into a status
+ *   mpirun -np N test_comm   every collective's result on every rank (started
+ *                            sums among blocking calls included), and an MPI
+ *                            error turned into a status
  *   test_comm                alone: no MPI, no agecl_comm
  *
  * Prints each failed check, naming the rank; exits 1 on any. */
@@ -57,6 +58,22 @@ static void collectives(const agecl_comm *c)
         for (size_t i = 0; i < n; i++) ok &= f[i] == (float)i + 0.5f;
         check(ok, r, "broadcast gave other values than the root's", n);
     }
+    /* Started sums run in the order they were started, with a blocking call made
+     * between them queued behind the first: all three right on every rank. */
+    float a[12], b[7], between[3];
+    for (int i = 0; i < 12; i++) a[i] = (float)(r + i);
+    for (int i = 0; i < 7; i++) b[i] = (float)(2 * r - i);
+    for (int i = 0; i < 3; i++) between[i] = (float)r;
+    void *ra = NULL, *rb = NULL;
+    check(c->iallreduce_f32(c, a, 12, &ra) == AGECL_OK, r, "iallreduce_f32 failed", 12);
+    check(c->allreduce_f32(c, between, 3) == AGECL_OK, r, "allreduce_f32 failed", 3);
+    check(c->iallreduce_f32(c, b, 7, &rb) == AGECL_OK, r, "iallreduce_f32 failed", 7);
+    check(c->wait(c, rb) == AGECL_OK && c->wait(c, ra) == AGECL_OK, r, "wait failed", 0);
+    int ok = 1, ranks = p * (p - 1) / 2; /* the sum of the ranks */
+    for (int i = 0; i < 12; i++) ok &= a[i] == (float)(ranks + p * i);
+    for (int i = 0; i < 7; i++) ok &= b[i] == (float)(2 * ranks - p * i);
+    for (int i = 0; i < 3; i++) ok &= between[i] == (float)ranks;
+    check(ok, r, "started sums or the call between them gave the wrong sums", 12);
     /* A root that is no rank: MPI's error comes back as a status with its words. */
     agecl_status s = c->broadcast_f32(c, f, 1, p);
     check(s == AGECL_E_IO && strstr(agecl_last_error(), "MPI_Bcast"), r,

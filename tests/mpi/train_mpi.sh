@@ -9,6 +9,8 @@
 #                largest element
 #   resume       2 ranks stopped after epoch 1 (--stop-after), then resumed, end
 #                exactly as 2 ranks never stopped, Adam's moments included
+#   buckets      2 ranks summing the gradients in buckets of 5 kB during the
+#                backward end exactly as with one sum after it
 #   resume-alone 2 ranks x batch 4 stopped after epoch 1, resumed by one process at
 #                batch 8 (batch 4 is refused), end as 1 process x 8 (as parity)
 #   mismatch     ranks that see other data (MPMD: rank 1 --limit 40) stop with an
@@ -71,6 +73,14 @@ resume)
     fail "a resumed run ends unlike one never stopped"
   "$compare" 0 "$tmp/straight/best.safetensors" "$tmp/stopped/best.safetensors" ||
     fail "a resumed run's best model differs"
+  ;;
+buckets)
+  # the gradients summed in buckets during the backward (on GPUs by default) give
+  # the very weights of one sum after it
+  "${mpirun_2[@]}" "$AGECL_TOOL" "${train[@]}" --batch 4 --bucket-mb 0 --out "$tmp/after"
+  "${mpirun_2[@]}" "$AGECL_TOOL" "${train[@]}" --batch 4 --bucket-mb 0.005 --out "$tmp/during"
+  "$compare" --with-optimizer 0 "$tmp/after/last.safetensors" "$tmp/during/last.safetensors" ||
+    fail "gradients summed in buckets end unlike one sum"
   ;;
 resume-alone)
   "$AGECL_TOOL" "${train[@]}" --batch 8 --out "$tmp/one"
