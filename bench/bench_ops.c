@@ -50,7 +50,7 @@ static int model_sites(const agecl_model_config *cfg, op_site *s)
         int d = cfg->channels[st];
         for (int u = 0; u < cfg->units[st]; u++) {
             int out_hw = u == 0 ? (hw - 1) / 2 + 1 : hw;
-            char unit[24], name[48];
+            char unit[32], name[64];
             snprintf(unit, sizeof unit, "stage%d.%d", st + 1, u);
             snprintf(name, sizeof name, "%s.bn1", unit);
             add_site(s, &n, OP_BN, cin, hw, 0, name);

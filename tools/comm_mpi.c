@@ -119,13 +119,14 @@ static void *work(void *unused)
         case JOB_BCAST: s = broadcast(j->data, j->n, j->root); break;
         case JOB_STOP: break;
         }
+        int stop = j->kind == JOB_STOP; /* j is its caller's again once done */
         pthread_mutex_lock(&lock);
         j->status = s;
         if (s != AGECL_OK) snprintf(j->why, sizeof j->why, "%s", agecl_last_error());
         j->done = 1;
         pthread_cond_broadcast(&finished);
         pthread_mutex_unlock(&lock);
-        if (j->kind == JOB_STOP) return NULL;
+        if (stop) return NULL;
     }
 }
 
