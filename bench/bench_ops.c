@@ -23,7 +23,7 @@ enum { MODE_TRAIN, MODE_BACKWARD, MODE_INFER, MODES };
 typedef struct op_site {
     int kind, c, hw, out;
     int uses;
-    char layer[48];
+    char layer[64];
 } op_site;
 
 static void add_site(op_site *s, int *n, int kind, int c, int hw, int out, const char *layer)
