@@ -1637,8 +1637,8 @@ static agecl_status sync_backward(agecl_ctx *ctx, sync_dev *d, const agecl_tenso
     TEST_OK(agecl_tensor_fill(ctx, &d->dbeta, 0.0f));
     TEST_OK(agecl_tensor_fill(ctx, &d->dslope, 0.0f));
     return agecl__batchnorm_backward_sync(d->plan, &d->x, &d->dy, gamma, beta, slope, &d->mean,
-                                          &d->invstd, 0.0f, &d->dx, &d->dgamma, &d->dbeta,
-                                          slope ? &d->dslope : NULL, s);
+                                          &d->invstd, 0.0f, &d->dx, 1.0f, &d->dgamma,
+                                          &d->dbeta, slope ? &d->dslope : NULL, s);
 }
 
 /* Rank h's rows [first, first + n) of the whole batch's t, against got. */

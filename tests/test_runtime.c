@@ -49,6 +49,17 @@ static void test_select_by_index_name_type(void **state)
     TEST_OK(agecl_device_select(agecl_device_type_name(info.type), &idx));
     TEST_OK(agecl_device_query(idx, &found));
     assert_true((found.type & info.type) != 0);
+    /* the k-th match, round-robin (a rank's own device); an index is one device */
+    int matches = 0;
+    for (int k = 0; k <= count; k++) {
+        TEST_OK(agecl_device_select_nth("any", k, &idx, &matches));
+        assert_int_equal(matches, count);
+        assert_int_equal(idx, k % count);
+    }
+    TEST_OK(agecl_device_select_nth("0", 3, &idx, &matches));
+    assert_int_equal(idx, 0);
+    assert_int_equal(matches, 1);
+    assert_int_equal(agecl_device_select_nth("any", -1, &idx, NULL), AGECL_E_INVALID_ARG);
     TEST_OK(agecl_device_select("any", &idx));
     assert_int_equal(idx, 0);
 }

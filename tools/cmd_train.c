@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include "agecl.h"
 #include "comm.h"
 #include "commands.h"
@@ -116,10 +115,10 @@ static int parse_drops(const char *s, agecl_train_options *o)
 /* This process's device selector. Under mpirun the processes of a host take
  * one device each, by their local rank k among that host's n:
  *   a list "A,B,..."  entry k (each entry a selector), so the list needs n
- *   a type, or none   the k-th device of that type (none: the type of the
- *                     first device); fewer devices than processes are shared
- *                     round-robin, which `note` (rank 0's progress) says
- *   an index, a name  that one device for every process
+ *   any other         the k-th device it matches (agecl_device_select_nth; no
+ *                     selector: the first device's type); fewer devices than
+ *                     processes are shared round-robin, which `note` (rank 0's
+ *                     progress) says
  * A process alone keeps the selector, the first entry of a list. *out is sel,
  * or buf (len bytes) holding the chosen entry or device index. */
 static agecl_status rank_device(const char *sel, FILE *note, char *buf, size_t len,
@@ -141,25 +140,19 @@ static agecl_status rank_device(const char *sel, FILE *note, char *buf, size_t l
         return AGECL_OK;
     }
     if (n == 1) return AGECL_OK;
-    agecl_device_info info;
-    cl_device_type type;
     if (!sel || !*sel) {
-        AGECL_TRY(agecl_device_query(0, &info));
-        type = info.type;
-    } else if (!strcasecmp(sel, "gpu")) type = CL_DEVICE_TYPE_GPU;
-    else if (!strcasecmp(sel, "cpu")) type = CL_DEVICE_TYPE_CPU;
-    else if (!strcasecmp(sel, "accelerator")) type = CL_DEVICE_TYPE_ACCELERATOR;
-    else if (!strcasecmp(sel, "any")) type = CL_DEVICE_TYPE_ALL;
-    else return AGECL_OK;
-    int count, found[64], matches = 0;
-    AGECL_TRY(agecl_device_count(&count));
-    for (int i = 0; i < count && matches < 64; i++)
-        if (agecl_device_query(i, &info) == AGECL_OK && (info.type & type)) found[matches++] = i;
-    if (!matches) return AGECL_OK; /* the library says there is none */
+        agecl_device_info first;
+        AGECL_TRY(agecl_device_query(0, &first));
+        sel = first.type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_CPU | CL_DEVICE_TYPE_ACCELERATOR)
+                  ? agecl_device_type_name(first.type)
+                  : "any";
+    }
+    int index, matches;
+    AGECL_TRY(agecl_device_select_nth(sel, k, &index, &matches));
     if (matches < n && note)
-        fprintf(note, "agecl train: the %d processes on this host share %d %s device%s\n", n,
-                matches, sel && *sel ? sel : agecl_device_type_name(type), matches > 1 ? "s" : "");
-    snprintf(buf, len, "%d", found[k % matches]);
+        fprintf(note, "agecl train: the %d processes on this host share %d device%s (%s)\n", n,
+                matches, matches > 1 ? "s" : "", sel);
+    snprintf(buf, len, "%d", index);
     *out = buf;
     return AGECL_OK;
 }

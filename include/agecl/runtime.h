@@ -69,6 +69,11 @@ agecl_status agecl_device_query(int index, agecl_device_info *info);
 /* Resolve a selector (see above) to a device index without creating a context. */
 agecl_status agecl_device_select(const char *selector, int *index);
 
+/* The k-th device (from 0, round-robin) that a type or name selector matches, and
+ * how many match (*matches, optional); an index selects that one device (1
+ * match). One process per device picks its own with k = its local rank. */
+agecl_status agecl_device_select_nth(const char *selector, int k, int *index, int *matches);
+
 /* "gpu", "cpu", "accelerator" or "other". */
 const char *agecl_device_type_name(cl_device_type type);
 

@@ -223,16 +223,14 @@ agecl_status agecl_layer_batchnorm_infer(const agecl_layer_plan *p, const agecl_
     return agecl__launch_run(p->ctx, &p->k[BN_INFER_APPLY], l.n, l.a);
 }
 
-/* The backward kernel; with sync-BN (always dparam_acc 1: the rank's sums are
- * the change of dgamma and dbeta, kept before the kernel) dx is corrected after
- * it to the statistics of every rank. */
-static agecl_status backward(const agecl_layer_plan *p, const agecl_tensor *x,
-                             const agecl_tensor *dy, const agecl_tensor *gamma,
-                             const agecl_tensor *beta, const agecl_tensor *slope,
-                             const agecl_tensor *save_mean, const agecl_tensor *save_invstd,
-                             float dx_acc, agecl_tensor *dx, float dparam_acc,
-                             agecl_tensor *dgamma, agecl_tensor *dbeta, agecl_tensor *dslope,
-                             agecl__bn_sync *s)
+agecl_status agecl__batchnorm_backward_sync(const agecl_layer_plan *p, const agecl_tensor *x,
+                                            const agecl_tensor *dy, const agecl_tensor *gamma,
+                                            const agecl_tensor *beta, const agecl_tensor *slope,
+                                            const agecl_tensor *save_mean,
+                                            const agecl_tensor *save_invstd, float dx_acc,
+                                            agecl_tensor *dx, float dparam_acc,
+                                            agecl_tensor *dgamma, agecl_tensor *dbeta,
+                                            agecl_tensor *dslope, agecl__bn_sync *s)
 {
     const char *op = op_name(p, "batchnorm_prelu_backward",
                              "batchnorm_backward");
@@ -283,7 +281,7 @@ static agecl_status backward(const agecl_layer_plan *p, const agecl_tensor *x,
     AGECL_TRY(agecl__bn_sync_keep(s, p->ctx, x->c, dgamma, dbeta));
     AGECL_TRY(agecl__launch_run(p->ctx, k, l.n, l.a));
     AGECL_TRY(agecl__bn_sync_correction(s, p->ctx, x->c, M, gamma, save_mean, save_invstd,
-                                        dgamma, dbeta));
+                                        dparam_acc, dgamma, dbeta));
     cl_uint zero = 0;
     agecl__arg fix[] = {AGECL_ARG(x->buf),       AGECL_ARG(x_off), AGECL_ARG(C),
                         AGECL_ARG(HW),           AGECL_ARG(s->coef.buf), AGECL_ARG(zero),
@@ -300,21 +298,8 @@ agecl_status agecl_layer_batchnorm_backward(const agecl_layer_plan *p, const age
                                             agecl_tensor *dgamma, agecl_tensor *dbeta,
                                             agecl_tensor *dslope)
 {
-    return backward(p, x, dy, gamma, beta, slope, save_mean, save_invstd, dx_acc, dx, dparam_acc,
-                    dgamma, dbeta, dslope, NULL);
-}
-
-agecl_status agecl__batchnorm_backward_sync(const agecl_layer_plan *p, const agecl_tensor *x,
-                                            const agecl_tensor *dy, const agecl_tensor *gamma,
-                                            const agecl_tensor *beta, const agecl_tensor *slope,
-                                            const agecl_tensor *save_mean,
-                                            const agecl_tensor *save_invstd, float dx_acc,
-                                            agecl_tensor *dx, agecl_tensor *dgamma,
-                                            agecl_tensor *dbeta, agecl_tensor *dslope,
-                                            agecl__bn_sync *s)
-{
-    return backward(p, x, dy, gamma, beta, slope, save_mean, save_invstd, dx_acc, dx, 1.0f,
-                    dgamma, dbeta, dslope, s);
+    return agecl__batchnorm_backward_sync(p, x, dy, gamma, beta, slope, save_mean, save_invstd,
+                                          dx_acc, dx, dparam_acc, dgamma, dbeta, dslope, NULL);
 }
 
 /* The one-shot forms: a plan for x, run once. The fused ones take a slope

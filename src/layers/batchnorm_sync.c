@@ -77,7 +77,7 @@ agecl_status agecl__bn_sync_keep(agecl__bn_sync *s, agecl_ctx *ctx, int C,
 
 agecl_status agecl__bn_sync_correction(agecl__bn_sync *s, agecl_ctx *ctx, int C, double M,
                                        const agecl_tensor *gamma, const agecl_tensor *save_mean,
-                                       const agecl_tensor *save_invstd,
+                                       const agecl_tensor *save_invstd, float dparam_acc,
                                        const agecl_tensor *dgamma, const agecl_tensor *dbeta)
 {
     AGECL_TRY(fits(s, C));
@@ -90,8 +90,8 @@ agecl_status agecl__bn_sync_correction(agecl__bn_sync *s, agecl_ctx *ctx, int C,
     AGECL_TRY(agecl_tensor_read(ctx, dgamma, s2));
     double *sum = s->sums;
     for (int c = 0; c < C; c++) {
-        sum[c] = (double)s1[c] - s1_before[c];
-        sum[C + c] = (double)s2[c] - s2_before[c];
+        sum[c] = (double)s1[c] - (double)dparam_acc * s1_before[c];
+        sum[C + c] = (double)s2[c] - (double)dparam_acc * s2_before[c];
     }
     sum[2 * C] = M;
     /* the rank's own sums, kept before they become everyone's */

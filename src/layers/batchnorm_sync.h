@@ -39,8 +39,7 @@ agecl_status agecl__bn_sync_create(agecl_ctx *ctx, const agecl_comm *comm, int c
 void agecl__bn_sync_free(agecl__bn_sync *s);
 
 /* As agecl_layer_batchnorm_train and _backward, over every rank's batch; s
- * NULL (or a comm of one rank): exactly those. The backward runs with
- * dparam_acc 1 (the gradients accumulate, as the model runs it). */
+ * NULL (or a comm of one rank): exactly those. */
 agecl_status agecl__batchnorm_train_sync(const agecl_layer_plan *p, const agecl_tensor *x,
                                          const agecl_tensor *gamma, const agecl_tensor *beta,
                                          const agecl_tensor *slope, agecl_tensor *running_mean,
@@ -52,23 +51,24 @@ agecl_status agecl__batchnorm_backward_sync(const agecl_layer_plan *p, const age
                                             const agecl_tensor *beta, const agecl_tensor *slope,
                                             const agecl_tensor *save_mean,
                                             const agecl_tensor *save_invstd, float dx_acc,
-                                            agecl_tensor *dx, agecl_tensor *dgamma,
-                                            agecl_tensor *dbeta, agecl_tensor *dslope,
-                                            agecl__bn_sync *s);
+                                            agecl_tensor *dx, float dparam_acc,
+                                            agecl_tensor *dgamma, agecl_tensor *dbeta,
+                                            agecl_tensor *dslope, agecl__bn_sync *s);
 
 /* The host halves (batchnorm_sync.c), called by the two above around the kernels. */
 agecl_status agecl__bn_sync_stats(agecl__bn_sync *s, agecl_ctx *ctx, int C, double M,
                                   float momentum, float eps, agecl_tensor *save_mean,
                                   agecl_tensor *save_invstd, agecl_tensor *running_mean,
                                   agecl_tensor *running_var);
-/* Before the backward kernel: keep dgamma and dbeta, to take the rank's sums
- * as their change. */
+/* Before the backward kernel: keep dgamma and dbeta, whose change gives the
+ * rank's sums. */
 agecl_status agecl__bn_sync_keep(agecl__bn_sync *s, agecl_ctx *ctx, int C,
                                  const agecl_tensor *dgamma, const agecl_tensor *dbeta);
-/* After it: the correction's coefficients (folded to dx += a + b x) into s->coef. */
+/* After it (which made dgamma = dparam_acc x kept + the rank's sum, dbeta
+ * likewise): the correction's coefficients (folded to dx += a + b x) into s->coef. */
 agecl_status agecl__bn_sync_correction(agecl__bn_sync *s, agecl_ctx *ctx, int C, double M,
                                        const agecl_tensor *gamma, const agecl_tensor *save_mean,
-                                       const agecl_tensor *save_invstd,
+                                       const agecl_tensor *save_invstd, float dparam_acc,
                                        const agecl_tensor *dgamma, const agecl_tensor *dbeta);
 
 #endif

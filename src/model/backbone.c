@@ -37,7 +37,7 @@ static agecl_status bn_backward(agecl_model *m, agecl__bn *bn, const agecl_tenso
                                 const agecl_tensor *dy, float dx_acc, agecl_tensor *dx)
 {
     return agecl__batchnorm_backward_sync(bn->plan, x, dy, agecl__P(m, bn->gamma), NULL, NULL,
-                                          &bn->save_mean, &bn->save_invstd, dx_acc, dx,
+                                          &bn->save_mean, &bn->save_invstd, dx_acc, dx, 1.0f,
                                           agecl__G(m, bn->gamma), agecl__G(m, bn->beta), NULL,
                                           m->bn_sync);
 }
@@ -76,7 +76,7 @@ static agecl_status stem_bn_prelu_backward(agecl_model *m, agecl__stem *st,
     }
     return agecl__batchnorm_backward_sync(
         bn->plan, &st->t_conv, dout, agecl__P(m, bn->gamma), agecl__P(m, bn->beta),
-        agecl__P(m, st->prelu), &bn->save_mean, &bn->save_invstd, 0.0f, dconv,
+        agecl__P(m, st->prelu), &bn->save_mean, &bn->save_invstd, 0.0f, dconv, 1.0f,
         agecl__G(m, bn->gamma), agecl__G(m, bn->beta), agecl__G(m, st->prelu), m->bn_sync);
 }
 

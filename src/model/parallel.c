@@ -73,6 +73,16 @@ static agecl_status plan_buckets(agecl_model *m)
     return AGECL_OK;
 }
 
+/* The host buffer, at least n floats. */
+static agecl_status host(agecl_model *m, size_t n)
+{
+    if (m->comm_host_n >= n) return AGECL_OK;
+    float *h = realloc(m->comm_host, n * sizeof *h);
+    if (!h) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "%zu floats to reduce", n);
+    m->comm_host = h, m->comm_host_n = n;
+    return AGECL_OK;
+}
+
 agecl_status agecl_model_set_comm(agecl_model *m, const agecl_comm *comm, int sync_bn,
                                   size_t bucket)
 {
@@ -89,6 +99,8 @@ agecl_status agecl_model_set_comm(agecl_model *m, const agecl_comm *comm, int sy
     m->comm = comm;
     if (parallel(m) && bucket) {
         agecl_status s = plan_buckets(m);
+        /* the host copy the buckets land in, made now: it must not move under them */
+        if (s == AGECL_OK) s = host(m, agecl_tensor_numel(&m->params.grads));
         if (s != AGECL_OK) return s;
         m->bucket = bucket;
         m->sent_from = m->params.weight_elems;
@@ -99,16 +111,6 @@ agecl_status agecl_model_set_comm(agecl_model *m, const agecl_comm *comm, int sy
     agecl_status s = agecl__bn_sync_create(m->ctx, comm, bn_channels(m), m->bn_sync);
     if (s != AGECL_OK) free(m->bn_sync), m->bn_sync = NULL;
     return s;
-}
-
-/* The host buffer, at least n floats. */
-static agecl_status host(agecl_model *m, size_t n)
-{
-    if (m->comm_host_n >= n) return AGECL_OK;
-    float *h = realloc(m->comm_host, n * sizeof *h);
-    if (!h) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "%zu floats to reduce", n);
-    m->comm_host = h, m->comm_host_n = n;
-    return AGECL_OK;
 }
 
 /* Read grads [from, to) into the host copy and start its sum. */
@@ -125,11 +127,7 @@ static agecl_status send(agecl_model *m, size_t from, size_t to)
 
 agecl_status agecl__model_unit_grads_done(agecl_model *m, int i)
 {
-    if (!m->bucket || !parallel(m)) return AGECL_OK;
-    if (m->n_requests == 0) { /* the first of a backward: the host copy's room */
-        AGECL_TRY(host(m, agecl_tensor_numel(&m->params.grads)));
-        m->sent_from = m->params.weight_elems;
-    }
+    if (!m->bucket) return AGECL_OK;
     size_t from = m->unit_from[i];
     if (m->sent_from - from < m->bucket) return AGECL_OK;
     AGECL_TRY(send(m, from, m->sent_from));

@@ -179,7 +179,13 @@ static int all_digits(const char *s)
 
 agecl_status agecl_device_select(const char *selector, int *index)
 {
-    if (!index) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_device_select: index is NULL");
+    return agecl_device_select_nth(selector, 0, index, NULL);
+}
+
+agecl_status agecl_device_select_nth(const char *selector, int k, int *index, int *matches)
+{
+    if (!index || k < 0)
+        return agecl__fail(AGECL_E_INVALID_ARG, "agecl_device_select: index NULL or k %d", k);
     if (!selector || !*selector) selector = agecl__options_env_device();
     if (!selector || !*selector) selector = "any";
     int count = 0;
@@ -194,6 +200,7 @@ agecl_status agecl_device_select(const char *selector, int *index)
                                "device selector '%s': there are only %d devices (0..%d); "
                                "`agecl devices` lists them", selector, count, count - 1);
         *index = (int)i;
+        if (matches) *matches = 1;
         return AGECL_OK;
     }
 
@@ -204,20 +211,23 @@ agecl_status agecl_device_select(const char *selector, int *index)
     else if (!strcasecmp(selector, "any")) want = CL_DEVICE_TYPE_ALL;
 
     char names[2048] = "";
-    for (int i = 0; i < count; i++) {
+    int found[64], n = 0; /* the matches, of the first 64 devices */
+    for (int i = 0; i < count && i < 64; i++) {
         agecl_device_info info;
         if (agecl_device_query(i, &info) != AGECL_OK) continue;
         int match = want ? (info.type & want) != 0
                          : contains_nocase(info.name, selector) ||
                                contains_nocase(info.platform, selector);
-        if (match) {
-            *index = i;
-            agecl_clear_error();
-            return AGECL_OK;
-        }
+        if (match) found[n++] = i;
         size_t used = strlen(names);
         snprintf(names + used, sizeof names - used, "%s%d: %s / %s (%s)", i ? "; " : "", i,
                  info.platform, info.name, agecl_device_type_name(info.type));
+    }
+    if (n) {
+        *index = found[k % n];
+        if (matches) *matches = n;
+        agecl_clear_error();
+        return AGECL_OK;
     }
     return agecl__fail(AGECL_E_NO_DEVICE, "no OpenCL device matches '%s'; the devices are: %s",
                        selector, names);

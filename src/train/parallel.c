@@ -61,11 +61,19 @@ agecl_status agecl__mean_over_ranks(const agecl_comm *comm, double *v, size_t n)
     return AGECL_OK;
 }
 
+/* v[0..n) becomes rank 0's on every rank (a sum to which the others add 0). */
+static agecl_status from_rank0(const agecl_comm *comm, double *v, size_t n)
+{
+    if (comm->rank != 0)
+        for (size_t i = 0; i < n; i++) v[i] = 0.0;
+    return comm->allreduce_f64(comm, v, n);
+}
+
 agecl_status agecl__rank0_outcome(const agecl_comm *comm, agecl_status s, const char *what)
 {
     if (!parallel(comm)) return s;
-    double code = comm->rank == 0 ? (double)s : 0.0;
-    AGECL_TRY(comm->allreduce_f64(comm, &code, 1));
+    double code = (double)s;
+    AGECL_TRY(from_rank0(comm, &code, 1));
     if (comm->rank == 0 || code == 0.0) return s;
     return agecl__fail((agecl_status)(int)code, "rank 0 failed to %s", what);
 }
@@ -78,8 +86,8 @@ agecl_status agecl__check_same_as_rank0(const agecl_comm *comm, const double *v,
     double root[MOST];
     if (n > MOST) return agecl__fail(AGECL_E_INVALID_ARG, "%d values to compare, room for %d", n,
                                      MOST);
-    for (int i = 0; i < n; i++) root[i] = comm->rank == 0 ? v[i] : 0.0;
-    AGECL_TRY(comm->allreduce_f64(comm, root, (size_t)n)); /* rank 0's, everywhere */
+    for (int i = 0; i < n; i++) root[i] = v[i];
+    AGECL_TRY(from_rank0(comm, root, (size_t)n));
     for (int i = 0; i < n; i++)
         if (v[i] != root[i])
             return agecl__fail(AGECL_E_DATA, "%s is %.17g on rank %d, %.17g on rank 0", names[i],
@@ -90,9 +98,9 @@ agecl_status agecl__check_same_as_rank0(const agecl_comm *comm, const double *v,
 agecl_status agecl__rank0_flag(const agecl_comm *comm, int *flag)
 {
     if (!parallel(comm)) return AGECL_OK;
-    float f = (float)*flag;
-    AGECL_TRY(comm->broadcast_f32(comm, &f, 1, 0));
-    *flag = f != 0.0f;
+    double f = *flag;
+    AGECL_TRY(from_rank0(comm, &f, 1));
+    *flag = f != 0.0;
     return AGECL_OK;
 }
 
