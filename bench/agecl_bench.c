@@ -35,7 +35,7 @@ static void usage(FILE *out)
         "  --only LIST      sections, comma-separated or repeated (default: all)\n"
         "  --algo LIST      convolution algorithms the layers section times, comma-separated:\n"
         "                   auto (the measured choice, default), all, im2col, clblast,\n"
-        "                   winograd, fft, implicit; a pass an algorithm cannot run is left out\n"
+        "                   winograd, fft, implicit, winograd4; a pass an algorithm cannot run is left out\n"
         "  --json           one JSON object per line and measurement, instead of a table\n"
         "  --profile        also the step's device time per kernel (a profiled context)\n"
         "  --help           this text\n\n"

@@ -135,7 +135,7 @@ int main(int argc, char **argv)
     }
     if (bad) {
         fprintf(stderr, "usage: bench_conv [--cpu] [--profile] [--algo NAME] [batch]   (batch > 0, "
-                        "default 8; NAME: auto, im2col, clblast, winograd, fft, implicit)\n");
+                        "default 8; NAME: auto, im2col, clblast, winograd, fft, implicit, winograd4)\n");
         return 2;
     }
     agecl_model_config cfg;

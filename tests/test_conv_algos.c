@@ -40,6 +40,8 @@ static const algo_case algos[] = {
     {AGECL_CONV_FFT, 1e-5, 5e-5},
     /* Implicit GEMM: 1.2e-6 (y), 1.0e-6 (dx), 2.8e-6 (dw, k = 6272 unsplit). */
     {AGECL_CONV_IMPLICIT_GEMM, 1e-5, 5e-5},
+    /* Winograd F(4x4,3x3): test_conv_winograd.c's tolerances and measured errors. */
+    {AGECL_CONV_WINOGRAD4, 1e-4, 2e-4},
 };
 #define N_ALGOS (sizeof algos / sizeof algos[0])
 _Static_assert(N_ALGOS == AGECL_CONV_ALGO_COUNT - 1, "main() runs one test per algorithm");
@@ -199,8 +201,8 @@ static void test_every_algorithm_listed(void **state)
         assert_int_equal(back, id);
     }
     agecl_conv2d_algo a;
-    assert_int_equal(agecl_conv2d_algo_parse("winograd4", &a), AGECL_E_INVALID_ARG);
-    assert_non_null(strstr(agecl_last_error(), "winograd4"));
+    assert_int_equal(agecl_conv2d_algo_parse("winograd8", &a), AGECL_E_INVALID_ARG);
+    assert_non_null(strstr(agecl_last_error(), "winograd8"));
     assert_null(agecl_conv2d_algo_name(AGECL_CONV_ALGO_COUNT));
 }
 
@@ -383,6 +385,7 @@ int main(void)
         cmocka_unit_test_prestate(test_algorithm, (void *)&algos[2]),
         cmocka_unit_test_prestate(test_algorithm, (void *)&algos[3]),
         cmocka_unit_test_prestate(test_algorithm, (void *)&algos[4]),
+        cmocka_unit_test_prestate(test_algorithm, (void *)&algos[5]),
         cmocka_unit_test(test_auto_measures_and_remembers),
         cmocka_unit_test(test_auto_reads_the_file),
         cmocka_unit_test(test_other_kernels_measure_anew),

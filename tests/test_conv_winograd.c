@@ -1,15 +1,20 @@
-/* The Winograd F(2x2, 3x3) convolution (src/conv/conv2d_winograd.c, cl/winograd.cl)
- * through the plan API, against the double-precision reference (ref_conv.c), on what
- * tests/test_conv_algos.c does not reach: both kernel families (forced with the
- * context's kernel family, AGECL_KERNELS, whatever the device), every image width from 1 to 40 (the CPU
- * kernels' vector blocks of 4, 8 and 16 tiles, their edges and the half tiles of odd
- * sizes), several chunks of a batch (the weight gradient summed across them), 130
- * channels, batch 64, the workspace bound, and the passes it refuses.
+/* The Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions (src/conv/conv2d_winograd.c,
+ * cl/winograd.cl) through the plan API, against the double-precision reference
+ * (ref_conv.c), on what tests/test_conv_algos.c does not reach: both kernel families
+ * (forced with the context's kernel family, AGECL_KERNELS, whatever the device), every
+ * image width from 1 to 40 (the CPU kernels' vector blocks of 4, 8 and 16 tiles, their
+ * edges and the part tiles of sizes the tile does not divide), several chunks of a
+ * batch (the weight gradient summed across them), 130 channels, batch 64, every 3x3
+ * stride-1 shape of IR-50, the workspace bound, and the passes it refuses.
  *
- * Tolerances (max abs error / max abs reference): 1e-5 for y and dx, sums of up to
- * 9 c_in products through transforms with coefficients 1 and 1/2; 2e-5 for dw, sums
- * over the whole batch's tiles (measured on PoCL at these and IR-50-like shapes: at
- * most 8.5e-7 for y and dx, 2.5e-6 for dw). */
+ * Tolerances (max abs error / max abs reference):
+ *   F(2x2): 1e-5 for y and dx, sums of up to 9 c_in products through transforms with
+ *     coefficients 1 and 1/2; 2e-5 for dw, sums over the whole batch's tiles
+ *     (measured on PoCL at these and IR-50's shapes: at most 8.5e-7 for y and dx,
+ *     2.5e-6 for dw).
+ *   F(4x4): 1e-4 for y and dx, 2e-4 for dw: its transforms have coefficients up to 8
+ *     (A^T) and 1/24 (G), and the input's (B^T, up to 5) amplifies the rounding of
+ *     each product; test_ir50_shapes prints the measured errors. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,8 +27,14 @@
 #include "common.h"
 #include "ref_conv.h"
 
-#define TOL 1e-5
-#define TOL_DW 2e-5
+/* The two algorithms and their tolerances (above). */
+typedef struct wino {
+    agecl_conv2d_algo algo;
+    double tol, tol_dw;
+} wino;
+static const wino winos[] = {{AGECL_CONV_WINOGRAD, 1e-5, 2e-5},
+                             {AGECL_CONV_WINOGRAD4, 1e-4, 2e-4}};
+#define N_WINOS 2
 
 static const char *const families[] = {"cpu", "gpu"};
 #define N_FAMILIES 2
@@ -73,18 +84,19 @@ static void free_problem(problem *p)
     for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) free(p->ref[pass]);
 }
 
-/* Every pass of a Winograd plan for p, with the kernel family of `family`: beta 0 into
+/* Every pass of a plan of w for p, with the kernel family of `family`: beta 0 into
  * a poisoned output, then beta 1 onto random values, the workspace poisoned before
- * each call. */
-static void check_plan(const problem *p, const char *family, uint64_t seed)
+ * each call. The largest error of each pass goes to err (when not NULL). */
+static void check_plan(const problem *p, const wino *wn, const char *family, uint64_t seed,
+                       double err[AGECL_CONV_PASS_COUNT])
 {
     const agecl_conv2d_desc *d = &p->d;
     agecl_ctx *ctx = test_ctx();
     use_family(family);
     agecl_conv2d_plan *plan;
-    TEST_OK(agecl_conv2d_plan_create(ctx, d, AGECL_CONV_WINOGRAD, &plan));
+    TEST_OK(agecl_conv2d_plan_create(ctx, d, wn->algo, &plan));
     for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++)
-        assert_int_equal(agecl_conv2d_plan_algo(plan, pass), AGECL_CONV_WINOGRAD);
+        assert_int_equal(agecl_conv2d_plan_algo(plan, pass), wn->algo);
     agecl_tensor x = test_upload(ctx, d->n, d->c_in, d->h, d->w, p->x);
     agecl_tensor wt = test_upload(ctx, d->c_out, d->c_in, 3, 3, p->wt);
     agecl_tensor dy = test_upload(ctx, d->n, d->c_out, d->h, d->w, p->dy);
@@ -115,10 +127,13 @@ static void check_plan(const problem *p, const char *family, uint64_t seed)
                 TEST_OK(agecl_conv2d_backward_filter(plan, &x, &dy, beta, &out, &ws));
             float *want = test_plus_beta(p->ref[pass], old, beta, n);
             float *got = test_download(ctx, &out);
-            snprintf(what, sizeof what, "winograd %s pass %d n%d %d->%d %dx%d beta %g", family,
-                     pass, d->n, d->c_in, d->c_out, d->h, d->w, beta);
+            snprintf(what, sizeof what, "%s %s pass %d n%d %d->%d %dx%d beta %g",
+                     agecl_conv2d_algo_name(wn->algo), family, pass, d->n, d->c_in, d->c_out,
+                     d->h, d->w, beta);
+            double e = test_rel_error(got, want, n, 1e-30);
+            if (err && e > err[pass]) err[pass] = e;
             test_assert_close(what, got, want, n,
-                              pass == AGECL_CONV_BACKWARD_FILTER ? TOL_DW : TOL);
+                              pass == AGECL_CONV_BACKWARD_FILTER ? wn->tol_dw : wn->tol);
             free(want), free(got), free(old);
         }
         agecl_tensor_free(&out);
@@ -131,17 +146,20 @@ static void check_plan(const problem *p, const char *family, uint64_t seed)
 static void check_shape(agecl_conv2d_desc d, uint64_t seed)
 {
     problem p = make_problem(d, seed);
-    for (int f = 0; f < N_FAMILIES; f++) check_plan(&p, families[f], seed + 7 * f);
+    for (int a = 0; a < N_WINOS; a++)
+        for (int f = 0; f < N_FAMILIES; f++)
+            check_plan(&p, &winos[a], families[f], seed + 7 * f + 13 * a, NULL);
     free_problem(&p);
 }
 
-/* Widths 1 to 40 (with odd and even heights): on CPUs blocks of 4 (up to 8 columns),
- * 8 (up to 16) and 16 tiles, whole and partial, the first and last blocks of a row,
- * and the loads near the end of the batch. */
+/* Widths 1 to 40 (with heights of every remainder modulo 4): on CPUs blocks of 4, 8
+ * and 16 tiles (F(2x2): up to 8, 16, 32 columns; F(4x4), at most 8 tiles: up to 16,
+ * 32 columns), whole and partial, the first and last blocks of a row, and the loads
+ * near the end of the batch. */
 static void test_widths(void **state)
 {
     (void)state;
-    for (int w = 1; w <= 40; w++) check_shape(desc(2, 2, w % 3 + 1 + (w > 20) * 4, w, 3), 100 + w);
+    for (int w = 1; w <= 40; w++) check_shape(desc(2, 2, w % 4 + 1 + (w > 20) * 4, w, 3), 100 + w);
 }
 
 /* Awkward shapes: one pixel, odd and non-square sizes, 130 channels, batch 64, and a
@@ -158,8 +176,9 @@ static void test_shapes(void **state)
 }
 
 /* A batch in several chunks on CPU devices (an eighth of PoCL's cache holds V and M
- * of 3 of these samples; backward_filter takes 3 for its 2048 tiles), so that the
- * weight gradient adds the chunks' products and each chunk writes its own samples. */
+ * of 3 of these samples for F(2x2); backward_filter takes 3 for its 2048 tiles), so
+ * that the weight gradient adds the chunks' products and each chunk writes its own
+ * samples. */
 static void test_chunks(void **state)
 {
     (void)state;
@@ -175,11 +194,13 @@ static void test_supports(void **state)
     agecl_conv2d_desc same = desc(2, 3, 8, 8, 4), strided = same, pointwise = same;
     strided.stride = 2;
     pointwise.kernel = 1, pointwise.pad = 0;
-    for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) {
-        assert_true(agecl_conv2d_algo_supports(ctx, &same, AGECL_CONV_WINOGRAD, pass));
-        assert_false(agecl_conv2d_algo_supports(ctx, &strided, AGECL_CONV_WINOGRAD, pass));
-        assert_false(agecl_conv2d_algo_supports(ctx, &pointwise, AGECL_CONV_WINOGRAD, pass));
-    }
+    for (int a = 0; a < N_WINOS; a++)
+        for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) {
+            agecl_conv2d_algo algo = winos[a].algo;
+            assert_true(agecl_conv2d_algo_supports(ctx, &same, algo, pass));
+            assert_false(agecl_conv2d_algo_supports(ctx, &strided, algo, pass));
+            assert_false(agecl_conv2d_algo_supports(ctx, &pointwise, algo, pass));
+        }
 }
 
 /* At IR-50's 3x3 stride-1 shapes, batch 64, no plan asks for more than the limit. */
@@ -188,17 +209,44 @@ static void test_workspace_bound(void **state)
     (void)state;
     const int shapes[][3] = {{3, 112, 64}, {64, 112, 64}, {64, 56, 64},   {64, 56, 128},
                              {128, 28, 128}, {128, 28, 256}, {256, 14, 256}, {512, 7, 512}};
-    for (int f = 0; f < N_FAMILIES; f++) {
-        use_family(families[f]);
-        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-            agecl_conv2d_desc d = desc(64, shapes[i][0], shapes[i][1], shapes[i][1], shapes[i][2]);
-            agecl_conv2d_plan *p;
-            TEST_OK(agecl_conv2d_plan_create(test_ctx(), &d, AGECL_CONV_WINOGRAD, &p));
-            assert_true(agecl_conv2d_plan_workspace_bytes(p) <= AGECL_CONV2D_WORKSPACE_LIMIT);
-            agecl_conv2d_plan_destroy(p);
+    for (int a = 0; a < N_WINOS; a++)
+        for (int f = 0; f < N_FAMILIES; f++) {
+            use_family(families[f]);
+            for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+                agecl_conv2d_desc d =
+                    desc(64, shapes[i][0], shapes[i][1], shapes[i][1], shapes[i][2]);
+                agecl_conv2d_plan *p;
+                TEST_OK(agecl_conv2d_plan_create(test_ctx(), &d, winos[a].algo, &p));
+                assert_true(agecl_conv2d_plan_workspace_bytes(p) <=
+                            AGECL_CONV2D_WORKSPACE_LIMIT);
+                agecl_conv2d_plan_destroy(p);
+            }
         }
-    }
     test_use_kernels(AGECL_FAMILY_AUTO);
+}
+
+/* IR-50's 3x3 stride-1 convolutions at batch 2 (the channel counts and sizes of its
+ * four stages, 112 x 112 at 64 channels included), every pass, the CPU kernels and the
+ * portable ones; the largest error of each algorithm and pass is printed, so that the
+ * figures in this file's header can be checked. */
+static void test_ir50_shapes(void **state)
+{
+    (void)state;
+    const int shapes[][3] = {{64, 112, 64}, {64, 56, 64}, {128, 28, 128}, {256, 14, 256},
+                             {512, 7, 512}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        problem p = make_problem(desc(2, shapes[i][0], shapes[i][1], shapes[i][1],
+                                      shapes[i][2]), 300 + i);
+        for (int a = 0; a < N_WINOS; a++) {
+            double err[AGECL_CONV_PASS_COUNT] = {0};
+            for (int f = 0; f < N_FAMILIES; f++)
+                check_plan(&p, &winos[a], families[f], 400 + i, err);
+            fprintf(stderr, "%-9s %3d -> %3d at %3d x %3d: errors y %.2e dx %.2e dw %.2e\n",
+                    agecl_conv2d_algo_name(winos[a].algo), shapes[i][0], shapes[i][2],
+                    shapes[i][1], shapes[i][1], err[0], err[1], err[2]);
+        }
+        free_problem(&p);
+    }
 }
 
 int main(void)
@@ -206,7 +254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_widths),          cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_chunks),          cmocka_unit_test(test_supports),
-        cmocka_unit_test(test_workspace_bound),
+        cmocka_unit_test(test_workspace_bound), cmocka_unit_test(test_ir50_shapes),
     };
     int failed = TEST_RUN_GROUP(tests, NULL, NULL);
     test_ctx_release();

@@ -81,6 +81,11 @@
  *     fewer multiplications than the direct sum; chunks bounded like im2col's (at
  *     most 64 MiB). The kernel family (AGECL_KERNELS), read when a plan is created,
  *     forces its CPU kernels (a work-item per channel, vectors of tiles) or its portable ones.
+ *   AGECL_CONV_WINOGRAD4     F(4x4,3x3), the same steps with 6x6 input tiles and 36
+ *     products: 4 times fewer multiplications than the direct sum (1.78 times fewer
+ *     than F(2x2)) and 1.78 times fewer transformed floats per output, for more
+ *     rounding (the transforms' coefficients reach 8 and 1/24: measured errors in
+ *     tests/test_conv_winograd.c).
  *   AGECL_CONV_FFT           3x3 stride-1 convolutions as products of clFFT real
  *     transforms of zero-padded planes (sides with factors 2, 3, 5, 7 only), summed
  *     over channels per frequency; chunks of the batch and blocks of channels keep
@@ -124,6 +129,7 @@ typedef enum agecl_conv2d_algo {
     AGECL_CONV_WINOGRAD,        /* Winograd F(2x2,3x3): 3x3, stride 1 */
     AGECL_CONV_FFT,             /* clFFT: 3x3, stride 1 */
     AGECL_CONV_IMPLICIT_GEMM,   /* one kernel, patches gathered on the fly, local-memory tiles */
+    AGECL_CONV_WINOGRAD4,       /* Winograd F(4x4,3x3): 3x3, stride 1 */
     AGECL_CONV_ALGO_COUNT
 } agecl_conv2d_algo;
 
@@ -151,7 +157,8 @@ void agecl_conv2d_plan_out_shape(const agecl_conv2d_plan *p, int *n, int *c, int
 /* The algorithm a pass of the plan runs (never AUTO). */
 agecl_conv2d_algo agecl_conv2d_plan_algo(const agecl_conv2d_plan *p, agecl_conv2d_pass pass);
 
-/* "auto", "im2col", "clblast", "winograd", "fft", "implicit"; NULL for anything else. */
+/* "auto", "im2col", "clblast", "winograd", "fft", "implicit", "winograd4"; NULL for anything
+ * else. */
 const char *agecl_conv2d_algo_name(agecl_conv2d_algo algo);
 /* The algorithm of a name above (AGECL_E_INVALID_ARG, listing the names, otherwise). */
 agecl_status agecl_conv2d_algo_parse(const char *name, agecl_conv2d_algo *out);

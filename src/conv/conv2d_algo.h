@@ -39,6 +39,7 @@ typedef struct agecl__conv2d_algo {
 extern const agecl__conv2d_algo agecl__conv2d_im2col_gemm;
 extern const agecl__conv2d_algo agecl__conv2d_im2col_clblast;
 extern const agecl__conv2d_algo agecl__conv2d_winograd;
+extern const agecl__conv2d_algo agecl__conv2d_winograd4;
 extern const agecl__conv2d_algo agecl__conv2d_implicit;
 extern const agecl__conv2d_algo agecl__conv2d_fft;
 const agecl__conv2d_algo *agecl__conv2d_algo_of(agecl_conv2d_algo id);

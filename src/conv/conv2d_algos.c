@@ -11,12 +11,14 @@ static const agecl__conv2d_algo *const algos[AGECL_CONV_ALGO_COUNT] = {
     [AGECL_CONV_WINOGRAD] = &agecl__conv2d_winograd,
     [AGECL_CONV_IMPLICIT_GEMM] = &agecl__conv2d_implicit,
     [AGECL_CONV_FFT] = &agecl__conv2d_fft,
+    [AGECL_CONV_WINOGRAD4] = &agecl__conv2d_winograd4,
 };
 
 static const char *const names[AGECL_CONV_ALGO_COUNT] = {
     [AGECL_CONV_AUTO] = "auto",           [AGECL_CONV_IM2COL_GEMM] = "im2col",
     [AGECL_CONV_IM2COL_CLBLAST] = "clblast", [AGECL_CONV_WINOGRAD] = "winograd",
     [AGECL_CONV_FFT] = "fft",             [AGECL_CONV_IMPLICIT_GEMM] = "implicit",
+    [AGECL_CONV_WINOGRAD4] = "winograd4",
 };
 
 const agecl__conv2d_algo *agecl__conv2d_algo_of(agecl_conv2d_algo id)
@@ -38,7 +40,7 @@ agecl_status agecl_conv2d_algo_parse(const char *name, agecl_conv2d_algo *out)
         }
     return agecl__fail(AGECL_E_INVALID_ARG,
                        "conv2d: unknown algorithm '%s' (auto, im2col, clblast, winograd, fft, "
-                       "implicit)", name ? name : "(null)");
+                       "implicit, winograd4)", name ? name : "(null)");
 }
 
 int agecl_conv2d_algo_supports(agecl_ctx *ctx, const agecl_conv2d_desc *d, agecl_conv2d_algo algo,

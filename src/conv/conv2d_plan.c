@@ -31,7 +31,7 @@ static agecl_status forced_algo(const agecl_ctx *ctx, agecl_conv2d_algo *algo)
     agecl_status s = agecl_conv2d_algo_parse(force, algo);
     if (s != AGECL_OK)
         return agecl__fail(s, "conv2d_plan_create: AGECL_CONV_ALGO is '%s' (auto, im2col, "
-                              "clblast, winograd, fft, implicit)", force);
+                              "clblast, winograd, fft, implicit, winograd4)", force);
     return AGECL_OK;
 }
 

@@ -1,39 +1,45 @@
-/* Convolution by Winograd F(2x2, 3x3): 3x3 kernels, padding 1, stride 1.
+/* Convolution by Winograd F(m x m, 3x3), m = 2 or 4: 3x3 kernels, padding 1, stride 1.
+ * Two algorithms of the plan's table share this file: AGECL_CONV_WINOGRAD (m = 2) and
+ * AGECL_CONV_WINOGRAD4 (m = 4).
  *
- * The image is cut into th x tw tiles of 2x2 outputs (th = ceil(h/2), tw = ceil(w/2);
- * an odd size leaves half tiles, fed zeros past the image, their extra outputs
- * dropped), each read from a 4x4 input tile. In the transformed domain a 3x3
- * convolution is 16 independent matrix products, one per position of the 4x4 tile,
- * with 2.25x fewer multiplications than im2col + GEMM (cl/winograd.cl has the
- * matrices and the layouts). Per chunk of ns samples, with T = ns*th*tw tiles:
+ * The image is cut into th x tw tiles of m x m outputs (th = ceil(h/m), tw = ceil(w/m);
+ * a size that m does not divide leaves part tiles, fed zeros past the image, their
+ * extra outputs dropped), each read from an a x a input tile (a = m + 2). In the
+ * transformed domain a 3x3 convolution is P = a^2 independent matrix products, one per
+ * position of the transformed tile (16 for m = 2, 36 for m = 4), with 2.25x (m = 2)
+ * or 4x (m = 4) fewer multiplications than im2col + GEMM (cl/winograd.cl has the
+ * matrices and the layouts); F(4x4) also moves 1.78x fewer transformed floats per
+ * output, and rounds more (its transforms have coefficients up to 8 and 1/24). Per
+ * chunk of ns samples, with T = ns*th*tw tiles:
  *
- *   forward          U = G g G^T [16][c_out][c_in]           (once per call)
- *                    V = B^T d B [16][c_in][T];  M = U V  (16 GEMMs);  y = A^T M A
+ *   forward          U = G g G^T [P][c_out][c_in]            (once per call)
+ *                    V = B^T d B [P][c_in][T];  M = U V  (P GEMMs);  y = A^T M A
  *   backward_data    the forward of dy with the filters turned by 180 degrees and
  *                    c_in, c_out swapped (for 3x3, pad 1, stride 1, dx is exactly that
- *                    convolution): U' [16][c_in][c_out], V [16][c_out][T], M [16][c_in][T]
- *   backward_filter  V = B^T d B;  dM = A dY A^T [16][c_out][T];
- *                    dU += dM V^T [16][c_out][c_in]  (chunk after chunk);
+ *                    convolution): U' [P][c_in][c_out], V [P][c_out][T], M [P][c_in][T]
+ *   backward_filter  V = B^T d B;  dM = A dY A^T [P][c_out][T];
+ *                    dU += dM V^T [P][c_out][c_in]  (chunk after chunk);
  *                    then dw = G^T dU G + beta dw
  * The beta of a call is applied once, by its last kernel (the output transform or the
  * filter-gradient transform), so accumulation is exact whatever the chunks.
  *
- * Workspace: the filter part (16 c_out c_in floats, U or dU) and, per sample of a
- * chunk, 16 th tw (c_in + c_out) floats (V and M), a little more for alignment. The
+ * Workspace: the filter part (P c_out c_in floats, U or dU) and, per sample of a
+ * chunk, P th tw (c_in + c_out) floats (V and M), a little more for alignment. The
  * chunks fill AGECL_CONV2D_WORKSPACE_LIMIT in all, except on CPU devices, where V and M
  * stay within an eighth of the device's cache (so that they are still cached when the
  * next kernel reads them) unless the chunk would have fewer than min_tiles tiles:
  * 512 for the convolutions, 2048 for backward_filter, whose product sums over the
- * tiles (k = T) and reads and writes all of dU per chunk. Measured on PoCL, 2 cores,
+ * tiles (k = T) and reads and writes all of dU per chunk (F(2x2) figures; F(4x4)
+ * takes a quarter of those tiles, the same outputs). Measured on PoCL, 2 cores,
  * batch 64, interleaved medians (a loaded machine: +-10%): at 512 -> 512 channels on
  * 7 x 7 the cache-sized chunks (48 tiles) ran the forward 1.16x and backward_filter
  * 1.6x slower than these; at 256 channels on 14 x 14 backward_filter gained 1.16x
  * from 2048 tiles against 512.
  *
- * The 16 products of a chunk run as one batched GEMM on CPU devices (our SGEMM, which
+ * The P products of a chunk run as one batched GEMM on CPU devices (our SGEMM, which
  * reads U and V and writes M in place; for backward_filter V is written transposed,
- * [16][T][c_in], since packing V^T inside the GEMM cost as much as the product at 64
- * channels). Elsewhere they run as 16 GEMMs: CLBlast's strided-batched GEMM allocates
+ * [P][T][c_in], since packing V^T inside the GEMM cost as much as the product at 64
+ * channels). Elsewhere they run as P GEMMs: CLBlast's strided-batched GEMM allocates
  * padded copies of its operands on every call, its plain GEMM works in the context's
  * temporary buffer.
  *
@@ -50,7 +56,6 @@
 #include "error.h"
 
 #define PROGRAM "winograd"
-#define POSITIONS 16 /* elements of a transformed 4x4 tile */
 /* The portable kernels' work-group size: fixed, so that PoCL, which compiles a kernel
  * for each work-group size it is given, builds each once. */
 #define GROUP 64
@@ -69,12 +74,14 @@ static const char *const cpu_kernels[KERNELS] = {
 typedef struct winograd {
     agecl_ctx *ctx;
     agecl_conv2d_desc d;
+    int m;                 /* outputs per tile side: 2 or 4 */
+    int positions;         /* elements of a transformed tile: (m + 2)^2 */
     int th, tw;            /* tiles per sample: rows, columns */
     int cpu;               /* the CPU kernels, cache-sized chunks, batched GEMMs */
-    char options[16];      /* the program's build options (-DLANES=...) */
+    char options[32];      /* the program's build options (-DWINO_M=.. -DLANES=..) */
     size_t slack;          /* floats a row of V keeps past its T tiles (LANES - 1 on CPUs) */
     cl_uint filter_stride; /* floats between the positions of U (and dU) */
-    size_t filters;        /* floats of U (or dU): 16 filter_stride */
+    size_t filters;        /* floats of U (or dU): positions filter_stride */
     int chunk[AGECL_CONV_PASS_COUNT]; /* samples per chunk */
 } winograd;
 
@@ -105,8 +112,8 @@ static size_t row_floats(const winograd *s, size_t ns)
 }
 
 /* The distance between the positions' matrices of `rows` rows of ld floats: whole
- * 4 KiB pages and one cache line more, so that the 16 streams a transform reads or
- * writes fall in 16 different cache sets (at multiples of 4 KiB, as 64 rows of any
+ * 4 KiB pages and one cache line more, so that the P streams a transform reads or
+ * writes fall in P different cache sets (at multiples of 4 KiB, as 64 rows of any
  * multiple of 16 floats are, they all compete for one set). */
 static size_t position_stride(size_t rows, size_t ld)
 {
@@ -118,7 +125,7 @@ static size_t position_stride(size_t rows, size_t ld)
 static size_t chunk_floats(const winograd *s, size_t ns)
 {
     size_t ld = row_floats(s, ns);
-    return s->filters + POSITIONS * (position_stride((size_t)s->d.c_in, ld) +
+    return s->filters + (size_t)s->positions * (position_stride((size_t)s->d.c_in, ld) +
                                      position_stride((size_t)s->d.c_out, ld));
 }
 
@@ -148,10 +155,11 @@ static int choose_chunk(const winograd *s, size_t min_tiles)
 }
 
 /* The CPU kernels' vector width: of 16, 8, 4 tiles, the one whose blocks cover a tile
- * row with the fewest lanes wasted (a 14 x 14 image has rows of 7 tiles). */
-static int lanes_for(int tw) { return tw > 8 ? 16 : tw > 4 ? 8 : 4; }
+ * row with the fewest lanes wasted (a 14 x 14 image has rows of 7 tiles of F(2x2)); at
+ * most 8 for F(4x4), whose 36 positions of 16 lanes would not fit the registers. */
+static int lanes_for(int tw, int m) { return tw > 8 && m == 2 ? 16 : tw > 4 ? 8 : 4; }
 
-static agecl_status create(agecl_ctx *ctx, const agecl_conv2d_desc *d, void **state,
+static agecl_status create(agecl_ctx *ctx, const agecl_conv2d_desc *d, int m, void **state,
                            size_t workspace[AGECL_CONV_PASS_COUNT])
 {
     int cpu = 0;
@@ -160,16 +168,21 @@ static agecl_status create(agecl_ctx *ctx, const agecl_conv2d_desc *d, void **st
     if (!s) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "conv2d_plan_create: winograd state");
     s->ctx = ctx;
     s->d = *d;
-    s->th = (d->h + 1) / 2;
-    s->tw = (d->w + 1) / 2;
+    s->m = m;
+    s->positions = (m + 2) * (m + 2);
+    s->th = (d->h + m - 1) / m;
+    s->tw = (d->w + m - 1) / m;
     s->cpu = cpu;
-    int lanes = lanes_for(s->tw);
+    int lanes = lanes_for(s->tw, m);
     s->slack = cpu ? (size_t)lanes - 1 : 0;
-    if (cpu) snprintf(s->options, sizeof s->options, "-DLANES=%d", lanes);
+    if (cpu) snprintf(s->options, sizeof s->options, "-DWINO_M=%d -DLANES=%d", m, lanes);
+    else snprintf(s->options, sizeof s->options, "-DWINO_M=%d", m);
     s->filter_stride = (cl_uint)position_stride((size_t)d->c_out, (size_t)d->c_in);
-    s->filters = POSITIONS * (size_t)s->filter_stride;
-    s->chunk[AGECL_CONV_FORWARD] = s->chunk[AGECL_CONV_BACKWARD_DATA] = choose_chunk(s, 512);
-    s->chunk[AGECL_CONV_BACKWARD_FILTER] = choose_chunk(s, 2048);
+    s->filters = (size_t)s->positions * s->filter_stride;
+    size_t per_tile = (size_t)(m / 2) * (m / 2); /* F(2x2) tiles in one of this size */
+    s->chunk[AGECL_CONV_FORWARD] = s->chunk[AGECL_CONV_BACKWARD_DATA] =
+        choose_chunk(s, 512 / per_tile);
+    s->chunk[AGECL_CONV_BACKWARD_FILTER] = choose_chunk(s, 2048 / per_tile);
     agecl_status st = AGECL_OK;
     for (int pass = 0; pass < AGECL_CONV_PASS_COUNT; pass++) {
         workspace[pass] = chunk_floats(s, (size_t)s->chunk[pass]);
@@ -190,10 +203,22 @@ static agecl_status create(agecl_ctx *ctx, const agecl_conv2d_desc *d, void **st
     return AGECL_OK;
 }
 
+static agecl_status create2(agecl_ctx *ctx, const agecl_conv2d_desc *d, void **state,
+                            size_t workspace[AGECL_CONV_PASS_COUNT])
+{
+    return create(ctx, d, 2, state, workspace);
+}
+
+static agecl_status create4(agecl_ctx *ctx, const agecl_conv2d_desc *d, void **state,
+                            size_t workspace[AGECL_CONV_PASS_COUNT])
+{
+    return create(ctx, d, 4, state, workspace);
+}
+
 static void destroy(void *state) { free(state); }
 
 /* The workspace of a chunk of ns samples: the filter part, then the matrices V
- * [16][c_a][ld] and M [16][c_b][ld], their positions ps_a and ps_b floats apart. */
+ * [P][c_a][ld] and M [P][c_b][ld], their positions ps_a and ps_b floats apart. */
 typedef struct chunk_ws {
     cl_mem buf;
     cl_uint filters, a, b; /* offsets */
@@ -208,7 +233,7 @@ static chunk_ws carve(const winograd *s, const agecl_tensor *ws, int ns, int c_a
     cl_uint base = (cl_uint)ws->offset, a = base + (cl_uint)s->filters;
     cl_uint ps_a = (cl_uint)position_stride((size_t)c_a, ld),
             ps_b = (cl_uint)position_stride((size_t)c_b, ld);
-    return (chunk_ws){ws->buf, base, a, a + POSITIONS * ps_a,
+    return (chunk_ws){ws->buf, base, a, a + (cl_uint)s->positions * ps_a,
                       (cl_uint)(tiles_per_sample(s) * (size_t)ns), (cl_uint)ld,
                       (cl_uint)product_cols(s, (size_t)ns), ps_a, ps_b};
 }
@@ -287,7 +312,7 @@ static agecl__matrix mat(cl_mem buf, size_t offset, size_t ld, int trans)
     return (agecl__matrix){buf, offset, ld, trans};
 }
 
-/* The 16 products C_p = A_p B_p + beta C_p (A_p m x k, B_p k x n, C_p m x n), the
+/* The P products C_p = A_p B_p + beta C_p (A_p m x k, B_p k x n, C_p m x n), the
  * matrices of each operand a_stride, b_stride, c_stride floats apart. */
 static agecl_status products(const winograd *s, const char *what, size_t m, size_t n, size_t k,
                              agecl__matrix a, size_t a_stride, agecl__matrix b, size_t b_stride,
@@ -295,8 +320,8 @@ static agecl_status products(const winograd *s, const char *what, size_t m, size
 {
     if (s->cpu)
         return agecl__gemm_batched(s->ctx, what, m, n, k, 1.0f, a, a_stride, b, b_stride, beta,
-                                   c, c_stride, POSITIONS);
-    for (size_t p = 0; p < POSITIONS; p++) {
+                                   c, c_stride, (size_t)s->positions);
+    for (size_t p = 0; p < (size_t)s->positions; p++) {
         agecl__matrix ap = a, bp = b, cp = c;
         ap.offset += p * a_stride;
         bp.offset += p * b_stride;
@@ -389,7 +414,16 @@ const agecl__conv2d_algo agecl__conv2d_winograd = {
     AGECL_CONV_WINOGRAD,
     "winograd",
     supports,
-    create,
+    create2,
+    destroy,
+    {forward, backward_data, backward_filter},
+};
+
+const agecl__conv2d_algo agecl__conv2d_winograd4 = {
+    AGECL_CONV_WINOGRAD4,
+    "winograd4",
+    supports,
+    create4,
     destroy,
     {forward, backward_data, backward_filter},
 };
