@@ -51,6 +51,13 @@ void test_use_gemm(agecl_gemm_path g)
     set_options(&o);
 }
 
+void test_use_fuse(int on)
+{
+    agecl_options o = *agecl_ctx_options(test_ctx());
+    o.fuse = on;
+    set_options(&o);
+}
+
 void test_use_conv_algo(const char *name)
 {
     agecl_options o = *agecl_ctx_options(test_ctx());

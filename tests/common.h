@@ -21,6 +21,7 @@ void test_ctx_release(void);
 void test_use_kernels(agecl_family f);
 void test_use_gemm(agecl_gemm_path g);
 void test_use_conv_algo(const char *name);
+void test_use_fuse(int on); /* 1 is the default */
 
 /* Compare analytic, the gradient of loss(state) with respect to p[0..n), with
  * central differences in double precision (h = 1e-6, each p[i] changed in place

@@ -225,7 +225,7 @@ static void test_workspace_bound(void **state)
     test_use_kernels(AGECL_FAMILY_AUTO);
 }
 
-/* IR-50's 3x3 stride-1 convolutions at batch 2 (the channel counts and sizes of its
+/* IR-50's 3x3 stride-1 convolutions at batch 1 (the channel counts and sizes of its
  * four stages, 112 x 112 at 64 channels included), every pass, the CPU kernels and the
  * portable ones; the largest error of each algorithm and pass is printed, so that the
  * figures in this file's header can be checked. */
@@ -235,7 +235,7 @@ static void test_ir50_shapes(void **state)
     const int shapes[][3] = {{64, 112, 64}, {64, 56, 64}, {128, 28, 128}, {256, 14, 256},
                              {512, 7, 512}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        problem p = make_problem(desc(2, shapes[i][0], shapes[i][1], shapes[i][1],
+        problem p = make_problem(desc(1, shapes[i][0], shapes[i][1], shapes[i][1],
                                       shapes[i][2]), 300 + i);
         for (int a = 0; a < N_WINOS; a++) {
             double err[AGECL_CONV_PASS_COUNT] = {0};

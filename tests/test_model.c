@@ -1,7 +1,8 @@
 /* The whole model against PyTorch (tests/fixtures/model.safetensors, made by
  * tools/fixtures/gen_model.py): the first forward pass, every gradient of the
  * first backward pass (also with the model's tensors spread over many small
- * buffers), and 10 Adam steps (losses and final weights). */
+ * buffers), and 10 Adam steps (losses and final weights); inference with the
+ * BatchNorms folded against the layers unfolded as the weights change. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "common.h"
 #include "agecl/model.h"
 #include "agecl/safetensors.h"
@@ -189,6 +191,100 @@ static void test_ten_adam_steps_match_pytorch(void **state)
     agecl_model_destroy(m);
 }
 
+/* Inference of a (BatchNorms folded, the default) against b (AGECL_FUSE=0) given
+ * a's weights and statistics: features, ages and gender within 1e-5 of the largest. */
+static void same_inference(agecl_model *a, agecl_model *b, const float *images, const char *when)
+{
+    for (int i = 0; i < agecl_model_tensor_count(a); i++) {
+        int shape[4];
+        agecl_model_tensor_name(a, i, NULL, shape);
+        float *v = malloc((size_t)shape[0] * shape[1] * shape[2] * shape[3] * sizeof *v);
+        assert_non_null(v);
+        TEST_OK(agecl_model_tensor_get(a, i, 0, v));
+        TEST_OK(agecl_model_tensor_set(b, i, 0, v));
+        free(v);
+    }
+    float feat[2][B * 16], age[2][B], gender[2][B];
+    agecl_model *m[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < B * 16; i++) feat[k][i] = test_poison_value();
+        TEST_OK(agecl_model_forward(m[k], images, 0));
+        agecl_outputs out = {age[k], gender[k], NULL, feat[k]};
+        TEST_OK(agecl_model_outputs(m[k], &out));
+    }
+    char what[96];
+    snprintf(what, sizeof what, "folded inference %s: features", when);
+    test_assert_close(what, feat[0], feat[1], B * 16, 1e-5);
+    snprintf(what, sizeof what, "folded inference %s: ages", when);
+    test_assert_close(what, age[0], age[1], B, 1e-5);
+    snprintf(what, sizeof what, "folded inference %s: gender", when);
+    test_assert_close(what, gender[0], gender[1], B, 1e-5);
+}
+
+/* A training step of lr 0.05 (large, so that stale folded weights show), with
+ * inference checked after the training forward and backward, and after the step. */
+static void train_step(agecl_model *a, agecl_model *b, const batch *bt, int step)
+{
+    agecl_labels labels = {bt->age, bt->gender, bt->pos};
+    agecl_losses losses = {0};
+    TEST_OK(agecl_model_forward(a, bt->images, 1));
+    TEST_OK(agecl_model_loss(a, &labels, 1, &losses));
+    TEST_OK(agecl_model_backward(a));
+    same_inference(a, b, bt->images, "after a training forward (the running statistics)");
+    TEST_OK(agecl_model_adam_step(a, 0.05f, 0.0f, step));
+    same_inference(a, b, bt->images, "after an optimiser step");
+}
+
+/* The folded weights follow every change of the weights and statistics: after each
+ * way of changing them alone, a infers as b given a's tensors. Checked to fail when
+ * any one of the training forward, the optimiser step, the swap, tensor_set, init
+ * and load does not mark the weights changed. */
+static void test_folded_inference_follows_the_weights(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    test_use_fuse(1);
+    agecl_model *a = make_model(ctx);
+    test_use_fuse(0);
+    agecl_model *b = make_model(ctx);
+    test_use_fuse(1);
+    assert_true(a->fold && !b->fold);
+    batch bt = load_batch();
+    same_inference(a, b, bt.images, "of the fixture's weights");
+    same_inference(a, b, bt.images, "again");
+    train_step(a, b, &bt, 1);
+    TEST_OK(agecl_model_ema_update(a, 0.5));
+    train_step(a, b, &bt, 2);
+    TEST_OK(agecl_model_ema_update(a, 0.5));
+    TEST_OK(agecl_model_ema_swap(a));
+    same_inference(a, b, bt.images, "with the moving average swapped in");
+    TEST_OK(agecl_model_ema_swap(a));
+    same_inference(a, b, bt.images, "with it swapped out");
+    int w = agecl_model_tensor_find(a, "stage1.0.conv2.weight"), shape[4];
+    assert_true(w >= 0);
+    agecl_model_tensor_name(a, w, NULL, shape);
+    size_t n = (size_t)shape[0] * shape[1] * shape[2] * shape[3];
+    float *v = malloc(n * sizeof *v);
+    assert_non_null(v);
+    TEST_OK(agecl_model_tensor_get(a, w, 0, v));
+    for (size_t i = 0; i < n; i++) v[i] *= -2.0f;
+    TEST_OK(agecl_model_tensor_set(a, w, 0, v));
+    same_inference(a, b, bt.images, "after agecl_model_tensor_set");
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/agecl_fold_%d.safetensors", (int)getpid());
+    TEST_OK(agecl_model_save(a, path, 0, NULL));
+    TEST_OK(agecl_model_init(a, 77));
+    same_inference(a, b, bt.images, "after init");
+    TEST_OK(agecl_model_load(a, path, 0));
+    same_inference(a, b, bt.images, "after a load");
+    unlink(path);
+    free(v);
+    free(bt.images);
+    free(bt.age);
+    agecl_model_destroy(a);
+    agecl_model_destroy(b);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -339,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_small_allocations_spread_over_arenas),
         cmocka_unit_test(test_ten_adam_steps_match_pytorch),
         cmocka_unit_test(test_batch_too_large_is_named),
+        cmocka_unit_test(test_folded_inference_follows_the_weights),
         cmocka_unit_test(test_gradient_sum_in_buckets),
     };
     int failed = TEST_RUN_GROUP(tests, setup, teardown);

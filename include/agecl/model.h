@@ -131,7 +131,14 @@ typedef struct agecl_losses {
 } agecl_losses;
 
 /* Forward pass on B images (host, B x 3 x S x S, normalised). training != 0
- * uses batch statistics and keeps activations (needs AGECL_MODEL_TRAIN). */
+ * uses batch statistics and keeps activations (needs AGECL_MODEL_TRAIN).
+ * Inference (training == 0) folds each BatchNorm that follows a convolution (an IR
+ * unit's last one, and its shortcut's) into that convolution's weights and a bias,
+ * unless the context's fuse option is off (AGECL_FUSE=0, read at creation): the
+ * folded weights are made again on the first inference after anything changed the
+ * parameters or statistics (a training forward, an optimiser step, a swap of the
+ * moving average, agecl_model_tensor_set, init, load, broadcast). Results differ
+ * from the unfolded ones by rounding only. */
 agecl_status agecl_model_forward(agecl_model *m, const float *images, int training);
 
 /* After a training forward: the losses of MODEL.md section 3 (the position term

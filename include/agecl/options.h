@@ -16,10 +16,13 @@
  *                                im2col and Winograd (auto: the device's type)
  *   gemm       AGECL_GEMM        auto | own | clblast: whose SGEMM runs the products
  *                                (auto: ours on CPUs, CLBlast else)
- *   conv_algo  AGECL_CONV_ALGO   auto | im2col | clblast | winograd | fft | implicit: the
- *                                algorithm of AGECL_CONV_AUTO plans (auto: measured);
- *                                checked when a plan is created
- *   fuse       AGECL_FUSE        1 | 0: BatchNorm and PReLU fused into one kernel in the stem
+ *   conv_algo  AGECL_CONV_ALGO   auto | im2col | clblast | winograd | fft | implicit |
+ *                                winograd4: the algorithm of AGECL_CONV_AUTO plans (auto:
+ *                                measured); checked when a plan is created
+ *   fuse       AGECL_FUSE        1 | 0: layers fused, read when a model is created: the
+ *                                stem's BatchNorm and PReLU in one kernel, and for
+ *                                inference each BatchNorm that follows a convolution
+ *                                folded into that convolution's weights (agecl/model.h)
  *   profile    AGECL_PROFILE     0 | 1: time every kernel (as AGECL_CTX_PROFILING)
  *   werror     AGECL_WERROR      0 | 1: build the library's kernels with -Werror, so that
  *                                a compiler warning fails the build, naming the program

@@ -7,7 +7,8 @@
  * created, runs them as two ops instead, through stem.t_bn (allocated only
  * then), to measure the fusion; "1" or unset: fused; any other value fails.
  * (No other BN is followed by a PReLU: an IR unit's PReLU follows a
- * convolution.) */
+ * convolution.) The same switch folds inference's BatchNorms that follow a
+ * convolution into it (fold.c). */
 #include <stdlib.h>
 #include <string.h>
 #include "agecl/layers.h"
@@ -16,7 +17,7 @@
 #include "model/model_internal.h"
 
 #define BN_MOMENTUM 0.1f
-#define BN_EPS 1e-5f
+#define BN_EPS AGECL__BN_EPS
 
 static agecl_status bn_forward(agecl_model *m, agecl__bn *bn, const agecl_tensor *x,
                                agecl_tensor *y, int training)
@@ -116,6 +117,28 @@ static agecl_status unit_forward(agecl_model *m, agecl__unit *u, const agecl_ten
     return agecl_layer_add_forward(u->add_plan, &u->out, sc, &u->out);
 }
 
+/* Inference with bn2 and the shortcut's BN folded into the convolutions before them
+ * (fold.c): out = shortcut + bias, then conv2 adds onto it. */
+static agecl_status unit_forward_folded(agecl_model *m, agecl__unit *u, const agecl_tensor *x)
+{
+    AGECL_TRY(bn_forward(m, &u->bn1, x, &u->t_bn1, 0));
+    AGECL_TRY(conv_forward(m, &u->conv1, &u->t_bn1, &u->t_conv1));
+    AGECL_TRY(agecl_layer_prelu_forward(u->prelu_plan, &u->t_conv1, agecl__P(m, u->prelu),
+                                        &u->t_prelu));
+    const agecl_tensor *sc = x;
+    if (u->sc_conv) {
+        AGECL_TRY(agecl_conv2d_forward(u->sc.plan, x, &u->sc_fold, 0.0f, &u->out,
+                                       &m->workspace));
+        sc = &u->out;
+    } else if (u->stride > 1) {
+        AGECL_TRY(agecl_layer_subsample_forward(u->sub_plan, x, &u->out));
+        sc = &u->out;
+    }
+    AGECL_TRY(agecl__channel_bias_add(m, sc, &u->bias_fold, &u->out));
+    return agecl_conv2d_forward(u->conv2.plan, &u->t_prelu, &u->w2_fold, 1.0f, &u->out,
+                                &m->workspace);
+}
+
 /* Gradient buffers: dout comes in g[0]; dx leaves in g[3]; g[1], g[2] are scratch. */
 static agecl_status unit_backward(agecl_model *m, agecl__unit *u, const agecl_tensor *x,
                                   agecl_tensor *const g[4])
@@ -152,9 +175,12 @@ agecl_status agecl__backbone_forward(agecl_model *m, int training)
     agecl__stem *st = &m->stem;
     AGECL_TRY(conv_forward(m, &st->conv, &m->input, &st->t_conv));
     AGECL_TRY(stem_bn_prelu_forward(m, st, training));
+    int folded = !training && m->fold;
+    if (folded) AGECL_TRY(agecl__fold_refresh(m));
     const agecl_tensor *x = &st->out;
     for (int i = 0; i < m->n_units; i++) {
-        AGECL_TRY(unit_forward(m, &m->units[i], x, training));
+        if (folded) AGECL_TRY(unit_forward_folded(m, &m->units[i], x));
+        else AGECL_TRY(unit_forward(m, &m->units[i], x, training));
         x = &m->units[i].out;
     }
     return agecl_layer_avgpool_forward(m->pool_plan, x, &m->heads.feat);

@@ -188,7 +188,7 @@ static agecl_status allocate(agecl_model *m, int counting)
     AGECL_TRY(own(m, &m->input, B, 3, S, S));
     if (!counting) AGECL_TRY(make_plan(m, &m->stem.conv, 3, S, c0, 3, 1, &ws));
     AGECL_TRY(act(m, &m->stem.t_conv, SLOT_A, c0, S));
-    m->stem.fused = agecl_ctx_options(m->ctx)->fuse; /* AGECL_FUSE */
+    m->stem.fused = m->fold = agecl_ctx_options(m->ctx)->fuse; /* AGECL_FUSE */
     if (!m->stem.fused) AGECL_TRY(act(m, &m->stem.t_bn, SLOT_B, c0, S));
     if (!counting) {
         agecl_layer_op op = m->stem.fused ? AGECL_LAYER_BATCHNORM_PRELU : AGECL_LAYER_BATCHNORM;
@@ -226,6 +226,11 @@ static agecl_status allocate(agecl_model *m, int counting)
             AGECL_TRY(bn_stats(m, &u->sc_bn, u->d));
         }
         if (u->sc_conv || u->stride > 1) AGECL_TRY(act(m, &u->t_sc, SLOT_D, u->d, u->out_hw));
+        if (m->fold) {
+            AGECL_TRY(own(m, &u->w2_fold, u->d, u->d, 3, 3));
+            if (u->sc_conv) AGECL_TRY(own(m, &u->sc_fold, u->d, u->cin, 1, 1));
+            AGECL_TRY(own(m, &u->bias_fold, 1, u->d, 1, 1));
+        }
         AGECL_TRY(act(m, &u->out, i % 2 ? SLOT_OUT1 : SLOT_OUT0, u->d, u->out_hw));
     }
 
@@ -306,6 +311,7 @@ agecl_status agecl_model_create(agecl_ctx *ctx, const agecl_model_config *cfg, i
     m->batch = batch;
     m->flags = flags;
     m->loss = agecl_loss_defaults();
+    m->params_gen = 1; /* folded_gen 0: the first inference folds */
     for (int s = 0; s < cfg->stages; s++) m->n_units += cfg->units[s];
     m->units = calloc((size_t)m->n_units, sizeof *m->units);
     agecl_status s = m->units ? AGECL_OK : agecl__fail(AGECL_E_OUT_OF_MEMORY, "model units");

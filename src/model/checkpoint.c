@@ -246,6 +246,7 @@ static agecl_status read_into(agecl_ctx *ctx, agecl_st_file *f, const char *path
 agecl_status agecl_model_load(agecl_model *m, const char *path, int with_optimizer)
 {
     if (!m || !path) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_load: NULL argument");
+    agecl__params_changed(m);
     agecl_st_file *f;
     AGECL_TRY(agecl_st_open(path, &f));
     agecl__params *p = &m->params;
@@ -328,6 +329,7 @@ agecl_status agecl_model_load_weights(agecl_model *m, const char *path, unsigned
 {
     if (!m || !path) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_load_weights: NULL argument");
     if (from_file) *from_file = 0;
+    agecl__params_changed(m);
     agecl__params *p = &m->params;
     if (p->ema_swapped)
         return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_load_weights: the moving average "

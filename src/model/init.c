@@ -70,6 +70,7 @@ agecl_status agecl_model_init(agecl_model *m, uint64_t seed)
 {
     if (!m) return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_init: model is NULL");
     agecl__params *p = &m->params;
+    agecl__params_changed(m);
     size_t largest = 0;
     for (int i = 0; i < p->count; i++) {
         size_t n = agecl_tensor_numel(&p->items[i].value);

@@ -35,6 +35,9 @@ typedef struct agecl__unit {
     agecl_tensor t_bn1, t_conv1, t_prelu, t_conv2; /* residual branch */
     agecl_tensor t_sc_conv, t_sc;                  /* shortcut */
     agecl_tensor out;                              /* bn2(...) + shortcut */
+    /* inference with the BNs folded (fold.c): conv2's and the shortcut's weights
+     * scaled, and the one bias of both branches */
+    agecl_tensor w2_fold, sc_fold, bias_fold;
 } agecl__unit;
 
 typedef struct agecl__stem {
@@ -91,6 +94,12 @@ struct agecl_model {
     agecl_arena acts[AGECL__ACT_ARENAS];
     int n_acts;
     int last_training;         /* the mode of the last forward pass */
+    /* Inference with the BatchNorms folded (fold.c; the fuse option): params_gen
+     * moves whenever the parameters or statistics may have changed
+     * (agecl__params_changed), folded_gen is its value when the folded weights
+     * were made. */
+    int fold;
+    unsigned long params_gen, folded_gen;
     int loss_done;             /* agecl_model_loss ran after it */
     int loss_pos;              /* ... with the position term */
 
@@ -122,6 +131,18 @@ agecl_status agecl__heads_forward(agecl_model *m, int training);
 agecl_status agecl__heads_loss(agecl_model *m, const agecl_labels *labels, int use_pos,
                                agecl_losses *losses);
 agecl_status agecl__heads_backward(agecl_model *m);
+
+/* BatchNorm's epsilon (MODEL.md section 2). */
+#define AGECL__BN_EPS 1e-5f
+
+/* Inference with the BatchNorms folded (fold.c): make the folded weights again if
+ * the parameters changed since; y = x + bias per channel (y may be x). */
+agecl_status agecl__fold_refresh(agecl_model *m);
+agecl_status agecl__channel_bias_add(agecl_model *m, const agecl_tensor *x,
+                                     const agecl_tensor *bias, agecl_tensor *y);
+
+/* Every path that may change a parameter or a BatchNorm statistic calls this. */
+static inline void agecl__params_changed(agecl_model *m) { m->params_gen++; }
 
 /* Release what agecl_model_set_comm made (parallel.c). */
 void agecl__model_comm_free(agecl_model *m);

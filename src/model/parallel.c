@@ -186,6 +186,7 @@ agecl_status agecl_model_broadcast_state(agecl_model *m, int root)
         return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_broadcast_state: root %d of %d ranks",
                            root, m->comm->size);
     agecl__params *p = &m->params;
+    agecl__params_changed(m);
     if (p->stat_elems) AGECL_TRY(broadcast(m, &p->stats, root));
     if (!p->ema_on) return AGECL_OK;
     AGECL_TRY(broadcast(m, &p->ema_values, root));

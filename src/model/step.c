@@ -14,6 +14,7 @@ agecl_status agecl_model_forward(agecl_model *m, const float *images, int traini
                            "agecl_model_forward: training needs a model made with AGECL_MODEL_TRAIN");
     m->loss_done = 0;
     AGECL_TRY(agecl_tensor_write(m->ctx, &m->input, images));
+    if (training) agecl__params_changed(m); /* BatchNorm's running statistics */
     AGECL_TRY(agecl__backbone_forward(m, training));
     AGECL_TRY(agecl__heads_forward(m, training));
     m->last_training = training;
@@ -61,6 +62,7 @@ agecl_status agecl_model_optimizer_step(agecl_model *m, const agecl_adam_config 
     if (!m || !cfg)
         return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_optimizer_step: NULL argument");
     agecl__params *p = &m->params;
+    agecl__params_changed(m);
     if (decay_all || cfg->weight_decay == 0)
         return agecl_adam_step(m->ctx, cfg, step, &p->values, &p->grads, &p->m, &p->v);
     /* Two launches: the weights with decay, the one-dimensional parameters without
@@ -101,6 +103,7 @@ agecl_status agecl_model_ema_swap(agecl_model *m)
     if (!p->ema_on)
         return agecl__fail(AGECL_E_INVALID_ARG, "agecl_model_ema_swap: no moving average yet "
                            "(agecl_model_ema_update starts it)");
+    agecl__params_changed(m);
     if (p->param_elems) AGECL_TRY(agecl_ema_swap(m->ctx, &p->values, &p->ema_values));
     if (p->stat_elems) AGECL_TRY(agecl_ema_swap(m->ctx, &p->stats, &p->ema_stats));
     p->ema_swapped = !p->ema_swapped;

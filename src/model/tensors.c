@@ -44,5 +44,6 @@ agecl_status agecl_model_tensor_set(agecl_model *m, int i, int which, const floa
     agecl_tensor *t = NULL;
     AGECL_TRY(pick(m, i, which, &t));
     if (i == m->heads.rapl_R && m->cfg.rapl) m->heads.refs_set = 1;
+    agecl__params_changed(m);
     return agecl_tensor_write(m->ctx, t, host);
 }
