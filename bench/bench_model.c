@@ -1,7 +1,10 @@
 /* The whole model (agecl/model.h): a training step (forward in training mode,
  * losses and backward with every head live, Adam) and an inference pass, on
  * random images and labels, in images per second; with --profile, the device
- * time of the step's kernels from the context's profiler.
+ * time of the kernels of each from the context's profiler, and the pass's time
+ * outside them (launches, host work: the wall time's median less the kernels'
+ * time) with the number of launches, which is what a batch of one pays beyond its
+ * arithmetic.
  *
  * The model has BENCH_AGES age labels (1..BENCH_AGES) and, as from the second
  * epoch of training on, references for the position head (selected from random
@@ -120,23 +123,25 @@ static int by_ms_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* The step again on a profiling context of the same device: device time per
- * kernel name, per step, longest first. Its own context keeps the event
- * bookkeeping out of the timings above. */
-static agecl_status profile_step(bench_dev *d)
+/* The pass fn (on a model made with flags) again on a profiling context of the same
+ * device: device time per kernel name, per pass (`per`), longest first, then the
+ * pass's wall time (wall_ms, measured without profiling) outside the kernels. Its
+ * own context keeps the event bookkeeping out of the timings above. */
+static agecl_status profile_pass(bench_dev *d, unsigned flags, agecl_status (*fn)(void *),
+                                 const char *per, double wall_ms)
 {
     char selector[16];
     snprintf(selector, sizeof selector, "%d", d->index);
     agecl_ctx *ctx = NULL;
     model_run r = {0};
     agecl_status s = agecl_ctx_create(&ctx, selector, AGECL_CTX_PROFILING);
-    if (s == AGECL_OK) s = make_run(d, ctx, AGECL_MODEL_TRAIN, &r);
-    for (int i = 0; i < d->opt->warmup && s == AGECL_OK; i++) s = train_step(&r);
+    if (s == AGECL_OK) s = make_run(d, ctx, flags, &r);
+    for (int i = 0; i < d->opt->warmup && s == AGECL_OK; i++) s = fn(&r);
     const agecl_profile_entry *entries = NULL;
     int count = 0, runs = d->opt->runs;
     if (s == AGECL_OK) s = agecl_ctx_finish(ctx);
     if (s == AGECL_OK) agecl_ctx_profile_reset(ctx); /* forget the warm-up */
-    for (int i = 0; i < runs && s == AGECL_OK; i++) s = train_step(&r);
+    for (int i = 0; i < runs && s == AGECL_OK; i++) s = fn(&r);
     if (s == AGECL_OK) s = agecl_ctx_profile(ctx, &entries, &count);
     agecl_profile_entry *sorted = NULL;
     if (s == AGECL_OK && count > 0) {
@@ -147,18 +152,23 @@ static agecl_status profile_step(bench_dev *d)
         memcpy(sorted, entries, (size_t)count * sizeof *sorted);
         qsort(sorted, (size_t)count, sizeof *sorted, by_ms_desc);
         double total = 0;
-        for (int i = 0; i < count; i++) total += sorted[i].ms;
+        long long calls = 0;
+        for (int i = 0; i < count; i++) total += sorted[i].ms, calls += sorted[i].calls;
         for (int i = 0; i < count; i++) {
-            bench_result res = bench_result_init("profile", sorted[i].name, "per step",
-                                                 d->opt->batch);
+            bench_result res = bench_result_init("profile", sorted[i].name, per, d->opt->batch);
             res.ms = sorted[i].ms / runs;
             res.calls = (sorted[i].calls + runs - 1) / runs;
             res.time_pct = total > 0 ? 100 * sorted[i].ms / total : 0;
             bench_emit(d, &res);
         }
-        bench_result res = bench_result_init("profile", "all_kernels", "per step", d->opt->batch);
+        bench_result res = bench_result_init("profile", "all_kernels", per, d->opt->batch);
         res.ms = total / runs;
+        res.calls = (calls + runs - 1) / runs;
         res.time_pct = 100;
+        bench_emit(d, &res);
+        res = bench_result_init("profile", "outside_kernels", per, d->opt->batch);
+        res.ms = wall_ms - total / runs;
+        res.calls = (calls + runs - 1) / runs;
         bench_emit(d, &res);
     }
     free(sorted);
@@ -179,7 +189,7 @@ agecl_status bench_step(bench_dev *d)
     emit_model(d, "step", "train_step", ms, 3 * 2 * agecl_model_config_macs(&d->cfg));
     if (!d->opt->profile) return AGECL_OK;
     bench_progress("step: profiling %d steps", d->opt->runs);
-    return profile_step(d);
+    return profile_pass(d, AGECL_MODEL_TRAIN, train_step, "per step", ms);
 }
 
 agecl_status bench_infer(bench_dev *d)
@@ -192,5 +202,7 @@ agecl_status bench_infer(bench_dev *d)
     free_run(&r);
     if (s != AGECL_OK) return s;
     emit_model(d, "infer", "inference", ms, 2 * agecl_model_config_macs(&d->cfg));
-    return AGECL_OK;
+    if (!d->opt->profile) return AGECL_OK;
+    bench_progress("infer: profiling %d passes", d->opt->runs);
+    return profile_pass(d, 0, inference, "per pass", ms);
 }

@@ -60,7 +60,7 @@ typedef struct bench_result {
     double gflops, gbps;   /* rates; the share of the matching ceiling follows from them */
     double images_per_s;
     double time_pct;       /* profile entries: share of the step's kernel time */
-    int calls;             /* profile entries: kernel calls per step */
+    int calls;             /* profile entries: kernel calls per pass */
 } bench_result;
 
 /* A result with every optional field marked "not applicable". */
