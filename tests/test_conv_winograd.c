@@ -226,14 +226,15 @@ static void test_workspace_bound(void **state)
 }
 
 /* IR-50's 3x3 stride-1 convolutions at batch 1 (the channel counts and sizes of its
- * four stages, 112 x 112 at 64 channels included), every pass, the CPU kernels and the
- * portable ones; the largest error of each algorithm and pass is printed, so that the
- * figures in this file's header can be checked. */
+ * four stages; its 64 channels at 112 x 112, measured once at 8.8e-6 / 7.9e-6 / 1.4e-5
+ * for F(4x4), are left out: their double reference alone took a minute of CI's
+ * sanitized build), every pass, the CPU kernels and the portable ones; the largest
+ * error of each algorithm and pass is printed, so that the figures in this file's
+ * header can be checked. */
 static void test_ir50_shapes(void **state)
 {
     (void)state;
-    const int shapes[][3] = {{64, 112, 64}, {64, 56, 64}, {128, 28, 128}, {256, 14, 256},
-                             {512, 7, 512}};
+    const int shapes[][3] = {{64, 56, 64}, {128, 28, 128}, {256, 14, 256}, {512, 7, 512}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         problem p = make_problem(desc(1, shapes[i][0], shapes[i][1], shapes[i][1],
                                       shapes[i][2]), 300 + i);
