@@ -677,6 +677,14 @@ static void test_resume_after_kill_matches_uninterrupted(void **state)
 
 /* With a moving average of the weights: last.safetensors carries it ("ema.*"),
  * best.safetensors is the average, and resuming continues it exactly. */
+/* Without validation (train+val) the state records no best MAE ("none"), and a
+ * resumed run still ends as an uninterrupted one. */
+static void test_resume_without_validation(void **state)
+{
+    (void)state;
+    resume_check("final", "--train-on", "train+val");
+}
+
 static void test_resume_with_weight_average(void **state)
 {
     (void)state;
@@ -913,6 +921,65 @@ static void test_train_from_imported_backbone(void **state)
     assert_int_equal(mkdir(o.out_dir, 0755), 0);
     assert_int_equal(agecl_train(&o, &r), AGECL_E_SHAPE);
     assert_non_null(strstr(agecl_last_error(), "tiny: units 1,1,1"));
+}
+
+/* One tensor of two checkpoints holds the same bytes. */
+static int same_tensor(const char *a, const char *b, const char *name)
+{
+    agecl_st_file *fa, *fb;
+    agecl_st_info x, y;
+    TEST_OK(agecl_st_open(a, &fa));
+    TEST_OK(agecl_st_open(b, &fb));
+    TEST_OK(agecl_st_find(fa, name, &x));
+    TEST_OK(agecl_st_find(fb, name, &y));
+    int same = x.nbytes == y.nbytes && !memcmp(x.data, y.data, x.nbytes);
+    agecl_st_close(fa);
+    agecl_st_close(fb);
+    return same;
+}
+
+/* --train-limit thins the training split alone; --train-on train+val trains on both
+ * splits (steps counted), validates nothing, keeps the last epoch as the best model
+ * and says so in the checkpoint and the log. */
+static void test_train_limit_and_train_on_val(void **state)
+{
+    (void)state;
+    agecl_train_options o;
+    agecl_train_defaults(&o);
+    o.data = utkface();
+    o.preset = "tiny";
+    o.epochs = 2, o.batch = 8, o.limit = 32;
+    o.progress = NULL;
+    o.skip_test = 1;
+    agecl_train_result r;
+    struct { const char *dir; int train_limit, on_val, steps; } runs[] = {
+        {"split-train", 0, 0, 2 * 32 / 8},
+        {"split-thin", 16, 0, 2 * 16 / 8},
+        {"split-both", 0, 1, 2 * 64 / 8},
+        {"split-thin-both", 16, 1, 2 * 48 / 8},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        o.out_dir = tmp_path(runs[i].dir);
+        o.train_limit = runs[i].train_limit, o.train_on_val = runs[i].on_val;
+        TEST_OK(agecl_train(&o, &r));
+        assert_int_equal(r.steps, runs[i].steps);
+        assert_int_equal(r.best_epoch, runs[i].on_val ? 2 : r.best_epoch);
+        char best[700], last[700], log[700];
+        snprintf(best, sizeof best, "%s/best.safetensors", o.out_dir);
+        snprintf(last, sizeof last, "%s/last.safetensors", o.out_dir);
+        snprintf(log, sizeof log, "%s/log.jsonl", o.out_dir);
+        agecl_st_file *f;
+        TEST_OK(agecl_st_open(best, &f));
+        assert_string_equal(agecl_st_meta(f, "train_on"), runs[i].on_val ? "train+val" : "train");
+        char limit[16];
+        snprintf(limit, sizeof limit, "%d", runs[i].train_limit);
+        assert_string_equal(agecl_st_meta(f, "train_limit"), limit);
+        agecl_st_close(f);
+        char *text = read_text(log);
+        assert_int_equal(strstr(text, "\"val_mae\": null") != NULL, runs[i].on_val);
+        free(text);
+        if (runs[i].on_val) assert_true(same_tensor(best, last, "stem.conv.weight"));
+    }
 }
 
 /* Numbers on the command line are parsed whole and in range, never cut or wrapped. */
@@ -1203,11 +1270,13 @@ int main(void)
         cmocka_unit_test(test_bad_checkpoints_rejected),
         cmocka_unit_test(test_resume_after_kill_matches_uninterrupted),
         cmocka_unit_test(test_resume_with_weight_average),
+        cmocka_unit_test(test_resume_without_validation),
         cmocka_unit_test(test_resume_refuses_damaged_state),
         cmocka_unit_test(test_eval_json),
         cmocka_unit_test(test_eval_refuses_unreadable_set),
         cmocka_unit_test(test_train_checks_output_folder),
         cmocka_unit_test(test_train_from_imported_backbone),
+        cmocka_unit_test(test_train_limit_and_train_on_val),
         cmocka_unit_test(test_cli_numbers_are_strict),
         cmocka_unit_test(test_train_reports_bad_images),
         cmocka_unit_test(test_divergence_stops_and_keeps_checkpoint),

@@ -68,6 +68,11 @@ static void usage(FILE *f)
         "  --no-gender        no gender head (default: on when the data set has genders)\n"
         "  --no-rapl          no relative age position branch\n"
         "  --limit N          use at most N samples of each split (quick runs)\n"
+        "  --train-limit N    use at most N samples of the training split, an even stride\n"
+        "                     through it (a learning curve, judged on the whole validation)\n"
+        "  --train-on PARTS   train (default) or train+val: the final fit of a recipe chosen\n"
+        "                     on validation; no validation, the last epoch's model is kept\n"
+        "                     as best.safetensors (the test split stays untouched)\n"
         "  --max-steps N      at most N steps an epoch (quick runs)\n"
         "  --strict           any bad image is an error (default: skipped and counted)\n"
         "  --no-test          do not run the test split at the end (for recipe studies)\n"
@@ -180,7 +185,7 @@ int cmd_train(int argc, char **argv)
     enum { O_LR = 256, O_WD, O_DROPS, O_NOGENDER, O_NORAPL, O_LIMIT, O_MAXSTEPS, O_STRICT, O_QUIET,
            O_INIT, O_RECIPE, O_OPTIM, O_DECAYON, O_SCHED, O_WARMUP, O_AUG, O_SIGMA, O_DISTW,
            O_GENDERW, O_POSW, O_FLIP, O_NOFLIP, O_AGEW, O_NOTEST, O_EMA, O_SYNCBN, O_STOPAFTER,
-           O_BUCKET };
+           O_BUCKET, O_TRAINLIMIT, O_TRAINON };
     static const struct option longs[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"preset", required_argument, 0, 'p'}, {"epochs", required_argument, 0, 'e'},
@@ -190,6 +195,8 @@ int cmd_train(int argc, char **argv)
         {"workers", required_argument, 0, 'w'}, {"cache", required_argument, 0, 'c'},
         {"resume", no_argument, 0, 'r'}, {"no-gender", no_argument, 0, O_NOGENDER},
         {"no-rapl", no_argument, 0, O_NORAPL}, {"limit", required_argument, 0, O_LIMIT},
+        {"train-limit", required_argument, 0, O_TRAINLIMIT},
+        {"train-on", required_argument, 0, O_TRAINON},
         {"max-steps", required_argument, 0, O_MAXSTEPS}, {"strict", no_argument, 0, O_STRICT},
         {"quiet", no_argument, 0, O_QUIET}, {"init", required_argument, 0, O_INIT},
         {"recipe", required_argument, 0, O_RECIPE}, {"optimizer", required_argument, 0, O_OPTIM},
@@ -241,6 +248,8 @@ int cmd_train(int argc, char **argv)
         case O_NOGENDER: o.gender = 0; break;
         case O_NORAPL: o.rapl = 0; break;
         case O_LIMIT: ok = parse_int("--limit", optarg, 1, &o.limit); break;
+        case O_TRAINLIMIT: ok = parse_int("--train-limit", optarg, 1, &o.train_limit); break;
+        case O_TRAINON: ok = pick("--train-on", optarg, "train", "train+val", &o.train_on_val); break;
         case O_MAXSTEPS: ok = parse_int("--max-steps", optarg, 1, &o.max_steps); break;
         case O_STRICT: o.strict = 1; break;
         case O_NOTEST: o.skip_test = 1; break;

@@ -117,6 +117,11 @@ typedef struct agecl_train_options {
     int gender;              /* -1: when the data set has gender labels; 0 off; 1 on */
     int rapl;                /* 1: the relative age position branch */
     int limit;               /* > 0: use at most this many samples of each split */
+    int train_limit;         /* > 0: at most this many of the training split, the
+                                others whole (a learning curve, judged on validation) */
+    int train_on_val;        /* 1: train on the training and validation splits together
+                                (the final fit of a recipe chosen on validation): no
+                                validation, the last epoch's model is best.safetensors */
     int max_steps;           /* > 0: at most this many steps an epoch */
     int stop_after;          /* > 0: return after this many epochs (as if killed) */
     const char *cache;       /* path of a pre-decoded image cache, or NULL */

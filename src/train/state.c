@@ -12,7 +12,7 @@
 
 /* The settings in force, as checkpoint metadata: key/value pairs into kv (up to
  * 2 * SETTINGS strings), the values kept in store. Returns the strings written. */
-enum { SETTINGS = 20 };
+enum { SETTINGS = 24 };
 static void put(const char **kv, char store[][64], int *n, const char *key, const char *fmt, ...)
     AGECL_PRINTF(5, 6);
 static void put(const char **kv, char store[][64], int *n, const char *key, const char *fmt, ...)
@@ -55,6 +55,8 @@ static int settings_meta(const agecl_train_options *o, const char **kv, char sto
     SET("tta_flip", "%d", o->tta_flip);
     SET("ema", "%.9g", o->ema);
     SET("seed", "%llu", (unsigned long long)o->seed);
+    SET("train_limit", "%d", o->train_limit);
+    SET("train_on", "%s", o->train_on_val ? "train+val" : "train");
     SET("ranks", "%d", ranks(o));
     SET("sync_bn", "%d", o->sync_bn);
 #undef SET
@@ -86,7 +88,9 @@ agecl_status agecl__state_save(agecl_model *m, const char *path, const agecl_tra
     snprintf(num[0], 64, "%d", st->epochs_done);
     snprintf(num[1], 64, "%lld", st->step);
     snprintf(num[2], 64, "%d", st->best_epoch);
-    snprintf(num[3], 64, "%.17g", st->best_mae);
+    /* "none": a run without validation (train_on_val) */
+    if (isnan(st->best_mae)) snprintf(num[3], 64, "none");
+    else snprintf(num[3], 64, "%.17g", st->best_mae);
     snprintf(num[4], 64, "%d", o->batch * ranks(o));
     const char *kv[] = {"epoch",        num[0], "step",  num[1], "best_epoch", num[2],
                         "best_val_mae", num[3], "batch", num[4], "data",       o->data,
@@ -138,8 +142,10 @@ agecl_status agecl__state_load(agecl_model *m, const char *path, const agecl_tra
         const char *v = agecl_st_meta(f, "best_val_mae");
         char what[1200];
         snprintf(what, sizeof what, "%s: metadata 'best_val_mae'", path);
-        s = v ? agecl__parse_double(AGECL_E_FORMAT, what, v, 0, INFINITY, &best)
-              : agecl__fail(AGECL_E_FORMAT, "%s: no 'best_val_mae' in the trainer state", path);
+        if (v && o->train_on_val && !strcmp(v, "none")) best = NAN;
+        else s = v ? agecl__parse_double(AGECL_E_FORMAT, what, v, 0, INFINITY, &best)
+                   : agecl__fail(AGECL_E_FORMAT, "%s: no 'best_val_mae' in the trainer state",
+                                 path);
     }
     const char *h = s == AGECL_OK ? agecl_st_meta(f, "history") : NULL;
     for (int i = 0; h && *h && i < (int)epoch; i++) {

@@ -44,6 +44,30 @@ typedef struct trainer {
     int *val_share, n_val_share;     /* the validation samples this rank evaluates */
 } trainer;
 
+/* Keep at most limit (> 0) samples of part p: an even stride through it, not its
+ * first names (sorted by age here). */
+static void thin(trainer *t, int p, int limit)
+{
+    if (limit <= 0 || t->n[p] <= limit) return;
+    int *idx = t->split.index[p];
+    for (int k = 0; k < limit; k++) idx[k] = idx[(long long)k * t->n[p] / limit];
+    t->n[p] = t->split.count[p] = limit; /* the split now describes what is used */
+}
+
+/* The final fit of a recipe chosen on validation: the validation samples join
+ * the training split, which the loader then shuffles as one. */
+static agecl_status merge_validation(trainer *t)
+{
+    int nt = t->n[AGECL_SPLIT_TRAIN], nv = t->n[AGECL_SPLIT_VAL];
+    int *idx = realloc(t->split.index[AGECL_SPLIT_TRAIN], ((size_t)nt + nv + 1) * sizeof *idx);
+    if (!idx) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "split: %d samples", nt + nv);
+    memcpy(idx + nt, t->split.index[AGECL_SPLIT_VAL], (size_t)nv * sizeof *idx);
+    t->split.index[AGECL_SPLIT_TRAIN] = idx;
+    t->n[AGECL_SPLIT_TRAIN] = t->split.count[AGECL_SPLIT_TRAIN] = nt + nv;
+    t->n[AGECL_SPLIT_VAL] = t->split.count[AGECL_SPLIT_VAL] = 0;
+    return AGECL_OK;
+}
+
 static agecl_status open_data(trainer *t)
 {
     const agecl_train_options *o = t->opt;
@@ -51,15 +75,17 @@ static agecl_status open_data(trainer *t)
     AGECL_TRY(agecl_split_hash(&t->split, t->ds));
     for (int p = 0; p < AGECL_SPLIT_PARTS; p++) {
         t->n[p] = t->split.count[p];
-        if (o->limit <= 0 || t->n[p] <= o->limit) continue;
-        /* An even stride through the part, not its first names (sorted by age here). */
-        int *idx = t->split.index[p];
-        for (int k = 0; k < o->limit; k++) idx[k] = idx[(long long)k * t->n[p] / o->limit];
-        t->n[p] = t->split.count[p] = o->limit; /* the split now describes what is used */
+        thin(t, p, o->limit);
     }
+    thin(t, AGECL_SPLIT_TRAIN, o->train_limit);
     if (o->progress) {
         agecl_dataset_report(t->ds, o->progress);
         agecl_split_report(&t->split, t->ds, o->progress);
+    }
+    if (o->train_on_val) {
+        AGECL_TRY(merge_validation(t));
+        agecl__say(o->progress, "training on the training and validation splits: %d samples; "
+                   "no validation, the last epoch's model is kept\n", t->n[AGECL_SPLIT_TRAIN]);
     }
     int global = o->batch * t->ranks; /* a step's samples over every rank */
     t->steps_per_epoch = t->n[AGECL_SPLIT_TRAIN] / global;
@@ -67,6 +93,7 @@ static agecl_status open_data(trainer *t)
     if (t->steps_per_epoch < 1)
         return agecl__fail(AGECL_E_DATA, "%s: the training split has %d samples, fewer than one "
                            "batch of %d", o->data, t->n[AGECL_SPLIT_TRAIN], global);
+    if (o->train_on_val) return AGECL_OK; /* no validation to share among the ranks */
     if (t->n[AGECL_SPLIT_VAL] < 1)
         return agecl__fail(AGECL_E_DATA, "%s: the validation split is empty", o->data);
     return agecl__shard_indices(o->comm, t->split.index[AGECL_SPLIT_VAL], t->n[AGECL_SPLIT_VAL],
@@ -295,20 +322,29 @@ static agecl_status run_epochs(trainer *t, agecl_train_result *res)
         agecl__say_profile(o->progress, t->ctx);
         /* rank 0's running statistics (and average) on every rank: one model */
         AGECL_TRY(agecl_model_broadcast_state(t->model, 0));
-        agecl_eval_result val;
+        agecl_eval_result val = {.mae = NAN, .cs5 = NAN, .gender_acc = NAN};
         /* With a moving average, it is what is validated and kept (rapl.R, which
          * reference selection writes, is shared by both). */
         if (o->ema > 0) AGECL_TRY(agecl_model_ema_swap(t->model));
         /* the same images every epoch: their issues are said once per run */
-        AGECL_TRY(agecl_evaluate(t->model, t->ds, t->val_share, t->n_val_share, o->threads,
-                                 eval_flags(o), epoch == first ? o->progress : NULL, &val));
-        AGECL_TRY(agecl__eval_combine(o->comm, &val));
+        if (!o->train_on_val) {
+            AGECL_TRY(agecl_evaluate(t->model, t->ds, t->val_share, t->n_val_share, o->threads,
+                                     eval_flags(o), epoch == first ? o->progress : NULL, &val));
+            AGECL_TRY(agecl__eval_combine(o->comm, &val));
+        }
         rec->val_mae = val.mae, rec->val_cs5 = val.cs5, rec->val_gender_acc = val.gender_acc;
         rec->val_skipped = val.skipped;
-        int best = st->best_epoch == 0 || val.mae < st->best_mae;
-        agecl__say(o->progress, "epoch %d: train loss %.3f (age %.3f)  validation MAE %.3f  CS5 "
-                   "%.1f%%  gender %.1f%%  %.1f img/s%s\n", epoch, rec->loss, rec->loss_age,
-                   val.mae, val.cs5, val.gender_acc, rec->images_per_s, best ? "  (best)" : "");
+        /* without validation, the latest epoch is the one kept */
+        int best = o->train_on_val || st->best_epoch == 0 || val.mae < st->best_mae;
+        if (o->train_on_val)
+            agecl__say(o->progress, "epoch %d: train loss %.3f (age %.3f)  %.1f img/s  (no "
+                       "validation: trained on train+val)\n", epoch, rec->loss, rec->loss_age,
+                       rec->images_per_s);
+        else
+            agecl__say(o->progress, "epoch %d: train loss %.3f (age %.3f)  validation MAE %.3f  "
+                       "CS5 %.1f%%  gender %.1f%%  %.1f img/s%s\n", epoch, rec->loss,
+                       rec->loss_age, val.mae, val.cs5, val.gender_acc, rec->images_per_s,
+                       best ? "  (best)" : "");
         if (rec->skipped || val.skipped)
             agecl__say(o->progress, "epoch %d: bad images skipped: %d in training, %d in "
                        "validation\n", epoch, (int)rec->skipped, val.skipped);
@@ -432,8 +468,8 @@ agecl_status agecl_train(const agecl_train_options *opt, agecl_train_result *res
                                               opt->progress, &result->test);
         if (s == AGECL_OK)
             agecl__say(opt->progress,
-                       "test (best epoch %d): MAE %.3f  CS5 %.1f%%  gender %.1f%%  "
-                       "(%d images)\n",
+                       "test (%s epoch %d): MAE %.3f  CS5 %.1f%%  gender %.1f%%  "
+                       "(%d images)\n", opt->train_on_val ? "last" : "best",
                        t.state.best_epoch, result->test.mae, result->test.cs5,
                        result->test.gender_acc, result->test.n);
     }
