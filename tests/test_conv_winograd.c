@@ -250,12 +250,89 @@ static void test_ir50_shapes(void **state)
     }
 }
 
+/* The forward of one plan from weights prepared once (agecl_conv2d_prepare, into a
+ * view 16 floats into a poisoned buffer) equals the plain forward bit for bit, with
+ * beta 0 into a poisoned output and beta 1 onto random values. */
+static void check_prepared(agecl_conv2d_desc d, const wino *wn, const char *family, uint64_t seed)
+{
+    agecl_ctx *ctx = test_ctx();
+    use_family(family);
+    agecl_conv2d_plan *plan;
+    TEST_OK(agecl_conv2d_plan_create(ctx, &d, wn->algo, &plan));
+    test_rng rng = test_rng_seed(seed);
+    size_t nx = (size_t)d.n * d.c_in * d.h * d.w, nw = (size_t)d.c_out * d.c_in * 9;
+    size_t ny = (size_t)d.n * d.c_out * d.h * d.w;
+    float *hx = test_random(&rng, nx, -1, 1), *hw = test_random(&rng, nw, -1, 1);
+    float *old = test_random(&rng, ny, -1, 1);
+    agecl_tensor x = test_upload(ctx, d.n, d.c_in, d.h, d.w, hx);
+    agecl_tensor wt = test_upload(ctx, d.c_out, d.c_in, 3, 3, hw);
+    size_t wsn = agecl_conv2d_plan_workspace_bytes(plan) / sizeof(float);
+    size_t pn = agecl_conv2d_plan_prepared_bytes(plan) / sizeof(float);
+    assert_true(pn >= nw);
+    agecl_tensor ws = test_upload(ctx, 1, 1, 1, (int)wsn, NULL);
+    agecl_tensor whole = test_upload(ctx, 1, 1, 1, (int)pn + 16, NULL), prepared;
+    TEST_OK(agecl_tensor_view(&whole, 16, 1, 1, 1, (int)pn, &prepared));
+    TEST_OK(agecl_conv2d_prepare(plan, &wt, &prepared));
+    for (int round = 0; round < 2; round++) {
+        float beta = (float)round;
+        float *got[2];
+        for (int k = 0; k < 2; k++) {
+            agecl_tensor y = test_upload(ctx, d.n, d.c_out, d.h, d.w, round ? old : NULL);
+            test_poison(ctx, &ws);
+            if (k == 0) TEST_OK(agecl_conv2d_forward(plan, &x, &wt, beta, &y, &ws));
+            else TEST_OK(agecl_conv2d_forward_prepared(plan, &x, &prepared, beta, &y, &ws));
+            got[k] = test_download(ctx, &y);
+            agecl_tensor_free(&y);
+        }
+        if (memcmp(got[0], got[1], ny * sizeof(float)))
+            fail_msg("%s %s n%d %d->%d %dx%d beta %g: the prepared forward differs",
+                     agecl_conv2d_algo_name(wn->algo), family, d.n, d.c_in, d.c_out, d.h, d.w,
+                     beta);
+        free(got[0]), free(got[1]);
+    }
+    /* too small a tensor for the prepared weights */
+    agecl_tensor small;
+    TEST_OK(agecl_tensor_view(&whole, 0, 1, 1, 1, (int)pn - 1, &small));
+    assert_int_equal(agecl_conv2d_prepare(plan, &wt, &small), AGECL_E_SHAPE);
+    assert_non_null(strstr(agecl_last_error(), "prepared"));
+    free(hx), free(hw), free(old);
+    agecl_tensor_free(&x), agecl_tensor_free(&wt), agecl_tensor_free(&ws);
+    agecl_tensor_free(&whole);
+    agecl_conv2d_plan_destroy(plan);
+    test_use_kernels(AGECL_FAMILY_AUTO);
+}
+
+/* Prepared weights (agecl_conv2d_prepare): both algorithms and kernel families, at
+ * batch 1, odd sizes and a batch in chunks; a plan whose forward reads the weights as
+ * they are has none, and says so. */
+static void test_prepared(void **state)
+{
+    (void)state;
+    const agecl_conv2d_desc shapes[] = {desc(1, 5, 9, 11, 7), desc(3, 17, 14, 14, 6),
+                                        desc(5, 17, 56, 56, 5)};
+    for (int a = 0; a < N_WINOS; a++)
+        for (int f = 0; f < N_FAMILIES; f++)
+            for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+                check_prepared(shapes[i], &winos[a], families[f], 500 + 10 * i + 3 * f + a);
+    agecl_ctx *ctx = test_ctx();
+    agecl_conv2d_desc d = desc(1, 2, 5, 5, 3);
+    agecl_conv2d_plan *plan;
+    TEST_OK(agecl_conv2d_plan_create(ctx, &d, AGECL_CONV_IM2COL_GEMM, &plan));
+    assert_int_equal(agecl_conv2d_plan_prepared_bytes(plan), 0);
+    agecl_tensor wt = test_upload(ctx, 3, 2, 3, 3, NULL), t = test_upload(ctx, 1, 1, 1, 64, NULL);
+    assert_int_equal(agecl_conv2d_prepare(plan, &wt, &t), AGECL_E_INVALID_ARG);
+    assert_non_null(strstr(agecl_last_error(), "im2col"));
+    agecl_tensor_free(&wt), agecl_tensor_free(&t);
+    agecl_conv2d_plan_destroy(plan);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_widths),          cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_chunks),          cmocka_unit_test(test_supports),
         cmocka_unit_test(test_workspace_bound), cmocka_unit_test(test_ir50_shapes),
+        cmocka_unit_test(test_prepared),
     };
     int failed = TEST_RUN_GROUP(tests, NULL, NULL);
     test_ctx_release();

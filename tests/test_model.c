@@ -25,7 +25,10 @@ static agecl_st_file *fx;
 
 static float *fixture(const char *name, size_t *count) { return test_st_floats(fx, name, count); }
 
-static agecl_model *make_model(agecl_ctx *ctx)
+static agecl_model *make_model_flags(agecl_ctx *ctx, unsigned flags);
+static agecl_model *make_model(agecl_ctx *ctx) { return make_model_flags(ctx, AGECL_MODEL_TRAIN); }
+
+static agecl_model *make_model_flags(agecl_ctx *ctx, unsigned flags)
 {
     agecl_model_config cfg;
     TEST_OK(agecl_model_preset("tiny", &cfg));
@@ -35,7 +38,7 @@ static agecl_model *make_model(agecl_ctx *ctx)
     const int ages[] = {3, 7, 20, 41, 66};
     TEST_OK(agecl_model_config_set_ages(&cfg, ages, 5));
     agecl_model *m = NULL;
-    TEST_OK(agecl_model_create(ctx, &cfg, B, AGECL_MODEL_TRAIN, &m));
+    TEST_OK(agecl_model_create(ctx, &cfg, B, flags, &m));
     /* Every tensor the model has comes from the fixture, and nothing else. */
     int loaded = 0;
     for (int i = 0; i < agecl_model_tensor_count(m); i++) {
@@ -191,10 +194,14 @@ static void test_ten_adam_steps_match_pytorch(void **state)
     agecl_model_destroy(m);
 }
 
-/* Inference of a (BatchNorms folded, the default) against b (AGECL_FUSE=0) given
- * a's weights and statistics: features, ages and gender within 1e-5 of the largest. */
+/* Inference of a (BatchNorms folded, the default) and of c (an inference model,
+ * folded, with prepared weights) against b (AGECL_FUSE=0), b and c given a's weights
+ * and statistics: features, ages and gender within 1e-5 of the largest. */
+static agecl_model *inference_model; /* c */
+
 static void same_inference(agecl_model *a, agecl_model *b, const float *images, const char *when)
 {
+    agecl_model *c = inference_model;
     for (int i = 0; i < agecl_model_tensor_count(a); i++) {
         int shape[4];
         agecl_model_tensor_name(a, i, NULL, shape);
@@ -202,23 +209,27 @@ static void same_inference(agecl_model *a, agecl_model *b, const float *images, 
         assert_non_null(v);
         TEST_OK(agecl_model_tensor_get(a, i, 0, v));
         TEST_OK(agecl_model_tensor_set(b, i, 0, v));
+        if (c) TEST_OK(agecl_model_tensor_set(c, i, 0, v));
         free(v);
     }
-    float feat[2][B * 16], age[2][B], gender[2][B];
-    agecl_model *m[2] = {a, b};
-    for (int k = 0; k < 2; k++) {
+    float feat[3][B * 16], age[3][B], gender[3][B];
+    agecl_model *m[3] = {b, a, c};
+    for (int k = 0; k < 3 && m[k]; k++) {
         for (int i = 0; i < B * 16; i++) feat[k][i] = test_poison_value();
         TEST_OK(agecl_model_forward(m[k], images, 0));
         agecl_outputs out = {age[k], gender[k], NULL, feat[k]};
         TEST_OK(agecl_model_outputs(m[k], &out));
     }
-    char what[96];
-    snprintf(what, sizeof what, "folded inference %s: features", when);
-    test_assert_close(what, feat[0], feat[1], B * 16, 1e-5);
-    snprintf(what, sizeof what, "folded inference %s: ages", when);
-    test_assert_close(what, age[0], age[1], B, 1e-5);
-    snprintf(what, sizeof what, "folded inference %s: gender", when);
-    test_assert_close(what, gender[0], gender[1], B, 1e-5);
+    for (int k = 1; k < 3 && m[k]; k++) {
+        const char *model = k == 1 ? "folded inference" : "prepared inference";
+        char what[128];
+        snprintf(what, sizeof what, "%s %s: features", model, when);
+        test_assert_close(what, feat[k], feat[0], B * 16, 1e-5);
+        snprintf(what, sizeof what, "%s %s: ages", model, when);
+        test_assert_close(what, age[k], age[0], B, 1e-5);
+        snprintf(what, sizeof what, "%s %s: gender", model, when);
+        test_assert_close(what, gender[k], gender[0], B, 1e-5);
+    }
 }
 
 /* A training step of lr 0.05 (large, so that stale folded weights show), with
@@ -238,7 +249,8 @@ static void train_step(agecl_model *a, agecl_model *b, const batch *bt, int step
 /* The folded weights follow every change of the weights and statistics: after each
  * way of changing them alone, a infers as b given a's tensors. Checked to fail when
  * any one of the training forward, the optimiser step, the swap, tensor_set, init
- * and load does not mark the weights changed. */
+ * and load does not mark the weights changed. An inference model with prepared
+ * (Winograd-transformed) weights, given the same tensors each time, infers as b too. */
 static void test_folded_inference_follows_the_weights(void **state)
 {
     (void)state;
@@ -249,6 +261,12 @@ static void test_folded_inference_follows_the_weights(void **state)
     agecl_model *b = make_model(ctx);
     test_use_fuse(1);
     assert_true(a->fold && !b->fold);
+    /* an inference model whose 3x3 stride-1 convolutions keep prepared weights */
+    test_use_conv_algo("winograd4");
+    inference_model = make_model_flags(ctx, 0);
+    test_use_conv_algo("");
+    assert_non_null(inference_model->units[0].conv1.prepared.buf);
+    assert_null(a->units[0].conv1.prepared.buf);
     batch bt = load_batch();
     same_inference(a, b, bt.images, "of the fixture's weights");
     same_inference(a, b, bt.images, "again");
@@ -283,6 +301,8 @@ static void test_folded_inference_follows_the_weights(void **state)
     free(bt.age);
     agecl_model_destroy(a);
     agecl_model_destroy(b);
+    agecl_model_destroy(inference_model);
+    inference_model = NULL;
 }
 
 static int setup(void **state)

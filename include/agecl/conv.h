@@ -179,6 +179,22 @@ agecl_status agecl_conv2d_backward_filter(agecl_conv2d_plan *p, const agecl_tens
                                           const agecl_tensor *dy, float acc, agecl_tensor *dw,
                                           const agecl_tensor *workspace);
 
+/* Inference with fixed weights. Some forward algorithms transform the weights on
+ * every call (Winograd: U = G g G^T, 16 or 36 floats per weight of 9, which at
+ * batch 1 is a good part of the pass); a caller whose weights do not change between
+ * calls can keep that transform. agecl_conv2d_plan_prepared_bytes gives its size (0:
+ * the plan's forward reads the weights as they are, and the two calls below fail
+ * with AGECL_E_INVALID_ARG); agecl_conv2d_prepare writes it from wt into `prepared`
+ * (any tensor of at least that many bytes); agecl_conv2d_forward_prepared then runs
+ * the forward from it, with the same result as agecl_conv2d_forward on wt, bit for
+ * bit, and the same workspace. Prepare again whenever the weights change. */
+size_t agecl_conv2d_plan_prepared_bytes(const agecl_conv2d_plan *p);
+agecl_status agecl_conv2d_prepare(agecl_conv2d_plan *p, const agecl_tensor *wt,
+                                  agecl_tensor *prepared);
+agecl_status agecl_conv2d_forward_prepared(agecl_conv2d_plan *p, const agecl_tensor *x,
+                                           const agecl_tensor *prepared, float acc,
+                                           agecl_tensor *y, const agecl_tensor *workspace);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,6 +33,12 @@ typedef struct agecl__conv2d_algo {
                            size_t workspace[AGECL_CONV_PASS_COUNT]);
     void (*destroy)(void *state);
     agecl__conv2d_run run[AGECL_CONV_PASS_COUNT];
+    /* Optional, for a forward that transforms the weights first (NULL: it reads
+     * them as they are): the floats of the transformed weights; writing them from
+     * wt; and the forward from them (its b), the same result as run[FORWARD]. */
+    size_t (*prepared_floats)(const void *state);
+    agecl_status (*prepare)(void *state, const agecl_tensor *wt, const agecl_tensor *out);
+    agecl__conv2d_run forward_prepared;
 } agecl__conv2d_algo;
 
 /* The algorithms (one file each), and the table of them by id (conv2d_algos.c). */

@@ -379,9 +379,9 @@ static int supports_all(agecl_ctx *ctx, const agecl_conv2d_desc *d, agecl_conv2d
 }
 
 const agecl__conv2d_algo agecl__conv2d_im2col_gemm = {
-    AGECL_CONV_IM2COL_GEMM, "im2col", supports_all, create_gemm, free,
-    {forward, backward_data, backward_filter}};
+    .id = AGECL_CONV_IM2COL_GEMM, .name = "im2col", .supports = supports_all,
+    .create = create_gemm, .destroy = free, .run = {forward, backward_data, backward_filter}};
 
 const agecl__conv2d_algo agecl__conv2d_im2col_clblast = {
-    AGECL_CONV_IM2COL_CLBLAST, "clblast", supports_all, create_clblast, free,
-    {forward, backward_data, backward_filter}};
+    .id = AGECL_CONV_IM2COL_CLBLAST, .name = "clblast", .supports = supports_all,
+    .create = create_clblast, .destroy = free, .run = {forward, backward_data, backward_filter}};

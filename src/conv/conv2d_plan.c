@@ -187,3 +187,54 @@ agecl_status agecl_conv2d_backward_filter(agecl_conv2d_plan *p, const agecl_tens
     AGECL_TRY(check_call(p, "conv2d_backward_filter", x, "x", dw, "dw", dy, "dy", workspace));
     return run(p, AGECL_CONV_BACKWARD_FILTER, x, dy, acc, dw, workspace);
 }
+
+size_t agecl_conv2d_plan_prepared_bytes(const agecl_conv2d_plan *p)
+{
+    const agecl__conv2d_algo *a = p ? p->pass[AGECL_CONV_FORWARD] : NULL;
+    return a && a->prepared_floats ? a->prepared_floats(p->state[a->id]) * sizeof(float) : 0;
+}
+
+/* prepared: a tensor of at least the plan's prepared floats, which its forward
+ * algorithm has. */
+static agecl_status check_prepared(const agecl_conv2d_plan *p, const agecl_tensor *prepared,
+                                   const char *op)
+{
+    size_t need = agecl_conv2d_plan_prepared_bytes(p) / sizeof(float);
+    if (!need)
+        return agecl__fail(AGECL_E_INVALID_ARG, "%s: the plan's forward (%s) reads the weights "
+                           "as they are (prepared bytes 0): use conv2d_forward", op,
+                           p->pass[AGECL_CONV_FORWARD]->name);
+    cl_uint off;
+    AGECL_TRY(agecl__arg_tensor(prepared, op, "prepared", &off));
+    if (agecl_tensor_numel(prepared) < need)
+        return agecl__fail(AGECL_E_SHAPE, "%s: prepared has %zu elements, the plan needs %zu", op,
+                           agecl_tensor_numel(prepared), need);
+    return AGECL_OK;
+}
+
+agecl_status agecl_conv2d_prepare(agecl_conv2d_plan *p, const agecl_tensor *wt,
+                                  agecl_tensor *prepared)
+{
+    const char *op = "conv2d_prepare";
+    if (!p) return agecl__fail(AGECL_E_INVALID_ARG, "%s: plan is NULL", op);
+    AGECL_TRY(check_prepared(p, prepared, op));
+    const agecl_conv2d_desc *d = &p->d;
+    AGECL_TRY(check_tensor(wt, op, "wt", d->c_out, d->c_in, d->kernel, d->kernel));
+    const agecl__conv2d_algo *a = p->pass[AGECL_CONV_FORWARD];
+    return a->prepare(p->state[a->id], wt, prepared);
+}
+
+agecl_status agecl_conv2d_forward_prepared(agecl_conv2d_plan *p, const agecl_tensor *x,
+                                           const agecl_tensor *prepared, float acc,
+                                           agecl_tensor *y, const agecl_tensor *workspace)
+{
+    const char *op = "conv2d_forward_prepared";
+    if (!p) return agecl__fail(AGECL_E_INVALID_ARG, "%s: plan is NULL", op);
+    const agecl_conv2d_desc *d = &p->d;
+    AGECL_TRY(check_prepared(p, prepared, op));
+    AGECL_TRY(check_tensor(x, op, "x", d->n, d->c_in, d->h, d->w));
+    AGECL_TRY(check_tensor(y, op, "y", d->n, d->c_out, p->out_h, p->out_w));
+    AGECL_TRY(check_workspace(p, workspace, op));
+    const agecl__conv2d_algo *a = p->pass[AGECL_CONV_FORWARD];
+    return a->forward_prepared(p->state[a->id], x, prepared, acc, y, workspace);
+}

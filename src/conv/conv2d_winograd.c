@@ -336,6 +336,10 @@ static int chunk_size(const winograd *s, int pass, int s0)
     return s->d.n - s0 < s->chunk[pass] ? s->d.n - s0 : s->chunk[pass];
 }
 
+static agecl_status convolve_with(const winograd *s, int pass, const char *what,
+                                  const agecl_tensor *in, cl_mem u_buf, size_t u_off, float beta,
+                                  agecl_tensor *out, const agecl_tensor *ws);
+
 /* out = conv(in, filters) + beta * out, with the filters of wt as they are (the
  * forward) or turned and transposed (flip: backward_data). in has c_a channels, out
  * c_b. */
@@ -344,17 +348,25 @@ static agecl_status convolve(const winograd *s, int pass, const char *what,
                              float beta, agecl_tensor *out, const agecl_tensor *ws)
 {
     AGECL_TRY(check_workspace(s, pass, ws, what));
-    size_t c_a = (size_t)in->c, c_b = (size_t)out->c;
     chunk_ws w0 = carve(s, ws, 0, 0, 0);
     AGECL_TRY(run_filter(s, flip ? FILTER_FLIP : FILTER, wt->buf, (cl_uint)wt->offset, w0.buf,
                          w0.filters, 0.0f));
+    return convolve_with(s, pass, what, in, w0.buf, w0.filters, beta, out, ws);
+}
+
+/* convolve from transformed filters already made: U at u_off of u_buf. */
+static agecl_status convolve_with(const winograd *s, int pass, const char *what,
+                                  const agecl_tensor *in, cl_mem u_buf, size_t u_off, float beta,
+                                  agecl_tensor *out, const agecl_tensor *ws)
+{
+    size_t c_a = (size_t)in->c, c_b = (size_t)out->c;
     for (int s0 = 0; s0 < s->d.n; s0 += s->chunk[pass]) {
         int ns = chunk_size(s, pass, s0);
         chunk_ws w = carve(s, ws, ns, (int)c_a, (int)c_b);
         planes pin = samples(s, in, s0, ns), pout = samples(s, out, s0, ns);
         AGECL_TRY(run_image(s, INPUT, in->buf, pin.off, w.buf, w.a, pin, w.ld, w.ps_a, 0, 0.0f));
         /* M_p (c_b x T) = U_p (c_b x c_a) V_p (c_a x T) */
-        AGECL_TRY(products(s, what, c_b, w.cols, c_a, mat(w.buf, w.filters, c_a, 0),
+        AGECL_TRY(products(s, what, c_b, w.cols, c_a, mat(u_buf, u_off, c_a, 0),
                            s->filter_stride, mat(w.buf, w.a, w.ld, 0), w.ps_a, 0.0f,
                            mat(w.buf, w.b, w.ld, 0), w.ps_b));
         AGECL_TRY(run_image(s, OUTPUT, w.buf, w.b, out->buf, pout.off, pout, w.ld, w.ps_b, 1,
@@ -367,6 +379,28 @@ static agecl_status forward(void *state, const agecl_tensor *x, const agecl_tens
                             float beta, agecl_tensor *y, const agecl_tensor *ws)
 {
     return convolve(state, AGECL_CONV_FORWARD, "conv2d_forward", x, wt, 0, beta, y, ws);
+}
+
+/* Inference with fixed weights keeps U = G g G^T between calls (agecl_conv2d_prepare). */
+static size_t prepared_floats(const void *state) { return ((const winograd *)state)->filters; }
+
+static agecl_status prepare(void *state, const agecl_tensor *wt, const agecl_tensor *out)
+{
+    const winograd *s = state;
+    if (out->offset + s->filters > 0xffffffffu)
+        return agecl__fail(AGECL_E_UNSUPPORTED, "conv2d_prepare: the prepared tensor ends past "
+                           "2^32 elements of its buffer");
+    return run_filter(s, FILTER, wt->buf, (cl_uint)wt->offset, out->buf, (cl_uint)out->offset,
+                      0.0f);
+}
+
+static agecl_status forward_prepared(void *state, const agecl_tensor *x, const agecl_tensor *u,
+                                     float beta, agecl_tensor *y, const agecl_tensor *ws)
+{
+    const winograd *s = state;
+    AGECL_TRY(check_workspace(s, AGECL_CONV_FORWARD, ws, "conv2d_forward_prepared"));
+    return convolve_with(s, AGECL_CONV_FORWARD, "conv2d_forward_prepared", x, u->buf, u->offset,
+                         beta, y, ws);
 }
 
 static agecl_status backward_data(void *state, const agecl_tensor *dy, const agecl_tensor *wt,
@@ -411,19 +445,13 @@ static agecl_status backward_filter(void *state, const agecl_tensor *x, const ag
 }
 
 const agecl__conv2d_algo agecl__conv2d_winograd = {
-    AGECL_CONV_WINOGRAD,
-    "winograd",
-    supports,
-    create2,
-    destroy,
-    {forward, backward_data, backward_filter},
+    .id = AGECL_CONV_WINOGRAD, .name = "winograd", .supports = supports, .create = create2,
+    .destroy = destroy, .run = {forward, backward_data, backward_filter},
+    .prepared_floats = prepared_floats, .prepare = prepare, .forward_prepared = forward_prepared,
 };
 
 const agecl__conv2d_algo agecl__conv2d_winograd4 = {
-    AGECL_CONV_WINOGRAD4,
-    "winograd4",
-    supports,
-    create4,
-    destroy,
-    {forward, backward_data, backward_filter},
+    .id = AGECL_CONV_WINOGRAD4, .name = "winograd4", .supports = supports, .create = create4,
+    .destroy = destroy, .run = {forward, backward_data, backward_filter},
+    .prepared_floats = prepared_floats, .prepare = prepare, .forward_prepared = forward_prepared,
 };

@@ -117,26 +117,35 @@ static agecl_status unit_forward(agecl_model *m, agecl__unit *u, const agecl_ten
     return agecl_layer_add_forward(u->add_plan, &u->out, sc, &u->out);
 }
 
+/* A convolution of the folded inference: from its prepared weights where the
+ * model keeps them (fold.c), else from w. */
+static agecl_status conv_forward_folded(agecl_model *m, agecl__conv *cv, const agecl_tensor *x,
+                                        const agecl_tensor *w, float acc, agecl_tensor *y)
+{
+    if (cv->prepared.buf)
+        return agecl_conv2d_forward_prepared(cv->plan, x, &cv->prepared, acc, y, &m->workspace);
+    return agecl_conv2d_forward(cv->plan, x, w, acc, y, &m->workspace);
+}
+
 /* Inference with bn2 and the shortcut's BN folded into the convolutions before them
  * (fold.c): out = shortcut + bias, then conv2 adds onto it. */
 static agecl_status unit_forward_folded(agecl_model *m, agecl__unit *u, const agecl_tensor *x)
 {
     AGECL_TRY(bn_forward(m, &u->bn1, x, &u->t_bn1, 0));
-    AGECL_TRY(conv_forward(m, &u->conv1, &u->t_bn1, &u->t_conv1));
+    AGECL_TRY(conv_forward_folded(m, &u->conv1, &u->t_bn1, agecl__P(m, u->conv1.weight), 0.0f,
+                                  &u->t_conv1));
     AGECL_TRY(agecl_layer_prelu_forward(u->prelu_plan, &u->t_conv1, agecl__P(m, u->prelu),
                                         &u->t_prelu));
     const agecl_tensor *sc = x;
     if (u->sc_conv) {
-        AGECL_TRY(agecl_conv2d_forward(u->sc.plan, x, &u->sc_fold, 0.0f, &u->out,
-                                       &m->workspace));
+        AGECL_TRY(conv_forward_folded(m, &u->sc, x, &u->sc_fold, 0.0f, &u->out));
         sc = &u->out;
     } else if (u->stride > 1) {
         AGECL_TRY(agecl_layer_subsample_forward(u->sub_plan, x, &u->out));
         sc = &u->out;
     }
     AGECL_TRY(agecl__channel_bias_add(m, sc, &u->bias_fold, &u->out));
-    return agecl_conv2d_forward(u->conv2.plan, &u->t_prelu, &u->w2_fold, 1.0f, &u->out,
-                                &m->workspace);
+    return conv_forward_folded(m, &u->conv2, &u->t_prelu, &u->w2_fold, 1.0f, &u->out);
 }
 
 /* Gradient buffers: dout comes in g[0]; dx leaves in g[3]; g[1], g[2] are scratch. */
@@ -173,10 +182,15 @@ static agecl_status unit_backward(agecl_model *m, agecl__unit *u, const agecl_te
 agecl_status agecl__backbone_forward(agecl_model *m, int training)
 {
     agecl__stem *st = &m->stem;
-    AGECL_TRY(conv_forward(m, &st->conv, &m->input, &st->t_conv));
-    AGECL_TRY(stem_bn_prelu_forward(m, st, training));
     int folded = !training && m->fold;
-    if (folded) AGECL_TRY(agecl__fold_refresh(m));
+    if (folded) {
+        AGECL_TRY(agecl__fold_refresh(m));
+        AGECL_TRY(conv_forward_folded(m, &st->conv, &m->input, agecl__P(m, st->conv.weight),
+                                      0.0f, &st->t_conv));
+    } else {
+        AGECL_TRY(conv_forward(m, &st->conv, &m->input, &st->t_conv));
+    }
+    AGECL_TRY(stem_bn_prelu_forward(m, st, training));
     const agecl_tensor *x = &st->out;
     for (int i = 0; i < m->n_units; i++) {
         if (folded) AGECL_TRY(unit_forward_folded(m, &m->units[i], x));

@@ -121,10 +121,11 @@ static agecl_status own(agecl_model *m, agecl_tensor *t, int n, int c, int h, in
     size_t max_alloc = agecl_ctx_device(m->ctx)->max_alloc_bytes; /* 0: not reported */
     size_t limit = a->buf ? a->capacity : max_alloc ? max_alloc / sizeof(float) : SIZE_MAX;
     if (end > limit && a->used > 0) {
-        if (m->n_acts == AGECL__ACT_ARENAS - 1) /* the last is the workspace's */
+        /* the last two are the workspace's and the prepared weights' */
+        if (m->n_acts == AGECL__ACT_ARENAS - 2)
             return agecl__fail(AGECL_E_OUT_OF_MEMORY, "model: its tensors need more than %d "
                                "buffers of %zu bytes (the device's largest allocation)",
-                               AGECL__ACT_ARENAS - 1, limit * sizeof(float));
+                               AGECL__ACT_ARENAS - 2, limit * sizeof(float));
         a = &m->acts[m->n_acts++];
     }
     return agecl_arena_carve(a, t, n, c, h, w);
@@ -164,6 +165,48 @@ static agecl_status bn_stats(agecl_model *m, agecl__bn *bn, int c)
 {
     AGECL_TRY(own(m, &bn->save_mean, 1, c, 1, 1));
     return own(m, &bn->save_invstd, 1, c, 1, 1);
+}
+
+/* The convolutions of the folded inference, each with the weights it reads. */
+static int folded_convs(agecl_model *m, agecl__conv **cv)
+{
+    int n = 0;
+    cv[n++] = &m->stem.conv;
+    for (int i = 0; i < m->n_units; i++) {
+        cv[n++] = &m->units[i].conv1;
+        cv[n++] = &m->units[i].conv2;
+        if (m->units[i].sc_conv) cv[n++] = &m->units[i].sc;
+    }
+    return n;
+}
+
+/* An inference model's prepared weights (agecl_conv2d_prepare: Winograd's transformed
+ * filters, made once per change of the weights instead of on every forward), where
+ * the plans' forward algorithms have them: one arena, after the workspace's. */
+static agecl_status carve_prepared(agecl_model *m)
+{
+    if ((m->flags & AGECL_MODEL_TRAIN) || !m->fold) return AGECL_OK;
+    agecl__conv **cv = malloc(((size_t)3 * m->n_units + 1) * sizeof *cv);
+    if (!cv) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "model: prepared weights");
+    int n = folded_convs(m, cv);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t f = agecl_conv2d_plan_prepared_bytes(cv[i]->plan) / sizeof(float);
+        total += (f + AGECL_ALIGN - 1) / AGECL_ALIGN * AGECL_ALIGN;
+    }
+    agecl_status s = AGECL_OK;
+    /* past the device's largest allocation, the forwards transform as they go */
+    size_t max_alloc = agecl_ctx_device(m->ctx)->max_alloc_bytes;
+    if (total && (!max_alloc || total * sizeof(float) <= max_alloc)) {
+        agecl_arena *a = &m->acts[m->n_acts++];
+        s = agecl_arena_alloc(m->ctx, a, total);
+        for (int i = 0; i < n && s == AGECL_OK; i++) {
+            size_t f = agecl_conv2d_plan_prepared_bytes(cv[i]->plan) / sizeof(float);
+            if (f) s = agecl_arena_carve(a, &cv[i]->prepared, 1, 1, 1, (int)f);
+        }
+    }
+    free(cv);
+    return s;
 }
 
 /* Every tensor of the model's own, and the convolution plans; run twice (see
@@ -277,7 +320,7 @@ static agecl_status allocate(agecl_model *m, int counting)
         AGECL_TRY(agecl_arena_alloc(m->ctx, a, (ws + 3) / 4));
         AGECL_TRY(agecl_arena_carve(a, &m->workspace, 1, 1, 1, (int)((ws + 3) / 4)));
     }
-    return AGECL_OK;
+    return counting ? AGECL_OK : carve_prepared(m);
 }
 
 /* The model's own tensors: a counting pass sizes the arenas, which are then

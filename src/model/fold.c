@@ -13,7 +13,9 @@
  * see a shift folded into the weights.
  *
  * The folded weights are the unit's own tensors (build.c), made on the first
- * inference after params_gen moved. */
+ * inference after params_gen moved; so are an inference model's prepared weights
+ * (agecl_conv2d_prepare: Winograd's transformed filters), which every convolution
+ * of the folded inference reads instead of transforming its weights per call. */
 #include "error.h"
 #include "model/model_internal.h"
 #include "runtime/launch.h"
@@ -39,13 +41,23 @@ static agecl_status fold_bn(agecl_model *m, const agecl__conv *cv, const agecl__
     return agecl__run(m->ctx, "fold", "", "bn_fold", 1, global, NULL, AGECL_NARGS(args), args);
 }
 
+/* cv's prepared weights from w, where its plan keeps them (build.c). */
+static agecl_status prepare(agecl__conv *cv, const agecl_tensor *w)
+{
+    return cv->prepared.buf ? agecl_conv2d_prepare(cv->plan, w, &cv->prepared) : AGECL_OK;
+}
+
 agecl_status agecl__fold_refresh(agecl_model *m)
 {
     if (m->folded_gen == m->params_gen) return AGECL_OK;
+    AGECL_TRY(prepare(&m->stem.conv, agecl__P(m, m->stem.conv.weight)));
     for (int i = 0; i < m->n_units; i++) {
         agecl__unit *u = &m->units[i];
         AGECL_TRY(fold_bn(m, &u->conv2, &u->bn2, &u->w2_fold, &u->bias_fold, 0));
         if (u->sc_conv) AGECL_TRY(fold_bn(m, &u->sc, &u->sc_bn, &u->sc_fold, &u->bias_fold, 1));
+        AGECL_TRY(prepare(&u->conv1, agecl__P(m, u->conv1.weight)));
+        AGECL_TRY(prepare(&u->conv2, &u->w2_fold));
+        if (u->sc_conv) AGECL_TRY(prepare(&u->sc, &u->sc_fold));
     }
     m->folded_gen = m->params_gen;
     return AGECL_OK;

@@ -21,6 +21,9 @@ typedef struct agecl__bn {
 typedef struct agecl__conv {
     int weight;
     agecl_conv2d_plan *plan;
+    /* an inference model's weights as its forward's algorithm transforms them
+     * (agecl_conv2d_prepare), made with the folded weights (fold.c); buf NULL: none */
+    agecl_tensor prepared;
 } agecl__conv;
 
 /* One IR unit (MODEL.md section 2) and the activations its backward reads. */
