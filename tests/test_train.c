@@ -683,6 +683,12 @@ static void test_resume_without_validation(void **state)
 {
     (void)state;
     resume_check("final", "--train-on", "train+val");
+    /* a run of the training split alone does not resume as train+val */
+    const char *args[] = {"train", "--data", utkface(), "--preset", "tiny", "--epochs", "4",
+                          "--batch", "16", "--limit", "96", "--workers", "2", "--quiet",
+                          "--out", tmp_path("plain-straight"), "--resume", "--train-on",
+                          "train+val", NULL};
+    assert_int_equal(wait_tool(spawn_tool(args)), 1);
 }
 
 static void test_resume_with_weight_average(void **state)

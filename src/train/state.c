@@ -131,6 +131,12 @@ agecl_status agecl__state_load(agecl_model *m, const char *path, const agecl_tra
                           : agecl__fail(AGECL_E_INVALID_ARG, "%s was trained with batch %lld a "
                                         "step, not %d ranks x %d", path, batch, ranks(o),
                                         o->batch);
+    /* a run resumes on the samples it started on (no key: before train_on, "train") */
+    const char *on = agecl_st_meta(f, "train_on"), *want = o->train_on_val ? "train+val" : "train";
+    if (s == AGECL_OK && strcmp(on ? on : "train", want))
+        s = agecl__fail(AGECL_E_INVALID_ARG, "%s was trained on %s, not %s (--train-on): "
+                        "resume it with its own, or train into another folder", path,
+                        on ? on : "train", want);
     if (s == AGECL_OK) s = meta_int(f, path, "epoch", 0, INT_MAX, &epoch);
     if (s == AGECL_OK && epoch > o->epochs)
         s = agecl__fail(AGECL_E_INVALID_ARG, "%s has %lld epochs done, more than --epochs %d",
