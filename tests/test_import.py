@@ -138,7 +138,7 @@ def test_with_torch():
         tensors.update(heads)
         meta.pop('heads')
         meta.update({'gender': '1', 'rapl': '1', 'ages': ','.join(map(str, ages)), 'references': '0',
-                     'tta_flip': '1'})
+                     'tta_flip': '1', 'tta_zoom': '1'})
         full = os.path.join(tmp, 'full.safetensors')
         st.save(full, tensors, meta)
         pt, onnx_path = os.path.join(tmp, 'm.pt'), os.path.join(tmp, 'm.onnx')
@@ -162,9 +162,41 @@ def test_with_torch():
         assert err_l < 1e-6, f'age logits after export: relative error {err_l}'
         ran.append(f'import -> export -> PyTorch: features rel. error {err:.1e}, logits {err_l:.1e}')
 
+        # The views of the inference graph: the mean over the image, its mirror, and
+        # both zoomed (the centre 0.9 resized back bilinearly, edges clamped), each
+        # view built here in numpy as tests/test_train.c's reference builds it.
+        def ref_zoom(img, keep=0.9):
+            n = img.shape[-1]
+            out = np.zeros_like(img)
+            off = 0.5 * (1 - keep) * n
+            for y in range(n):
+                for xx in range(n):
+                    sy, sx = off + (y + 0.5) * keep - 0.5, off + (xx + 0.5) * keep - 0.5
+                    y0, x0 = int(np.floor(sy)), int(np.floor(sx))
+                    fy, fx = sy - y0, sx - x0
+                    for dy in (0, 1):
+                        for dx in (0, 1):
+                            yy = min(max(y0 + dy, 0), n - 1)
+                            xc = min(max(x0 + dx, 0), n - 1)
+                            out[..., y, xx] += ((fy if dy else 1 - fy) * (fx if dx else 1 - fx)
+                                                * img[..., yy, xc])
+            return out
+        xn = x.numpy().astype(np.float64)
+        views = [xn, xn[..., ::-1]]
+        views += [ref_zoom(v) for v in views]
+        with torch.no_grad():
+            ages = [model(torch.tensor(v.copy(), dtype=torch.float32))['age'] for v in views]
+            got = export_pytorch.inference_module(model, True, 16, zoom=True)(x)[0]
+        want_views = torch.stack(ages).mean(0)
+        err_v = ((got - want_views).abs().max() / want_views.abs().max()).item()
+        assert err_v < 1e-5, f'flip and zoom views of the graph: relative error {err_v}'
+        plain = export_pytorch.inference_module(model, False, 16)(x)[0]
+        assert (plain - got).abs().max().item() > 1e-4, 'the views changed nothing'
+        ran.append(f'inference graph with flip and zoom views: age rel. error {err_v:.1e}')
+
         # ONNX, with and without flip averaging.
         for flip in (True, False):
-            args = [full, '--onnx', onnx_path] + ([] if flip else ['--no-flip'])
+            args = [full, '--onnx', onnx_path] + ([] if flip else ['--no-flip', '--no-zoom'])
             try:
                 import onnx  # noqa: F401
                 args.append('--check')

@@ -332,6 +332,110 @@ static void test_eval_flip_is_mean_of_mirrors(void **state)
     agecl_dataset_free(ds);
 }
 
+/* The centre keep of each side of B images of 3 x S x S, resized back to S x S:
+ * bilinear, pixel centres mapped, edges clamped (double-precision reference). */
+static void ref_zoom(const float *in, float *out, int B, int S, double keep)
+{
+    double off = 0.5 * (1.0 - keep) * S;
+    for (int p = 0; p < B * 3; p++)
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                double sy = off + (y + 0.5) * keep - 0.5, sx = off + (x + 0.5) * keep - 0.5;
+                int y0 = (int)floor(sy), x0 = (int)floor(sx);
+                double fy = sy - y0, fx = sx - x0, v = 0;
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++) {
+                        int yy = y0 + dy < 0 ? 0 : y0 + dy > S - 1 ? S - 1 : y0 + dy;
+                        int xx = x0 + dx < 0 ? 0 : x0 + dx > S - 1 ? S - 1 : x0 + dx;
+                        v += (dy ? fy : 1 - fy) * (dx ? fx : 1 - fx) *
+                             in[((size_t)p * S + yy) * S + xx];
+                    }
+                out[((size_t)p * S + y) * S + x] = (float)v;
+            }
+}
+
+/* AGECL_EVAL_ZOOM: the MAE of the mean prediction over the image and its centre zoom
+ * (with FLIP: and both mirrors), the views built here; the predictor, opened on a
+ * checkpoint of a recipe that validates so, predicts a face as evaluation does. */
+static void test_eval_zoom_is_mean_of_views(void **state)
+{
+    (void)state;
+    agecl_ctx *ctx = test_ctx();
+    agecl_dataset *ds;
+    TEST_OK(agecl_dataset_open(&ds, utkface(), 0));
+    agecl_model_config cfg;
+    TEST_OK(agecl_model_preset("tiny", &cfg));
+    const int *ages;
+    int n = agecl_dataset_age_labels(ds, &ages), B = 8, S = cfg.input_size;
+    TEST_OK(agecl_model_config_set_ages(&cfg, ages, n));
+    agecl_model *m;
+    TEST_OK(agecl_model_create(ctx, &cfg, B, 0, &m));
+    TEST_OK(agecl_model_init(m, 5));
+    int idx[B];
+    for (int i = 0; i < B; i++) idx[i] = 90 + 41 * i;
+    agecl_eval_result zoom, both;
+    TEST_OK(agecl_evaluate(m, ds, idx, B, 0, AGECL_EVAL_ZOOM, NULL, &zoom));
+    TEST_OK(agecl_evaluate(m, ds, idx, B, 0, AGECL_EVAL_FLIP | AGECL_EVAL_ZOOM, NULL, &both));
+
+    agecl_loader_options lo;
+    agecl_loader_defaults(&lo);
+    lo.batch_size = B, lo.image_size = S, lo.threads = 0;
+    agecl_loader *loader;
+    TEST_OK(agecl_loader_create(&loader, ds, idx, B, &lo));
+    TEST_OK(agecl_loader_start_epoch(loader, 0));
+    agecl_batch *b;
+    TEST_OK(agecl_loader_next(loader, &b));
+    size_t numel = (size_t)B * 3 * S * S;
+    float *view[4], a[4][B];
+    for (int v = 0; v < 4; v++) view[v] = malloc(numel * sizeof(float));
+    memcpy(view[0], b->images, numel * sizeof(float));
+    for (size_t r = 0; r < (size_t)B * 3 * S; r++) /* the mirror */
+        for (int x = 0; x < S; x++) view[1][r * S + x] = b->images[r * S + S - 1 - x];
+    ref_zoom(view[0], view[2], B, S, AGECL_EVAL_ZOOM_KEEP);
+    ref_zoom(view[1], view[3], B, S, AGECL_EVAL_ZOOM_KEEP);
+    for (int v = 0; v < 4; v++) {
+        agecl_outputs o = {a[v], NULL, NULL, NULL};
+        TEST_OK(agecl_model_forward(m, view[v], 0));
+        TEST_OK(agecl_model_outputs(m, &o));
+    }
+    double mae_zoom = 0, mae_both = 0;
+    int differ = 0;
+    for (int i = 0; i < B; i++) {
+        mae_zoom += fabs(0.5 * (a[0][i] + a[2][i]) - b->ages[i]) / B;
+        mae_both += fabs(0.25 * (a[0][i] + a[1][i] + a[2][i] + a[3][i]) - b->ages[i]) / B;
+        differ += fabsf(a[0][i] - a[2][i]) > 1e-3f;
+    }
+    assert_true(differ > 0); /* a zoom is another input */
+    assert_float_equal(zoom.mae, mae_zoom, 1e-3);
+    assert_float_equal(both.mae, mae_both, 1e-3);
+    agecl_loader_release(loader, b);
+    agecl_loader_free(loader);
+    for (int v = 0; v < 4; v++) free(view[v]);
+    agecl_model_destroy(m);
+
+    /* the predictor of a scratch-recipe checkpoint (flip and zoom) against evaluation */
+    char model[700];
+    snprintf(model, sizeof model, "%s/best.safetensors", tmp_path("plain-straight"));
+    unsigned flags;
+    TEST_OK(agecl_checkpoint_eval_flags(model, &flags));
+    assert_int_equal(flags, AGECL_EVAL_FLIP | AGECL_EVAL_ZOOM);
+    TEST_OK(agecl_model_config_read(model, &cfg));
+    TEST_OK(agecl_model_create(ctx, &cfg, 1, 0, &m));
+    TEST_OK(agecl_model_load(m, model, 0));
+    int one = 100;
+    agecl_eval_result r;
+    TEST_OK(agecl_evaluate(m, ds, &one, 1, 0, flags, NULL, &r));
+    agecl_predictor *p;
+    agecl_prediction pr;
+    TEST_OK(agecl_predictor_open(&p, model, NULL));
+    TEST_OK(agecl_predictor_file(p, agecl_dataset_sample(ds, one)->path, agecl_dataset_crop(ds),
+                                 &pr));
+    assert_float_equal(fabs(pr.age - agecl_dataset_sample(ds, one)->age), r.mae, 1e-3);
+    agecl_predictor_close(p);
+    agecl_model_destroy(m);
+    agecl_dataset_free(ds);
+}
+
 /* Each sample's prediction by m (the mean of the image and its mirror with flip),
  * batch by batch as a user would run it. */
 static void predict_samples(agecl_model *m, const agecl_dataset *ds, const int *idx, int n, int flip,
@@ -1287,6 +1391,7 @@ int main(void)
         cmocka_unit_test(test_train_reports_bad_images),
         cmocka_unit_test(test_divergence_stops_and_keeps_checkpoint),
         cmocka_unit_test(test_predict_api_and_cli),
+        cmocka_unit_test(test_eval_zoom_is_mean_of_views),
         cmocka_unit_test(test_prediction_json_escapes_names),
         cmocka_unit_test(test_prediction_mean),
     };

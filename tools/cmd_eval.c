@@ -11,7 +11,7 @@ enum { MAX_MODELS = 16 };
 
 /* One model of the ensemble: made, run over the samples, freed. */
 static agecl_status add_model(agecl_ctx *ctx, agecl_ensemble *e, const char *path, int batch,
-                              const int *idx, int n, int workers, int flip)
+                              const int *idx, int n, int workers, int flip, int zoom)
 {
     agecl_model_config cfg;
     agecl_model *m = NULL;
@@ -20,7 +20,8 @@ static agecl_status add_model(agecl_ctx *ctx, agecl_ensemble *e, const char *pat
     if (s == AGECL_OK) s = agecl_model_create(ctx, &cfg, batch, 0, &m);
     if (s == AGECL_OK) s = agecl_model_load(m, path, 0);
     if (s == AGECL_OK) s = agecl_checkpoint_eval_flags(path, &flags);
-    if (flip >= 0) flags = flip ? AGECL_EVAL_FLIP : 0;
+    if (flip >= 0) flags = (flags & ~(unsigned)AGECL_EVAL_FLIP) | (flip ? AGECL_EVAL_FLIP : 0u);
+    if (zoom >= 0) flags = (flags & ~(unsigned)AGECL_EVAL_ZOOM) | (zoom ? AGECL_EVAL_ZOOM : 0u);
     if (s == AGECL_OK) s = agecl_ensemble_add(e, m, idx, n, workers, flags, stderr);
     agecl_model_destroy(m);
     return s;
@@ -42,6 +43,8 @@ static void eval_usage(FILE *f)
         "  --workers N      image loading threads (2)\n"
         "  --flip, --no-flip  average each image and its mirror (default: as the model was\n"
         "                   validated in training, its tta_flip metadata)\n"
+        "  --zoom, --no-zoom  ... and its centre 0.9 zoomed back, and that zoom's mirror with\n"
+        "                   flip (default: as validated, its tta_zoom metadata)\n"
         "  --json           one JSON object (keys n, skipped, mae, cs5, gender_acc,\n"
         "                   confidence_t1..3,"
         " decade_mae; percentages 0..100)\n", MAX_MODELS);
@@ -50,13 +53,15 @@ static void eval_usage(FILE *f)
 int cmd_eval(int argc, char **argv)
 {
     const char *models[MAX_MODELS], *data = NULL, *split = "all", *device = NULL;
-    int n_models = 0, json = 0, limit = 0, batch = 32, workers = 2, flip = -1;
+    int n_models = 0, json = 0, limit = 0, batch = 32, workers = 2, flip = -1,
+        zoom = -1;
     static const struct option longs[] = {
         {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
         {"split", required_argument, 0, 's'}, {"limit", required_argument, 0, 'l'},
         {"batch", required_argument, 0, 'b'}, {"device", required_argument, 0, 'D'},
         {"workers", required_argument, 0, 'w'}, {"json", no_argument, 0, 'j'},
         {"flip", no_argument, 0, 'f'}, {"no-flip", no_argument, 0, 'F'},
+        {"zoom", no_argument, 0, 'z'}, {"no-zoom", no_argument, 0, 'Z'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -78,6 +83,8 @@ int cmd_eval(int argc, char **argv)
         case 'j': json = 1; break;
         case 'f': flip = 1; break;
         case 'F': flip = 0; break;
+        case 'z': zoom = 1; break;
+        case 'Z': zoom = 0; break;
         case 'h': eval_usage(stdout); return 0;
         default: eval_usage(stderr); return 2;
         }
@@ -113,7 +120,7 @@ int cmd_eval(int argc, char **argv)
     if (limit && n > limit) n = limit;
     for (int i = 0; i < n_models && s == AGECL_OK; i++) {
         if (n_models > 1) fprintf(stderr, "agecl eval: model %d of %d, %s\n", i + 1, n_models, models[i]);
-        if ((s = add_model(ctx, e, models[i], batch, idx, n, workers, flip)) != AGECL_OK)
+        if ((s = add_model(ctx, e, models[i], batch, idx, n, workers, flip, zoom)) != AGECL_OK)
             what = models[i];
     }
     agecl_eval_result r;

@@ -23,8 +23,8 @@ static void usage(FILE *f)
         "  --out DIR          checkpoints, log.jsonl and curves.svg go here (required)\n"
         "  --recipe NAME      scratch (default without --init): AdamW 2e-3, decay 5e-2 on\n"
         "                     weights only, 1 warm-up epoch then cosine, light augmentation,\n"
-        "                     label distribution sigma 2, gender weight 8, flip averaging\n"
-        "                     at evaluation;\n"
+        "                     label distribution sigma 2, gender weight 8, flip and zoom\n"
+        "                     averaging at evaluation;\n"
         "                     paper (default with --init): MODEL.md sections 5 and 6, Adam\n"
         "                     with L2 1e-2 on every parameter, x0.1 after epochs 10 and 20,\n"
         "                     lr 1e-3 from scratch, the paper's 1e-5 with --init\n"
@@ -52,6 +52,8 @@ static void usage(FILE *f)
         "  --gender-weight X  weight of the gender loss (scratch 8, paper 1)\n"
         "  --pos-weight X     weight of the relative age position loss (1)\n"
         "  --flip-eval, --no-flip-eval  average each image and its mirror when evaluating\n"
+        "  --zoom-eval, --no-zoom-eval  ... and its centre 0.9 zoomed back (and that zoom's\n"
+        "                     mirror)\n"
         "  --ema X            keep a moving average of the weights with decay X (0.999),\n"
         "                     validate it and keep it as the best model; 0: off\n"
         "  --seed N           123\n"
@@ -185,7 +187,7 @@ int cmd_train(int argc, char **argv)
     enum { O_LR = 256, O_WD, O_DROPS, O_NOGENDER, O_NORAPL, O_LIMIT, O_MAXSTEPS, O_STRICT, O_QUIET,
            O_INIT, O_RECIPE, O_OPTIM, O_DECAYON, O_SCHED, O_WARMUP, O_AUG, O_SIGMA, O_DISTW,
            O_GENDERW, O_POSW, O_FLIP, O_NOFLIP, O_AGEW, O_NOTEST, O_EMA, O_SYNCBN, O_STOPAFTER,
-           O_BUCKET, O_TRAINLIMIT, O_TRAINON };
+           O_BUCKET, O_TRAINLIMIT, O_TRAINON, O_ZOOM, O_NOZOOM };
     static const struct option longs[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"preset", required_argument, 0, 'p'}, {"epochs", required_argument, 0, 'e'},
@@ -206,7 +208,8 @@ int cmd_train(int argc, char **argv)
         {"gender-weight", required_argument, 0, O_GENDERW},
         {"age-weight", required_argument, 0, O_AGEW}, {"no-test", no_argument, 0, O_NOTEST},
         {"pos-weight", required_argument, 0, O_POSW}, {"flip-eval", no_argument, 0, O_FLIP},
-        {"no-flip-eval", no_argument, 0, O_NOFLIP}, {"ema", required_argument, 0, O_EMA},
+        {"no-flip-eval", no_argument, 0, O_NOFLIP}, {"zoom-eval", no_argument, 0, O_ZOOM},
+        {"no-zoom-eval", no_argument, 0, O_NOZOOM}, {"ema", required_argument, 0, O_EMA},
         {"sync-bn", no_argument, 0, O_SYNCBN}, {"stop-after", required_argument, 0, O_STOPAFTER},
         {"bucket-mb", required_argument, 0, O_BUCKET},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -278,6 +281,8 @@ int cmd_train(int argc, char **argv)
         case O_POSW: ok = parse_double("--pos-weight", optarg, &w), o.loss.pos_weight = (float)w; break;
         case O_FLIP: o.tta_flip = 1; break;
         case O_NOFLIP: o.tta_flip = 0; break;
+        case O_ZOOM: o.tta_zoom = 1; break;
+        case O_NOZOOM: o.tta_zoom = 0; break;
         case O_EMA:
             ok = cli_number("train", "--ema (a decay, 0: off)", optarg, 0, 0.999999, &o.ema);
             break;

@@ -32,8 +32,8 @@ typedef struct agecl_predictor agecl_predictor;
 
 /* Load a checkpoint (best.safetensors of agecl train) on a device (selector as
  * agecl_ctx_create; NULL: AGECL_DEVICE or the first device). A model validated
- * with flip averaging (agecl_checkpoint_eval_flags) predicts the mean of each
- * face and its mirror, as it was measured. */
+ * with flip or zoom averaging (agecl_checkpoint_eval_flags) predicts the mean
+ * over each face's views (its mirror, its centre zoom), as it was measured. */
 agecl_status agecl_predictor_open(agecl_predictor **out, const char *model_path,
                                   const char *device);
 void agecl_predictor_close(agecl_predictor *p);

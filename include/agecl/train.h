@@ -55,7 +55,13 @@ agecl_status agecl_evaluate(agecl_model *m, const agecl_dataset *ds, const int *
 
 enum {
     AGECL_EVAL_FLIP = 1 << 0, /* average the predictions of each image and its mirror */
+    AGECL_EVAL_ZOOM = 1 << 1, /* ... and of its centre zoom (with FLIP: and that zoom's
+                                 mirror), the views weighted equally */
 };
+/* The zoom view: the centre 0.9 of each side, resized back to the input size (the
+ * training crops of the "light" augmentation span 0.85 to 1 of the side). Chosen on
+ * validation (docs/recipes.md). */
+#define AGECL_EVAL_ZOOM_KEEP 0.9f
 
 /* An ensemble: the metrics of the mean prediction of several models (each with its
  * own input size, batch and flags) over the same samples. Add every model over the
@@ -76,8 +82,8 @@ agecl_status agecl_ensemble_result(const agecl_ensemble *e, agecl_eval_result *o
 void agecl_ensemble_free(agecl_ensemble *e);
 
 /* The AGECL_EVAL_* flags a checkpoint of agecl train was validated with (its
- * "tta_flip" metadata; 0 for a checkpoint without it), so that eval and predict
- * measure the model as training chose it. */
+ * "tta_flip" and "tta_zoom" metadata; a flag is off where its key is absent), so
+ * that eval and predict measure the model as training chose it. */
 agecl_status agecl_checkpoint_eval_flags(const char *path, unsigned *flags);
 
 /* Write a result as one JSON object (keys n, mae, cs5, gender_acc, confidence_t1..3,
@@ -108,6 +114,7 @@ typedef struct agecl_train_options {
     const char *augment;     /* augmentation policy (agecl/data.h): "paper" */
     agecl_loss_config loss;  /* loss weights, label distribution (agecl/model.h) */
     int tta_flip;            /* evaluate on each image and its mirror, averaged */
+    int tta_zoom;            /* ... and on its centre zoom (AGECL_EVAL_ZOOM) */
     double ema;              /* > 0: keep a moving average of the weights with this
                                 decay (agecl_train_ema_decay), validate and keep it
                                 as the best model; 0: none */
@@ -158,7 +165,7 @@ void agecl_train_defaults(agecl_train_options *opt);
  *   "scratch"  for random weights: AdamW (decay 5e-2 on weights only), lr 2e-3,
  *              warm-up 1 epoch then cosine, light augmentation, a label
  *              distribution term (sigma 2, weight 1), gender loss weight 8, flip
- *              averaging at evaluation.
+ *              and zoom averaging at evaluation (AGECL_EVAL_FLIP | AGECL_EVAL_ZOOM).
  * AGECL_E_INVALID_ARG names the recipes for an unknown name. */
 agecl_status agecl_train_recipe(const char *name, agecl_train_options *opt);
 

@@ -5,6 +5,7 @@
 #include "agecl/safetensors.h"
 #include "agecl/train.h"
 #include "error.h"
+#include "train/views.h"
 
 agecl_status agecl_checkpoint_eval_flags(const char *path, unsigned *flags)
 {
@@ -12,8 +13,9 @@ agecl_status agecl_checkpoint_eval_flags(const char *path, unsigned *flags)
         return agecl__fail(AGECL_E_INVALID_ARG, "agecl_checkpoint_eval_flags: NULL argument");
     agecl_st_file *f;
     AGECL_TRY(agecl_st_open(path, &f));
-    const char *v = agecl_st_meta(f, "tta_flip");
-    *flags = v && !strcmp(v, "1") ? AGECL_EVAL_FLIP : 0;
+    const char *flip = agecl_st_meta(f, "tta_flip"), *zoom = agecl_st_meta(f, "tta_zoom");
+    *flags = (flip && !strcmp(flip, "1") ? AGECL_EVAL_FLIP : 0u) |
+             (zoom && !strcmp(zoom, "1") ? AGECL_EVAL_ZOOM : 0u);
     agecl_st_close(f);
     return AGECL_OK;
 }
@@ -71,41 +73,6 @@ static void add_batch(agecl_ensemble *e, const agecl_model_config *cfg, const ag
     }
 }
 
-/* Mirror B images of 3 x S x S left to right, in place. */
-static void mirror(float *images, int B, int S)
-{
-    for (size_t r = 0, rows = (size_t)B * 3 * S; r < rows; r++) {
-        float *row = images + r * S;
-        for (int x = 0; x < S / 2; x++) {
-            float t = row[x];
-            row[x] = row[S - 1 - x];
-            row[S - 1 - x] = t;
-        }
-    }
-}
-
-/* The outputs of one batch; with AGECL_EVAL_FLIP the ages and gender
- * probabilities are the means over the images and their mirrors (the positions
- * stay the unmirrored ones). The images are mirrored on return. */
-static agecl_status predict(agecl_model *m, float *images, unsigned flags, float *age, float *gp,
-                            int *pos, float *age2, float *gp2)
-{
-    agecl_outputs o = {age, gp, pos, NULL};
-    AGECL_TRY(agecl_model_forward(m, images, 0));
-    AGECL_TRY(agecl_model_outputs(m, &o));
-    if (!(flags & AGECL_EVAL_FLIP)) return AGECL_OK;
-    int B = agecl_model_batch(m);
-    mirror(images, B, agecl_model_config_of(m)->input_size);
-    agecl_outputs o2 = {age2, gp2, NULL, NULL};
-    AGECL_TRY(agecl_model_forward(m, images, 0));
-    AGECL_TRY(agecl_model_outputs(m, &o2));
-    for (int b = 0; b < B; b++) {
-        age[b] = 0.5f * (age[b] + age2[b]);
-        gp[b] = 0.5f * (gp[b] + gp2[b]);
-    }
-    return AGECL_OK;
-}
-
 /* The predictions are kept per sample, so a sample may be listed once. */
 static agecl_status check_distinct(const agecl_ensemble *e, const int *indices, int count)
 {
@@ -145,9 +112,10 @@ agecl_status agecl_ensemble_add(agecl_ensemble *e, agecl_model *m, const int *in
                                   indices ? count : agecl_dataset_count(e->ds), &opt));
     size_t image = (size_t)3 * S * S;
     float *images = calloc((size_t)B * image, sizeof *images);
-    float *age = malloc((size_t)B * 2 * sizeof *age), *gp = malloc((size_t)B * 2 * sizeof *gp);
+    float *age = malloc((size_t)B * sizeof *age), *gp = malloc((size_t)B * sizeof *gp);
+    float *scratch = malloc((size_t)B * 2 * sizeof *scratch);
     int *pos = malloc((size_t)B * sizeof *pos), added = 0;
-    agecl_status st = images && age && gp && pos ? agecl_loader_start_epoch(loader, 0)
+    agecl_status st = images && age && gp && pos && scratch ? agecl_loader_start_epoch(loader, 0)
                                                  : agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_evaluate");
     while (st == AGECL_OK) {
         agecl_batch *b = NULL;
@@ -156,7 +124,7 @@ agecl_status agecl_ensemble_add(agecl_ensemble *e, agecl_model *m, const int *in
         /* A short last batch is padded with zeros: inference is per sample. */
         memcpy(images, b->images, (size_t)b->count * image * sizeof *images);
         memset(images + (size_t)b->count * image, 0, (size_t)(B - b->count) * image * sizeof *images);
-        st = predict(m, images, flags, age, gp, pos, age + B, gp + B);
+        st = agecl__predict_views(m, images, flags, age, gp, pos, scratch);
         if (st == AGECL_OK) add_batch(e, cfg, b, age, gp, pos), added += b->count;
         agecl_loader_release(loader, b);
     }
@@ -180,6 +148,7 @@ agecl_status agecl_ensemble_add(agecl_ensemble *e, agecl_model *m, const int *in
     free(images);
     free(age);
     free(gp);
+    free(scratch);
     free(pos);
     agecl_loader_free(loader);
     return st;

@@ -5,13 +5,14 @@
 #include "agecl/train.h"
 #include "error.h"
 #include "io/json.h"
+#include "train/views.h"
 
 struct agecl_predictor {
     agecl_ctx *ctx;
     agecl_model *model;
     uint8_t *rgb;  /* S x S x 3 */
     float *chw;    /* 3 x S x S */
-    unsigned flags; /* AGECL_EVAL_FLIP: the mean of the face and its mirror */
+    unsigned flags; /* AGECL_EVAL_FLIP, _ZOOM: the views averaged (views.h) */
 };
 
 agecl_status agecl_predictor_open(agecl_predictor **out, const char *model_path,
@@ -54,40 +55,15 @@ const agecl_model_config *agecl_predictor_config(const agecl_predictor *p)
     return agecl_model_config_of(p->model);
 }
 
-/* Mirror the S x S x 3 face left to right. */
-static void mirror(uint8_t *rgb, int S)
-{
-    for (int y = 0; y < S; y++)
-        for (int x = 0; x < S / 2; x++)
-            for (int c = 0; c < 3; c++) {
-                uint8_t *a = rgb + ((size_t)y * S + x) * 3 + c;
-                uint8_t *b = rgb + ((size_t)y * S + S - 1 - x) * 3 + c;
-                uint8_t t = *a;
-                *a = *b;
-                *b = t;
-            }
-}
-
 static agecl_status predict(agecl_predictor *p, agecl_prediction *out)
 {
     const agecl_model_config *cfg = agecl_model_config_of(p->model);
     int S = cfg->input_size;
     agecl_image_normalize(p->rgb, S, S, p->chw);
-    AGECL_TRY(agecl_model_forward(p->model, p->chw, 0));
-    float age, gp;
+    float age, gp, scratch[2];
     int pos;
-    agecl_outputs o = {&age, &gp, &pos, NULL};
-    AGECL_TRY(agecl_model_outputs(p->model, &o));
-    if (p->flags & AGECL_EVAL_FLIP) { /* as the model was validated: see agecl/train.h */
-        float age2, gp2;
-        agecl_outputs o2 = {&age2, &gp2, NULL, NULL};
-        mirror(p->rgb, S);
-        agecl_image_normalize(p->rgb, S, S, p->chw);
-        AGECL_TRY(agecl_model_forward(p->model, p->chw, 0));
-        AGECL_TRY(agecl_model_outputs(p->model, &o2));
-        age = 0.5f * (age + age2);
-        gp = 0.5f * (gp + gp2);
-    }
+    /* the views the model was validated with (agecl/train.h) */
+    AGECL_TRY(agecl__predict_views(p->model, p->chw, p->flags, &age, &gp, &pos, scratch));
     out->age = age;
     out->position_age = pos >= 0 ? cfg->ages[pos] : NAN;
     if (cfg->gender) {

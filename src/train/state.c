@@ -53,6 +53,7 @@ static int settings_meta(const agecl_train_options *o, const char **kv, char sto
     SET("gender_weight", "%.9g", o->loss.gender_weight);
     SET("pos_weight", "%.9g", o->loss.pos_weight);
     SET("tta_flip", "%d", o->tta_flip);
+    SET("tta_zoom", "%d", o->tta_zoom);
     SET("ema", "%.9g", o->ema);
     SET("seed", "%llu", (unsigned long long)o->seed);
     SET("train_limit", "%d", o->train_limit);

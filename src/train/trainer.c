@@ -294,7 +294,7 @@ static agecl_status train_epoch(trainer *t, int epoch, agecl__epoch_record *rec)
 }
 
 static unsigned eval_flags(const agecl_train_options *o) {
-    return o->tta_flip ? AGECL_EVAL_FLIP : 0;
+    return (o->tta_flip ? AGECL_EVAL_FLIP : 0u) | (o->tta_zoom ? AGECL_EVAL_ZOOM : 0u);
 }
 
 static agecl_status select_references(trainer *t, int epoch)

@@ -13,11 +13,12 @@ class AugmentPolicy(C.Structure):
                                                'sharpness', 'p_vflip', 'min_scale', 'max_shift')]
 
 
-class LoaderOptions(C.Structure):
+class LoaderOptions(C.Structure):  # agecl_loader_options (agecl/data.h), field for field
     _fields_ = [('batch_size', C.c_int), ('image_size', C.c_int), ('shuffle', C.c_int),
                 ('augment', C.c_int), ('drop_last', C.c_int), ('threads', C.c_int),
                 ('prefetch', C.c_int), ('seed', C.c_uint64),
-                ('policy', C.POINTER(AugmentPolicy)), ('cache', C.c_void_p)]
+                ('policy', C.POINTER(AugmentPolicy)), ('cache', C.c_void_p),
+                ('shard', C.c_int), ('shards', C.c_int)]
 
 
 class Batch(C.Structure):
@@ -74,7 +75,7 @@ class Data:
     def batches(self, part, epoch, batch, size, train, seed, threads=2):
         """Yield (images [B,3,S,S] float32, ages, genders, indices) numpy arrays."""
         opt = LoaderOptions(batch, size, int(train), int(train), int(train), threads, 3, seed,
-                            C.pointer(self.policy), None)
+                            C.pointer(self.policy), None, 0, 1)
         loader = C.c_void_p()
         idx = self.parts[part]
         self._check(self.lib.agecl_loader_create(C.byref(loader), self.ds, idx, len(idx),

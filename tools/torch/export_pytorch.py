@@ -14,7 +14,9 @@ MODEL.md section 1; outputs 'age' (N, the expected age in years) and, where the
 model has a gender head, 'female' (N, the probability of class 1). Where the
 checkpoint was trained to evaluate with flip averaging (metadata tta_flip 1),
 the graph averages each image with its mirror, as `agecl eval` does; --no-flip
-leaves it out. Run it with any ONNX runtime, e.g.
+leaves it out. Likewise the zoom view (tta_zoom 1: the centre 0.9 of each side
+resized back bilinearly, as agecl/train.h's AGECL_EVAL_ZOOM); --no-zoom leaves it
+out. Run it with any ONNX runtime, e.g.
 
     import cv2, numpy as np
     net = cv2.dnn.readNetFromONNX('model.onnx')      # Debian: python3-opencv
@@ -55,14 +57,34 @@ def load_agecl(path):
         'units': [int(u) for u in meta['units'].split(',')],
         'channels': [int(c) for c in meta['channels'].split(',')],
         'gender': meta['gender'] == '1', 'rapl': meta['rapl'] == '1',
-        'tta_flip': meta.get('tta_flip') == '1', 'preset': meta.get('preset'),
+        'tta_flip': meta.get('tta_flip') == '1', 'tta_zoom': meta.get('tta_zoom') == '1',
+        'preset': meta.get('preset'),
         'source': os.path.basename(path),
     }
     return model, cfg
 
 
-def inference_module(model, flip, size):
-    """image -> (age, female probability), with flip averaging where asked."""
+ZOOM_KEEP = 0.9  # agecl/train.h: AGECL_EVAL_ZOOM_KEEP
+
+
+def zoom_matrix(size, keep=ZOOM_KEEP):
+    """Z (size x size) with Z x Z^T the centre `keep` of each side of x resized back to
+    size x size: bilinear, pixel centres mapped, edges clamped (as src/train/views.c)."""
+    import math
+    import torch
+    z = torch.zeros(size, size, dtype=torch.float64)
+    off = 0.5 * (1 - keep) * size
+    for i in range(size):
+        s = off + (i + 0.5) * keep - 0.5
+        f = s - math.floor(s)
+        for j, w in ((math.floor(s), 1 - f), (math.floor(s) + 1, f)):
+            z[i, min(max(j, 0), size - 1)] += w
+    return z.float()
+
+
+def inference_module(model, flip, size, zoom=False):
+    """image -> (age, female probability), averaged over the image and, where asked,
+    its mirror and its zoom (and with both, the zoom of the mirror)."""
     import torch
     import torch.nn.functional as F
 
@@ -74,6 +96,9 @@ def inference_module(model, flip, size):
             # negative slice steps (OpenCV's) run it too.
             self.register_buffer('mirror', torch.eye(size).flip(0))
             self.register_buffer('sign', torch.tensor([[-1.0], [1.0]]))
+            z = zoom_matrix(size)
+            self.register_buffer('zoom', z)
+            self.register_buffer('zoom_t', z.t().contiguous())
 
         def heads(self, x):
             # Products with constants rather than reductions and slices, which some
@@ -88,23 +113,29 @@ def inference_module(model, flip, size):
             return age, female
 
         def forward(self, image):
-            if not flip:
+            views = [image]
+            if flip:
+                views.append(torch.matmul(image, self.mirror))
+            if zoom:
+                views += [torch.matmul(torch.matmul(self.zoom, v), self.zoom_t)
+                          for v in list(views)]
+            if len(views) == 1:
                 age, female = self.heads(image)
             else:
-                # One pass over the images and their mirrors (weights used once keep the
-                # graph free of copies), then the mean of each pair.
-                age, female = self.heads(torch.cat([image, torch.matmul(image, self.mirror)], 0))
-                age = age.reshape(2, -1).mean(0)
-                female = female.reshape(2, -1).mean(0) if female is not None else None
+                # One pass over every view (weights used once keep the graph free of
+                # copies), then the mean of each image's views.
+                age, female = self.heads(torch.cat(views, 0))
+                age = age.reshape(len(views), -1).mean(0)
+                female = female.reshape(len(views), -1).mean(0) if female is not None else None
             return (age, female) if female is not None else (age,)
 
     return Inference().eval()
 
 
-def export_onnx(model, cfg, path, flip, check):
+def export_onnx(model, cfg, path, flip, zoom, check):
     import torch
     s = cfg['input_size']
-    net = inference_module(model, flip, s)
+    net = inference_module(model, flip, s, zoom)
     names = ['age', 'female'] if cfg['gender'] else ['age']
     example = torch.zeros(2, 3, s, s)
     axes = {'image': {0: 'batch'}}
@@ -134,6 +165,7 @@ def main(argv=None):
     ap.add_argument('--pt', help='write the PyTorch state_dict and config here')
     ap.add_argument('--onnx', help='write the ONNX inference graph here')
     ap.add_argument('--no-flip', action='store_true', help='no flip averaging in the ONNX graph')
+    ap.add_argument('--no-zoom', action='store_true', help='no zoom view in the ONNX graph')
     ap.add_argument('--check', action='store_true', help='check the ONNX file with python3-onnx')
     a = ap.parse_args(argv)
     if not a.pt and not a.onnx:
@@ -146,9 +178,11 @@ def main(argv=None):
                   f'parameters), input {cfg["input_size"]}')
         if a.onnx:
             flip = cfg['tta_flip'] and not a.no_flip
-            export_onnx(model, cfg, a.onnx, flip, a.check)
+            zoom = cfg['tta_zoom'] and not a.no_zoom
+            export_onnx(model, cfg, a.onnx, flip, zoom, a.check)
             print(f'{a.onnx}: ONNX, input image N x 3 x {cfg["input_size"]} x {cfg["input_size"]}'
-                  f'{", flip averaging" if flip else ""}{", checked" if a.check else ""}')
+                  f'{", flip averaging" if flip else ""}{", zoom view" if zoom else ""}'
+                  f'{", checked" if a.check else ""}')
     except ExportError as e:
         print(f'export_pytorch: error: {e}', file=sys.stderr)
         return 1

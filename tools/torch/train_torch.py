@@ -20,15 +20,16 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import agecl_data  # noqa: E402
+import export_pytorch  # noqa: E402
 import ir_model  # noqa: E402
 
 RECIPES = {  # agecl_train_recipe (src/train/trainer.c)
     'paper': dict(lr=1e-3, weight_decay=1e-2, optimizer='adam', decay_on='all', schedule='step',
                   warmup=0.0, lr_drops='10,20', augment='paper', label_sigma=2.0,
-                  dist_weight=0.0, flip_eval=False, gender_weight=1.0, ema=0.0),
+                  dist_weight=0.0, flip_eval=False, zoom_eval=False, gender_weight=1.0, ema=0.0),
     'scratch': dict(lr=2e-3, weight_decay=5e-2, optimizer='adamw', decay_on='weights',
                     schedule='cosine', warmup=1.0, lr_drops='', augment='light', label_sigma=2.0,
-                    dist_weight=1.0, flip_eval=True, gender_weight=8.0, ema=0.0),
+                    dist_weight=1.0, flip_eval=True, zoom_eval=True, gender_weight=8.0, ema=0.0),
 }
 
 PRESETS = {'cpu': ((2, 2, 2), (32, 64, 128), 64), 'cpu-large': ((2, 2, 2), (48, 96, 192), 80), 'tiny': ((1, 1, 1), (8, 12, 16), 16),
@@ -95,17 +96,24 @@ class WeightAverage:
             avg.copy_(keep)
 
 
-def evaluate(model, data, part, size, batch, seed, flip=False):
+def evaluate(model, data, part, size, batch, seed, flip=False, zoom=False):
     model.eval()
     abs_sum = within = g_ok = g_n = n = 0
+    z = export_pytorch.zoom_matrix(size)
     with torch.no_grad():
         for images, ages, genders, _ in data.batches(part, 0, batch, size, False, seed):
-            out = model(torch.from_numpy(images))
+            # the views agecl averages (src/train/views.c): the image, its mirror, their zooms
+            views = [torch.from_numpy(images)]
             if flip:
-                o2 = model(torch.from_numpy(images[:, :, :, ::-1].copy()))
-                out['age'] = 0.5 * (out['age'] + o2['age'])
+                views.append(torch.from_numpy(images[:, :, :, ::-1].copy()))
+            if zoom:
+                views += [torch.matmul(torch.matmul(z, v), z.t()) for v in list(views)]
+            outs = [model(v) for v in views]
+            out = outs[0]
+            if len(outs) > 1:
+                out['age'] = sum(o['age'] for o in outs) / len(outs)
                 if 'gender_logits' in out:  # the mean probability decides, as agecl's
-                    p = 0.5 * (F.softmax(out['gender_logits'], 1) + F.softmax(o2['gender_logits'], 1))
+                    p = sum(F.softmax(o['gender_logits'], 1) for o in outs) / len(outs)
                     out['gender_logits'] = p
             err = (out['age'] - torch.from_numpy(ages).float()).abs()
             abs_sum += err.sum().item()
@@ -141,6 +149,8 @@ def main():
     ap.add_argument('--ema', type=float, help='moving average decay of the weights (0: off)')
     ap.add_argument('--flip-eval', action='store_true', default=None)
     ap.add_argument('--no-flip-eval', dest='flip_eval', action='store_false')
+    ap.add_argument('--zoom-eval', action='store_true', default=None)
+    ap.add_argument('--no-zoom-eval', dest='zoom_eval', action='store_false')
     ap.add_argument('--seed', type=int, default=123)
     ap.add_argument('--limit', type=int, default=0)
     ap.add_argument('--threads', type=int, default=2)
@@ -213,7 +223,8 @@ def main():
         secs = time.time() - t0
         if average:
             average.swap()
-        mae, cs5, gacc = evaluate(model, data, 1, size, a.batch, a.seed, a.flip_eval)
+        mae, cs5, gacc = evaluate(model, data, 1, size, a.batch, a.seed, a.flip_eval,
+                                  a.zoom_eval)
         if average:
             average.swap()
         if mae < best:
