@@ -279,34 +279,58 @@ static void test_decay_on_weights_only(void **state)
 }
 
 /* AGECL_EVAL_FLIP: the MAE of the mean prediction of each image and its mirror. */
-static void test_eval_flip_is_mean_of_mirrors(void **state)
-{
-    (void)state;
-    agecl_ctx *ctx = test_ctx();
+/* A tiny model of random weights (seed) at batch EVAL_B over the CI faces, and the
+ * batch of the EVAL_B samples idx as evaluation loads them. */
+enum { EVAL_B = 8 };
+typedef struct eval_case {
     agecl_dataset *ds;
-    TEST_OK(agecl_dataset_open(&ds, utkface(), 0));
+    agecl_model *m;
+    agecl_loader *loader;
+    agecl_batch *b;
+    int S;
+} eval_case;
+
+static eval_case eval_case_open(uint64_t seed, const int *idx)
+{
+    eval_case c;
+    TEST_OK(agecl_dataset_open(&c.ds, utkface(), 0));
     agecl_model_config cfg;
     TEST_OK(agecl_model_preset("tiny", &cfg));
     const int *ages;
-    int n = agecl_dataset_age_labels(ds, &ages), B = 8, S = cfg.input_size;
-    TEST_OK(agecl_model_config_set_ages(&cfg, ages, n));
-    agecl_model *m;
-    TEST_OK(agecl_model_create(ctx, &cfg, B, 0, &m));
-    TEST_OK(agecl_model_init(m, 3));
-    int idx[B];
-    for (int i = 0; i < B; i++) idx[i] = 100 + 37 * i;
-    agecl_eval_result plain, flip;
-    TEST_OK(agecl_evaluate(m, ds, idx, B, 0, 0, NULL, &plain));
-    TEST_OK(agecl_evaluate(m, ds, idx, B, 0, AGECL_EVAL_FLIP, NULL, &flip));
-
+    TEST_OK(agecl_model_config_set_ages(&cfg, ages, agecl_dataset_age_labels(c.ds, &ages)));
+    TEST_OK(agecl_model_create(test_ctx(), &cfg, EVAL_B, 0, &c.m));
+    TEST_OK(agecl_model_init(c.m, seed));
+    c.S = cfg.input_size;
     agecl_loader_options lo;
     agecl_loader_defaults(&lo);
-    lo.batch_size = B, lo.image_size = S, lo.threads = 0;
-    agecl_loader *loader;
-    TEST_OK(agecl_loader_create(&loader, ds, idx, B, &lo));
-    TEST_OK(agecl_loader_start_epoch(loader, 0));
-    agecl_batch *b;
-    TEST_OK(agecl_loader_next(loader, &b));
+    lo.batch_size = EVAL_B, lo.image_size = c.S, lo.threads = 0;
+    TEST_OK(agecl_loader_create(&c.loader, c.ds, idx, EVAL_B, &lo));
+    TEST_OK(agecl_loader_start_epoch(c.loader, 0));
+    TEST_OK(agecl_loader_next(c.loader, &c.b));
+    return c;
+}
+
+static void eval_case_close(eval_case *c)
+{
+    agecl_loader_release(c->loader, c->b);
+    agecl_loader_free(c->loader);
+    agecl_model_destroy(c->m);
+    agecl_dataset_free(c->ds);
+}
+
+static void test_eval_flip_is_mean_of_mirrors(void **state)
+{
+    (void)state;
+    enum { B = EVAL_B };
+    int idx[B];
+    for (int i = 0; i < B; i++) idx[i] = 100 + 37 * i;
+    eval_case c = eval_case_open(3, idx);
+    agecl_model *m = c.m;
+    agecl_batch *b = c.b;
+    int S = c.S;
+    agecl_eval_result plain, flip;
+    TEST_OK(agecl_evaluate(m, c.ds, idx, B, 0, 0, NULL, &plain));
+    TEST_OK(agecl_evaluate(m, c.ds, idx, B, 0, AGECL_EVAL_FLIP, NULL, &flip));
     float a1[B], a2[B], *mirror = malloc((size_t)B * 3 * S * S * sizeof *mirror);
     agecl_outputs o1 = {a1, NULL, NULL, NULL}, o2 = {a2, NULL, NULL, NULL};
     TEST_OK(agecl_model_forward(m, b->images, 0));
@@ -325,11 +349,8 @@ static void test_eval_flip_is_mean_of_mirrors(void **state)
     assert_true(differ > 0); /* a mirror is another input */
     assert_float_equal(plain.mae, mae1, 1e-4);
     assert_float_equal(flip.mae, mae_mean, 1e-4);
-    agecl_loader_release(loader, b);
-    agecl_loader_free(loader);
     free(mirror);
-    agecl_model_destroy(m);
-    agecl_dataset_free(ds);
+    eval_case_close(&c);
 }
 
 /* The centre keep of each side of B images of 3 x S x S, resized back to S x S:
@@ -361,30 +382,17 @@ static void test_eval_zoom_is_mean_of_views(void **state)
 {
     (void)state;
     agecl_ctx *ctx = test_ctx();
-    agecl_dataset *ds;
-    TEST_OK(agecl_dataset_open(&ds, utkface(), 0));
-    agecl_model_config cfg;
-    TEST_OK(agecl_model_preset("tiny", &cfg));
-    const int *ages;
-    int n = agecl_dataset_age_labels(ds, &ages), B = 8, S = cfg.input_size;
-    TEST_OK(agecl_model_config_set_ages(&cfg, ages, n));
-    agecl_model *m;
-    TEST_OK(agecl_model_create(ctx, &cfg, B, 0, &m));
-    TEST_OK(agecl_model_init(m, 5));
+    enum { B = EVAL_B };
     int idx[B];
     for (int i = 0; i < B; i++) idx[i] = 90 + 41 * i;
+    eval_case c = eval_case_open(5, idx);
+    agecl_model *m = c.m;
+    agecl_dataset *ds = c.ds;
+    agecl_batch *b = c.b;
+    int S = c.S;
     agecl_eval_result zoom, both;
     TEST_OK(agecl_evaluate(m, ds, idx, B, 0, AGECL_EVAL_ZOOM, NULL, &zoom));
     TEST_OK(agecl_evaluate(m, ds, idx, B, 0, AGECL_EVAL_FLIP | AGECL_EVAL_ZOOM, NULL, &both));
-
-    agecl_loader_options lo;
-    agecl_loader_defaults(&lo);
-    lo.batch_size = B, lo.image_size = S, lo.threads = 0;
-    agecl_loader *loader;
-    TEST_OK(agecl_loader_create(&loader, ds, idx, B, &lo));
-    TEST_OK(agecl_loader_start_epoch(loader, 0));
-    agecl_batch *b;
-    TEST_OK(agecl_loader_next(loader, &b));
     size_t numel = (size_t)B * 3 * S * S;
     float *view[4], a[4][B];
     for (int v = 0; v < 4; v++) view[v] = malloc(numel * sizeof(float));
@@ -408,10 +416,7 @@ static void test_eval_zoom_is_mean_of_views(void **state)
     assert_true(differ > 0); /* a zoom is another input */
     assert_float_equal(zoom.mae, mae_zoom, 1e-3);
     assert_float_equal(both.mae, mae_both, 1e-3);
-    agecl_loader_release(loader, b);
-    agecl_loader_free(loader);
     for (int v = 0; v < 4; v++) free(view[v]);
-    agecl_model_destroy(m);
 
     /* the predictor of a scratch-recipe checkpoint (flip and zoom) against evaluation */
     char model[700];
@@ -419,12 +424,14 @@ static void test_eval_zoom_is_mean_of_views(void **state)
     unsigned flags;
     TEST_OK(agecl_checkpoint_eval_flags(model, &flags));
     assert_int_equal(flags, AGECL_EVAL_FLIP | AGECL_EVAL_ZOOM);
+    agecl_model_config cfg;
     TEST_OK(agecl_model_config_read(model, &cfg));
-    TEST_OK(agecl_model_create(ctx, &cfg, 1, 0, &m));
-    TEST_OK(agecl_model_load(m, model, 0));
+    agecl_model *one_model;
+    TEST_OK(agecl_model_create(ctx, &cfg, 1, 0, &one_model));
+    TEST_OK(agecl_model_load(one_model, model, 0));
     int one = 100;
     agecl_eval_result r;
-    TEST_OK(agecl_evaluate(m, ds, &one, 1, 0, flags, NULL, &r));
+    TEST_OK(agecl_evaluate(one_model, ds, &one, 1, 0, flags, NULL, &r));
     agecl_predictor *p;
     agecl_prediction pr;
     TEST_OK(agecl_predictor_open(&p, model, NULL));
@@ -432,8 +439,8 @@ static void test_eval_zoom_is_mean_of_views(void **state)
                                  &pr));
     assert_float_equal(fabs(pr.age - agecl_dataset_sample(ds, one)->age), r.mae, 1e-3);
     agecl_predictor_close(p);
-    agecl_model_destroy(m);
-    agecl_dataset_free(ds);
+    agecl_model_destroy(one_model);
+    eval_case_close(&c);
 }
 
 /* Each sample's prediction by m (the mean of the image and its mirror with flip),

@@ -12,7 +12,9 @@
 #                   quick job's model, reused from runs/main when it is there; the
 #                   test split is that of their ensemble, the mean of both)
 #   AGECL_UTKFACE   the UTKFace folder (default ../shared/data/utkface)
-#   AGECL_EPOCHS    epochs of the job's model (default 28 quick / 40 quality)
+#   AGECL_EPOCHS    epochs of the job's model (default 28 quick / 30 quality: on
+#                   train+val, the steps of the 40 epochs of the training split
+#                   alone that the quality job ran until session 13)
 #   AGECL_OUT       its folder (default runs/main or runs/quality); a rerun resumes
 #   AGECL_DEVICE    the OpenCL device (default: the first)
 set -euo pipefail
@@ -20,7 +22,7 @@ cd "$(dirname "$0")/.."
 job=${AGECL_PRESET:-quick}
 case "$job" in
   quick) preset=cpu; epochs=28; out=runs/main ;;
-  quality) preset=cpu-large; epochs=40; out=runs/quality ;;
+  quality) preset=cpu-large; epochs=30; out=runs/quality ;;
   *) echo "agecl: AGECL_PRESET is quick or quality, not '$job'" >&2; exit 2 ;;
 esac
 epochs=${AGECL_EPOCHS:-$epochs}
