@@ -438,6 +438,23 @@ static void test_eval_zoom_is_mean_of_views(void **state)
     TEST_OK(agecl_predictor_file(p, agecl_dataset_sample(ds, one)->path, agecl_dataset_crop(ds),
                                  &pr));
     assert_float_equal(fabs(pr.age - agecl_dataset_sample(ds, one)->age), r.mae, 1e-3);
+    /* the face alone, when asked: as evaluation without views, and so does the tool */
+    assert_int_equal(agecl_predictor_views(p), AGECL_EVAL_FLIP | AGECL_EVAL_ZOOM);
+    agecl_predictor_set_views(p, 0);
+    TEST_OK(agecl_evaluate(one_model, ds, &one, 1, 0, 0, NULL, &r));
+    TEST_OK(agecl_predictor_file(p, agecl_dataset_sample(ds, one)->path, agecl_dataset_crop(ds),
+                                 &pr));
+    assert_float_equal(fabs(pr.age - agecl_dataset_sample(ds, one)->age), r.mae, 1e-3);
+    char cmd[2048], out[2048] = "", want[64];
+    snprintf(cmd, sizeof cmd, "%s predict --json --no-flip --no-zoom --crop %s --model %s %s",
+             getenv("AGECL_TOOL"), agecl_dataset_crop(ds) == AGECL_CROP_FULL ? "full" : "center",
+             model, agecl_dataset_sample(ds, one)->path);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    out[fread(out, 1, sizeof out - 1, f)] = '\0';
+    assert_int_equal(pclose(f), 0);
+    snprintf(want, sizeof want, "\"age\": %.2f", pr.age);
+    if (!strstr(out, want)) fail_msg("predict --no-flip --no-zoom printed %s, not %s", out, want);
     agecl_predictor_close(p);
     agecl_model_destroy(one_model);
     eval_case_close(&c);

@@ -9,6 +9,15 @@
 
 enum { MAX_MODELS = 16 };
 
+/* The views of a checkpoint (flags), with --flip/--no-flip and --zoom/--no-zoom
+ * (1/0; -1: not given) applied. */
+static unsigned override_views(unsigned flags, int flip, int zoom)
+{
+    if (flip >= 0) flags = (flags & ~(unsigned)AGECL_EVAL_FLIP) | (flip ? AGECL_EVAL_FLIP : 0u);
+    if (zoom >= 0) flags = (flags & ~(unsigned)AGECL_EVAL_ZOOM) | (zoom ? AGECL_EVAL_ZOOM : 0u);
+    return flags;
+}
+
 /* One model of the ensemble: made, run over the samples, freed. */
 static agecl_status add_model(agecl_ctx *ctx, agecl_ensemble *e, const char *path, int batch,
                               const int *idx, int n, int workers, int flip, int zoom)
@@ -20,8 +29,7 @@ static agecl_status add_model(agecl_ctx *ctx, agecl_ensemble *e, const char *pat
     if (s == AGECL_OK) s = agecl_model_create(ctx, &cfg, batch, 0, &m);
     if (s == AGECL_OK) s = agecl_model_load(m, path, 0);
     if (s == AGECL_OK) s = agecl_checkpoint_eval_flags(path, &flags);
-    if (flip >= 0) flags = (flags & ~(unsigned)AGECL_EVAL_FLIP) | (flip ? AGECL_EVAL_FLIP : 0u);
-    if (zoom >= 0) flags = (flags & ~(unsigned)AGECL_EVAL_ZOOM) | (zoom ? AGECL_EVAL_ZOOM : 0u);
+    flags = override_views(flags, flip, zoom);
     if (s == AGECL_OK) s = agecl_ensemble_add(e, m, idx, n, workers, flags, stderr);
     agecl_model_destroy(m);
     return s;
@@ -150,17 +158,21 @@ static void predict_usage(FILE *f)
         "Per image: the expected-value age, the age of the position head (when the model\n"
         "keeps references), and gender with its probability. Images are aligned face\n"
         "crops (JPEG, PNG, BMP); the default crop is the centred square. Several --model\n"
-        "options (up to %d) predict as their ensemble: the mean of their predictions.\n",
+        "options (up to %d) predict as their ensemble: the mean of their predictions.\n"
+        "Each model averages the views of a face it was validated with (its mirror, its\n"
+        "centre zoom); --flip/--no-flip and --zoom/--no-zoom choose them instead.\n",
         MAX_MODELS);
 }
 
 int cmd_predict(int argc, char **argv)
 {
     const char *models[MAX_MODELS], *device = NULL, *crop_name = "center";
-    int n_models = 0, json = 0;
+    int n_models = 0, json = 0, flip = -1, zoom = -1;
     static const struct option longs[] = {
         {"model", required_argument, 0, 'm'}, {"device", required_argument, 0, 'D'},
         {"crop", required_argument, 0, 'c'}, {"json", no_argument, 0, 'j'},
+        {"flip", no_argument, 0, 'f'}, {"no-flip", no_argument, 0, 'F'},
+        {"zoom", no_argument, 0, 'z'}, {"no-zoom", no_argument, 0, 'Z'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -176,6 +188,10 @@ int cmd_predict(int argc, char **argv)
         case 'D': device = optarg; break;
         case 'c': crop_name = optarg; break;
         case 'j': json = 1; break;
+        case 'f': flip = 1; break;
+        case 'F': flip = 0; break;
+        case 'z': zoom = 1; break;
+        case 'Z': zoom = 0; break;
         case 'h': predict_usage(stdout); return 0;
         default: predict_usage(stderr); return 2;
         }
@@ -195,6 +211,7 @@ int cmd_predict(int argc, char **argv)
             for (int j = 0; j < k; j++) agecl_predictor_close(p[j]);
             return rc;
         }
+        agecl_predictor_set_views(p[k], override_views(agecl_predictor_views(p[k]), flip, zoom));
     }
     int rc = 0;
     for (int i = optind; i < argc; i++) {

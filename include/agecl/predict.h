@@ -38,6 +38,11 @@ agecl_status agecl_predictor_open(agecl_predictor **out, const char *model_path,
                                   const char *device);
 void agecl_predictor_close(agecl_predictor *p);
 const agecl_model_config *agecl_predictor_config(const agecl_predictor *p);
+/* The views a prediction averages (AGECL_EVAL_FLIP | AGECL_EVAL_ZOOM of
+ * agecl/train.h, or 0: the face alone, one forward pass instead of up to four),
+ * in place of the checkpoint's; and those in force. */
+void agecl_predictor_set_views(agecl_predictor *p, unsigned flags);
+unsigned agecl_predictor_views(const agecl_predictor *p);
 
 agecl_status agecl_predictor_rgb(agecl_predictor *p, const uint8_t *rgb, int width, int height,
                                  agecl_crop crop, agecl_prediction *out);

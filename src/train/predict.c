@@ -50,6 +50,13 @@ void agecl_predictor_close(agecl_predictor *p)
     free(p);
 }
 
+void agecl_predictor_set_views(agecl_predictor *p, unsigned flags)
+{
+    if (p) p->flags = flags & (AGECL_EVAL_FLIP | AGECL_EVAL_ZOOM);
+}
+
+unsigned agecl_predictor_views(const agecl_predictor *p) { return p ? p->flags : 0; }
+
 const agecl_model_config *agecl_predictor_config(const agecl_predictor *p)
 {
     return agecl_model_config_of(p->model);
