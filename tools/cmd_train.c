@@ -312,10 +312,13 @@ int cmd_train(int argc, char **argv)
     if (s != AGECL_OK) return fail(o.comm, o.progress, s);
     cli_comm_finalize();
     if (rank) return 0;
-    printf("epochs %d, best epoch %d, best validation MAE %.3f\n", r.epochs_done, r.best_epoch,
-           r.best_val_mae);
+    if (o.train_on_val)
+        printf("epochs %d, trained on train+val: the last epoch's model kept\n", r.epochs_done);
+    else
+        printf("epochs %d, best epoch %d, best validation MAE %.3f\n", r.epochs_done,
+               r.best_epoch, r.best_val_mae);
     if (r.test.n) {
-        printf("test split, best model:\n");
+        printf("test split, %s model:\n", o.train_on_val ? "the last" : "best");
         agecl_eval_print_table(&r.test, stdout);
     }
     return 0;
