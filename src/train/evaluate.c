@@ -113,7 +113,7 @@ agecl_status agecl_ensemble_add(agecl_ensemble *e, agecl_model *m, const int *in
     size_t image = (size_t)3 * S * S;
     float *images = calloc((size_t)B * image, sizeof *images);
     float *age = malloc((size_t)B * sizeof *age), *gp = malloc((size_t)B * sizeof *gp);
-    float *scratch = malloc((size_t)B * 2 * sizeof *scratch);
+    float *scratch = malloc(AGECL__VIEWS_SCRATCH(B, S) * sizeof *scratch);
     int *pos = malloc((size_t)B * sizeof *pos), added = 0;
     agecl_status st = images && age && gp && pos && scratch ? agecl_loader_start_epoch(loader, 0)
                                                  : agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_evaluate");

@@ -12,6 +12,7 @@ struct agecl_predictor {
     agecl_model *model;
     uint8_t *rgb;  /* S x S x 3 */
     float *chw;    /* 3 x S x S */
+    float *scratch; /* the views' (views.h) */
     unsigned flags; /* AGECL_EVAL_FLIP, _ZOOM: the views averaged (views.h) */
 };
 
@@ -27,7 +28,8 @@ agecl_status agecl_predictor_open(agecl_predictor **out, const char *model_path,
     int S = cfg.input_size;
     p->rgb = malloc((size_t)S * S * 3);
     p->chw = malloc((size_t)S * S * 3 * sizeof *p->chw);
-    agecl_status s = p->rgb && p->chw ? agecl_ctx_create(&p->ctx, device, 0)
+    p->scratch = malloc(AGECL__VIEWS_SCRATCH(1, S) * sizeof *p->scratch);
+    agecl_status s = p->rgb && p->chw && p->scratch ? agecl_ctx_create(&p->ctx, device, 0)
                                       : agecl__fail(AGECL_E_OUT_OF_MEMORY, "agecl_predictor_open");
     if (s == AGECL_OK) s = agecl_model_create(p->ctx, &cfg, 1, 0, &p->model);
     if (s == AGECL_OK) s = agecl_model_load(p->model, model_path, 0);
@@ -47,6 +49,7 @@ void agecl_predictor_close(agecl_predictor *p)
     agecl_ctx_destroy(p->ctx);
     free(p->rgb);
     free(p->chw);
+    free(p->scratch);
     free(p);
 }
 
@@ -67,10 +70,10 @@ static agecl_status predict(agecl_predictor *p, agecl_prediction *out)
     const agecl_model_config *cfg = agecl_model_config_of(p->model);
     int S = cfg->input_size;
     agecl_image_normalize(p->rgb, S, S, p->chw);
-    float age, gp, scratch[2];
+    float age, gp;
     int pos;
     /* the views the model was validated with (agecl/train.h) */
-    AGECL_TRY(agecl__predict_views(p->model, p->chw, p->flags, &age, &gp, &pos, scratch));
+    AGECL_TRY(agecl__predict_views(p->model, p->chw, p->flags, &age, &gp, &pos, p->scratch));
     out->age = age;
     out->position_age = pos >= 0 ? cfg->ages[pos] : NAN;
     if (cfg->gender) {

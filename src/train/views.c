@@ -1,6 +1,5 @@
 /* Test-time views (views.h). */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 #include "agecl/train.h"
 #include "error.h"
@@ -72,10 +71,7 @@ agecl_status agecl__predict_views(agecl_model *m, float *images, unsigned flags,
         views++;
     }
     if (flags & AGECL_EVAL_ZOOM) {
-        float *tmp = malloc((size_t)S * S * sizeof *tmp);
-        if (!tmp) return agecl__fail(AGECL_E_OUT_OF_MEMORY, "test-time views: %d x %d", S, S);
-        zoom(images, B, S, AGECL_EVAL_ZOOM_KEEP, tmp); /* of the mirrors, with FLIP */
-        free(tmp);
+        zoom(images, B, S, AGECL_EVAL_ZOOM_KEEP, scratch + 2 * B); /* of the mirrors, with FLIP */
         AGECL_TRY(add_view(m, images, age, gp, scratch));
         views++;
         if (flags & AGECL_EVAL_FLIP) {

@@ -11,7 +11,9 @@
  * views flags asks for: the images as given, their mirrors (FLIP), their centres of
  * AGECL_EVAL_ZOOM_KEEP of each side resized back to S x S (ZOOM), and with both, the
  * mirrors of those. pos (or NULL) takes the position head's of the images as given.
- * images is scratch (changed on return); scratch holds 2 B floats. */
+ * images is scratch (changed on return); scratch holds AGECL__VIEWS_SCRATCH(B, S)
+ * floats, made once by the caller (no allocation per batch). */
+#define AGECL__VIEWS_SCRATCH(B, S) (2 * (size_t)(B) + (size_t)(S) * (S))
 agecl_status agecl__predict_views(agecl_model *m, float *images, unsigned flags, float *age,
                                   float *gp, int *pos, float *scratch);
 
